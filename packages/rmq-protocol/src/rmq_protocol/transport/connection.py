@@ -1,0 +1,603 @@
+"""One symmetric remoting connection over an asyncio transport.
+
+Mirrors what Java splits over ``NettyRemotingAbstract`` (response table, request
+dispatch), ``NettyEncoder``/``NettyDecoder`` and the idle handler: either side may
+send requests on the same socket (the broker calls clients on the connection they
+opened), responses are matched by ``opaque``.
+
+Ownership and bounds:
+
+* the connection owns the tasks of async processors it starts; :meth:`aclose`
+  waits for them (graceful) or cancels them;
+* requests we send are bounded by ``max_inflight`` (Java's
+  ``clientAsyncSemaphoreValue``) and each waits at most its caller's timeout;
+* requests the peer sends are bounded by ``max_concurrent_requests`` (async
+  processors running at once); above it a request is answered SYSTEM_BUSY
+  ``[OVERLOAD]…`` at once, as Java's rejecting thread pools do. Reading goes on,
+  so responses to our own requests are never stuck behind a full server;
+* writes are coalesced per event-loop iteration into one ``write``; when the
+  transport's buffer is over its high-water mark we stop reading and stop
+  decoding what is buffered (no unbounded pile of responses to a peer that does
+  not read), and senders wait in ``drain``.
+
+Not safe for use from several event loops; all methods run on the loop that
+created the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, Protocol, cast, final
+
+from rmq_protocol.codec.codes import FLAG_RESPONSE, RequestCode, ResponseCode
+from rmq_protocol.codec.command import (
+    BytesLike,
+    RemotingCommand,
+    encode_command,
+    encode_command_parts,
+)
+from rmq_protocol.codec.frame import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
+from rmq_protocol.errors import (
+    ConnectionClosedError,
+    ConnectionLostError,
+    InvalidHeaderError,
+    RemoteProtocolError,
+    RequestTimeoutError,
+)
+
+__all__ = [
+    "Connection",
+    "ConnectionConfig",
+    "ConnectionStatistics",
+    "Processor",
+    "ProcessorRegistry",
+]
+
+logger = logging.getLogger(__name__)
+
+ProcessorResult = RemotingCommand | None
+Processor = Callable[[RemotingCommand, "Connection"], ProcessorResult | Awaitable[ProcessorResult]]
+"""Handles one request. Returns the response (``None`` for none), directly or awaitably.
+
+A processor that can answer at once should return the command: no task is created.
+"""
+
+_OPAQUE_LIMIT: Final = 2**31
+_CloseKind = type[ConnectionClosedError] | type[ConnectionLostError]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionConfig:
+    """Per-connection limits. Times are seconds; sizes bytes."""
+
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE  # com.rocketmq.remoting.frameMaxLength
+    max_inflight: int = 65535  # clientAsyncSemaphoreValue: requests we await at once
+    max_concurrent_requests: int = 65535  # peer requests in async processors; more: SYSTEM_BUSY
+    idle_timeout: float | None = 120.0  # close after this long without reads or writes
+    write_high_water: int = 4 * 1024 * 1024  # bytes buffered before writers wait
+    write_low_water: int = 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConnectionStatistics:
+    """Counters of one connection."""
+
+    requests_sent: int
+    responses_received: int
+    requests_received: int
+    responses_sent: int
+    timeouts: int
+    rejected: int  # peer requests answered SYSTEM_BUSY for max_concurrent_requests
+    inflight: int
+    processing: int
+    bytes_received: int
+    bytes_sent: int
+
+
+class _Handler(Protocol):
+    def processor_for(self, code: int) -> Processor | None: ...
+
+
+@final
+class ProcessorRegistry:
+    """Processors keyed by request code (Java's ``registerProcessor``)."""
+
+    __slots__ = ("_default", "_processors")
+
+    def __init__(self) -> None:
+        self._processors: dict[int, Processor] = {}
+        self._default: Processor | None = None
+
+    def register(self, code: int, processor: Processor) -> None:
+        """Handle requests with ``code`` by ``processor`` (replacing any earlier one)."""
+        self._processors[code] = processor
+
+    def register_default(self, processor: Processor) -> None:
+        """Handle every code that has no processor of its own."""
+        self._default = processor
+
+    def processor_for(self, code: int) -> Processor | None:
+        return self._processors.get(code, self._default)
+
+    @property
+    def codes(self) -> Mapping[int, Processor]:
+        return self._processors
+
+
+@final
+class Connection(asyncio.Protocol):
+    """A remoting connection: send requests, answer the peer's requests.
+
+    Create through :class:`~rmq_protocol.transport.RemotingClient` or
+    :class:`~rmq_protocol.transport.RemotingServer`, or directly as the protocol of
+    ``loop.create_connection`` / ``create_server``.
+    """
+
+    def __init__(
+        self,
+        handler: _Handler | None = None,
+        *,
+        config: ConnectionConfig | None = None,
+        on_close: Callable[[Connection], None] | None = None,
+    ) -> None:
+        self._handler = handler
+        self._config = config or ConnectionConfig()
+        self._on_close = on_close
+        self._loop = asyncio.get_running_loop()
+        self._decoder = FrameDecoder(max_frame_size=self._config.max_frame_size)
+        self._transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self._opaques = itertools.cycle(range(_OPAQUE_LIMIT))
+        self._pending: dict[int, asyncio.Future[RemotingCommand]] = {}
+        self._inflight = asyncio.Semaphore(self._config.max_inflight)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._out: list[BytesLike] = []
+        self._flush_scheduled = False
+        self._write_paused = False
+        self._read_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._closing = False
+        self._closed = asyncio.Event()
+        # Why the connection ended: the error class, its detail and its cause.
+        self._close_reason: tuple[_CloseKind, str, BaseException | None] | None = None
+        self._last_activity = self._loop.time()
+        self._idle_handle: asyncio.TimerHandle | None = None
+        self._stats = dict.fromkeys(
+            (
+                "requests_sent",
+                "responses_received",
+                "requests_received",
+                "responses_sent",
+                "timeouts",
+                "rejected",
+                "bytes_received",
+                "bytes_sent",
+            ),
+            0,
+        )
+
+    # ------------------------------------------------------------------ asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)
+        self._transport = transport
+        transport.set_write_buffer_limits(
+            high=self._config.write_high_water, low=self._config.write_low_water
+        )
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            host = peer[0]
+            self.peer = f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
+        if self._config.idle_timeout is not None:
+            self._idle_handle = self._loop.call_later(self._config.idle_timeout, self._check_idle)
+
+    def data_received(self, data: bytes) -> None:
+        self._last_activity = self._loop.time()
+        self._stats["bytes_received"] += len(data)
+        self._decoder.feed(data)
+        self._process()
+
+    def _process(self) -> None:
+        decoder = self._decoder
+        try:
+            while not self._write_paused and (cmd := decoder.next_command()) is not None:
+                if cmd.flag & FLAG_RESPONSE:
+                    self._on_response(cmd)
+                else:
+                    self._on_request(cmd)
+        except RemoteProtocolError as exc:
+            logger.warning("closing connection to %s: malformed frame: %s", self.peer, exc)
+            self._abort(ConnectionLostError, f"peer sent a malformed frame: {exc}", cause=exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._close_reason is None:
+            detail = "closed by peer" if exc is None else f"{type(exc).__name__}: {exc}"
+            self._close_reason = (ConnectionLostError, detail, exc)
+        self._finish()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        self._update_reading()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._update_reading()
+        if self._decoder.buffered:
+            self._loop.call_soon(self._process)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    @property
+    def is_closing(self) -> bool:
+        return self._closing or self._closed.is_set()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is fully closed."""
+        await self._closed.wait()
+
+    async def request(self, cmd: RemotingCommand, *, timeout: float) -> RemotingCommand:
+        """Send ``cmd`` as a request and wait for its response.
+
+        The connection assigns the opaque. Waiting for a free in-flight slot and
+        for the response both count against ``timeout`` (seconds).
+
+        Raises:
+            RequestTimeoutError: no response within ``timeout``.
+            ConnectionClosedError: we closed the connection before the response came.
+            ConnectionLostError: the peer or network broke the connection.
+        """
+        self._check_open()
+        deadline = self._loop.time() + timeout
+        if self._inflight.locked():
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._inflight.acquire()
+            except TimeoutError:
+                self._stats["timeouts"] += 1
+                raise RequestTimeoutError(cmd.code, self.peer, timeout) from None
+        else:
+            await self._inflight.acquire()
+        opaque = next(self._opaques)
+        future: asyncio.Future[RemotingCommand] = self._loop.create_future()
+        self._pending[opaque] = future
+        timer = self._loop.call_at(deadline, self._expire, opaque, cmd.code, timeout)
+        try:
+            self._check_open()
+            self._stats["requests_sent"] += 1
+            self._write(encode_command(cmd, opaque=opaque))
+            if self._write_paused:
+                await self._drain()
+            return await future
+        finally:
+            timer.cancel()
+            self._pending.pop(opaque, None)
+            self._inflight.release()
+
+    async def send_oneway(self, cmd: RemotingCommand, *, timeout: float) -> None:
+        """Send ``cmd`` with the oneway flag; returns once it is written (or buffered
+        under the write high-water mark).
+
+        Raises:
+            RequestTimeoutError: the write buffer stayed full for ``timeout`` seconds.
+            ConnectionClosedError, ConnectionLostError: the connection is not usable.
+        """
+        self._check_open()
+        if not cmd.is_oneway:
+            cmd = dataclasses.replace(cmd, flag=cmd.flag | 0x2)
+        self._stats["requests_sent"] += 1
+        self._write(encode_command(cmd, opaque=next(self._opaques)))
+        if self._write_paused:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._drain()
+            except TimeoutError:
+                raise RequestTimeoutError(cmd.code, self.peer, timeout) from None
+
+    def send_response(
+        self, response: RemotingCommand, body_parts: Sequence[BytesLike] = ()
+    ) -> None:
+        """Write a response now (processors usually just return it instead).
+
+        ``body_parts`` replaces ``response.body`` with several buffers written
+        without copying (pull responses made of mapped commit-log slices).
+        """
+        if self._transport is None or self._transport.is_closing():
+            logger.debug("dropping response %s to %s: connection closed", response.code, self.peer)
+            return
+        self._stats["responses_sent"] += 1
+        if body_parts:
+            self._write_many(encode_command_parts(response, body_parts))
+        else:
+            self._write(encode_command(response))
+
+    async def aclose(self, *, timeout: float = 5.0) -> None:
+        """Close gracefully: stop taking new requests, let in-flight calls finish for up
+        to ``timeout`` seconds (our requests and the peer's being processed), flush,
+        then close. Idempotent.
+        """
+        if self._closed.is_set():
+            return
+        self._closing = True
+        try:
+            async with asyncio.timeout(timeout):
+                while waiting := self._unfinished():
+                    await asyncio.wait(waiting)
+                if self._out or self._write_paused:
+                    self._flush()
+                    await self._drain()
+        except TimeoutError:
+            logger.warning(
+                "closing %s with %d requests and %d processors unfinished after %g s",
+                self.peer,
+                len(self._pending),
+                len(self._tasks),
+                timeout,
+            )
+        tasks = list(self._tasks)
+        self._abort(ConnectionClosedError, "connection closed locally", graceful=True)
+        await self._closed.wait()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _unfinished(self) -> list[asyncio.Future[Any]]:
+        futures: list[asyncio.Future[Any]] = [*self._pending.values(), *self._tasks]
+        return [f for f in futures if not f.done()]
+
+    def abort(self) -> None:
+        """Close at once; pending calls fail with ConnectionClosedError."""
+        if not self._closed.is_set():
+            self._abort(ConnectionClosedError, "connection closed locally")
+
+    def statistics(self) -> ConnectionStatistics:
+        s = self._stats
+        return ConnectionStatistics(
+            requests_sent=s["requests_sent"],
+            responses_received=s["responses_received"],
+            requests_received=s["requests_received"],
+            responses_sent=s["responses_sent"],
+            timeouts=s["timeouts"],
+            rejected=s["rejected"],
+            inflight=len(self._pending),
+            processing=len(self._tasks),
+            bytes_received=s["bytes_received"],
+            bytes_sent=s["bytes_sent"],
+        )
+
+    # ------------------------------------------------------------------ inbound
+
+    def _on_response(self, cmd: RemotingCommand) -> None:
+        self._stats["responses_received"] += 1
+        future = self._pending.pop(cmd.opaque, None)
+        if future is None:
+            logger.debug(
+                "response opaque %d from %s matches no request (timed out?)", cmd.opaque, self.peer
+            )
+        elif not future.done():
+            future.set_result(cmd)
+
+    def _on_request(self, cmd: RemotingCommand) -> None:
+        self._stats["requests_received"] += 1
+        processor = self._handler.processor_for(cmd.code) if self._handler else None
+        if processor is None:
+            self._answer(
+                cmd,
+                RemotingCommand.response_to(
+                    cmd,
+                    ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+                    f" request type {cmd.code} not supported",
+                ),
+            )
+            return
+        if self._closing:
+            self._answer(
+                cmd,
+                RemotingCommand.response_to(
+                    cmd, ResponseCode.SYSTEM_BUSY, "[REJECTREQUEST]connection is closing"
+                ),
+            )
+            return
+        try:
+            result = processor(cmd, self)
+        except Exception as exc:  # noqa: BLE001 - reported to the peer as SYSTEM_ERROR
+            self._answer(cmd, self._error_response(cmd, exc))
+            return
+        if inspect.isawaitable(result):
+            if len(self._tasks) >= self._config.max_concurrent_requests:
+                self._reject(cmd, result)
+                return
+            task = self._loop.create_task(self._run_processor(cmd, result))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self._answer(cmd, result)
+
+    def _reject(self, cmd: RemotingCommand, work: Awaitable[ProcessorResult]) -> None:
+        """Answer SYSTEM_BUSY instead of running ``work`` (not started yet)."""
+        if inspect.iscoroutine(work):
+            work.close()
+        elif isinstance(work, asyncio.Future):
+            work.cancel()
+        self._stats["rejected"] += 1
+        self._answer(
+            cmd,
+            RemotingCommand.response_to(
+                cmd,
+                ResponseCode.SYSTEM_BUSY,
+                f"[OVERLOAD]system busy, {len(self._tasks)} requests in process on this "
+                "connection, start flow control for a while",
+            ),
+        )
+
+    async def _run_processor(
+        self, cmd: RemotingCommand, pending: Awaitable[ProcessorResult]
+    ) -> None:
+        try:
+            response = await pending
+        except Exception as exc:  # noqa: BLE001 - reported to the peer as SYSTEM_ERROR
+            response = self._error_response(cmd, exc)
+        self._answer(cmd, response)
+
+    def _error_response(self, cmd: RemotingCommand, exc: Exception) -> RemotingCommand:
+        if isinstance(exc, InvalidHeaderError):
+            logger.info("%s from %s: %s", _request_name(cmd.code), self.peer, exc)
+        else:
+            logger.error(
+                "processor of %s failed for %s", _request_name(cmd.code), self.peer, exc_info=exc
+            )
+        return RemotingCommand.response_to(
+            cmd, ResponseCode.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}"
+        )
+
+    def _answer(self, request: RemotingCommand, response: RemotingCommand | None) -> None:
+        if response is None or request.is_oneway:
+            return
+        if response.opaque != request.opaque or not response.is_response:
+            response = dataclasses.replace(
+                response, opaque=request.opaque, flag=response.flag | FLAG_RESPONSE
+            )
+        self.send_response(response)
+
+    # ------------------------------------------------------------------ outbound
+
+    def _write(self, data: BytesLike) -> None:
+        self._out.append(data)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _write_many(self, parts: list[BytesLike]) -> None:
+        self._out.extend(parts)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        out, self._out = self._out, []
+        transport = self._transport
+        if not out or transport is None or transport.is_closing():
+            return
+        self._last_activity = self._loop.time()
+        self._stats["bytes_sent"] += sum(len(b) for b in out)
+        if len(out) == 1:
+            transport.write(out[0])
+        elif sum(len(b) for b in out) <= 256 * 1024:
+            transport.write(b"".join(out))
+        else:
+            transport.writelines(out)
+
+    async def _drain(self) -> None:
+        if not self._write_paused:
+            return
+        self._check_open()
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+
+    def _update_reading(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if self._write_paused and not self._read_paused:
+            self._read_paused = True
+            transport.pause_reading()
+        elif self._read_paused and not self._write_paused:
+            self._read_paused = False
+            transport.resume_reading()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _check_open(self) -> None:
+        if self._closed.is_set() or self._transport is None:
+            if self._close_reason is not None:
+                raise self._close_error()
+            raise ConnectionClosedError(self.peer, "connection not open")
+        if self._closing:
+            raise ConnectionClosedError(self.peer, "connection is closing")
+
+    def _check_idle(self) -> None:
+        idle = self._config.idle_timeout
+        if idle is None or self._closed.is_set():
+            return
+        elapsed = self._loop.time() - self._last_activity
+        if elapsed >= idle:
+            logger.info("closing connection to %s: idle for %.0f s", self.peer, elapsed)
+            self._abort(ConnectionClosedError, f"closed after {idle:g} s idle")
+        else:
+            self._idle_handle = self._loop.call_later(idle - elapsed, self._check_idle)
+
+    def _abort(
+        self,
+        kind: _CloseKind,
+        detail: str,
+        *,
+        graceful: bool = False,
+        cause: BaseException | None = None,
+    ) -> None:
+        if self._close_reason is None:
+            self._close_reason = (kind, detail, cause)
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            if graceful:
+                self._flush()
+                transport.close()  # flushes buffered data, then connection_lost
+            else:
+                transport.abort()
+        elif transport is None:
+            self._finish()
+
+    def _close_error(self) -> ConnectionClosedError | ConnectionLostError:
+        """A fresh error for one waiter (tracebacks of different callers must not mix)."""
+        kind, detail, cause = self._close_reason or (ConnectionClosedError, "closed", None)
+        error = kind(self.peer, detail)
+        error.__cause__ = cause
+        return error
+
+    def _finish(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closing = True
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(self._close_error())
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_exception(self._close_error())
+        self._drain_waiters = []
+        for task in self._tasks:
+            task.cancel()
+        self._closed.set()
+        if self._on_close is not None:
+            try:
+                self._on_close(self)
+            except Exception:
+                logger.exception("on_close callback failed for %s", self.peer)
+
+    def _expire(self, opaque: int, code: int, timeout: float) -> None:
+        future = self._pending.pop(opaque, None)
+        if future is not None and not future.done():
+            self._stats["timeouts"] += 1
+            future.set_exception(RequestTimeoutError(code, self.peer, timeout, opaque))
+
+
+def _request_name(code: int) -> str:
+    try:
+        return RequestCode(code).name
+    except ValueError:
+        return f"request code {code}"

@@ -1,0 +1,49 @@
+"""Shared fixtures for rmq-protocol tests (test modules never import each other)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+VECTORS = Path(__file__).parent / "vectors"
+
+settings.register_profile(
+    "rmq",
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("ci", parent=settings.get_profile("rmq"), derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "rmq")
+
+
+@pytest.fixture(scope="session")
+def frames() -> dict[str, bytes]:
+    """Captured and golden frames (tests/vectors/frames.json) by name."""
+    data = json.loads((VECTORS / "frames.json").read_text())
+    return {name: bytes.fromhex(entry["hex"]) for name, entry in data.items()}
+
+
+def _loop_factories() -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+        "asyncio": asyncio.new_event_loop
+    }
+    try:
+        import uvloop
+    except ImportError:
+        return factories
+    factories["uvloop"] = uvloop.new_event_loop
+    return factories
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every async test runs on asyncio's loop and, when installed, on uvloop."""
+    return _loop_factories()

@@ -1,0 +1,148 @@
+"""FrameDecoder: reassembly at every chunk boundary, bounds, and fuzzing."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import struct
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rmq_protocol.codec.codes import SerializeType
+from rmq_protocol.codec.command import RemotingCommand, decode_command, encode_command
+from rmq_protocol.codec.frame import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
+from rmq_protocol.errors import RemoteProtocolError
+
+VECTORS = sorted(json.loads((Path(__file__).parent / "vectors" / "frames.json").read_text()))
+
+SAMPLE = RemotingCommand(code=310, opaque=5, ext_fields={"a": "PID", "b": "T"}, body=b"x" * 300)
+
+
+def _decode_all(chunks: list[bytes], decoder: FrameDecoder | None = None) -> list[RemotingCommand]:
+    decoder = decoder or FrameDecoder()
+    got = []
+    for chunk in chunks:
+        decoder.feed(chunk)
+        while (cmd := decoder.next_command()) is not None:
+            got.append(cmd)
+    return got
+
+
+@pytest.mark.parametrize("name", VECTORS)
+def test_every_vector_at_every_split_point(frames: dict[str, bytes], name: str) -> None:
+    wire = frames[name]
+    expected = decode_command(wire[4:])
+    for cut in range(len(wire) + 1):
+        assert _decode_all([wire[:cut], wire[cut:]]) == [expected], cut
+
+
+@pytest.mark.parametrize("name", VECTORS)
+def test_every_vector_byte_by_byte_three_times(frames: dict[str, bytes], name: str) -> None:
+    wire = frames[name] * 3
+    got = _decode_all([wire[i : i + 1] for i in range(len(wire))])
+    assert got == [decode_command(frames[name][4:])] * 3
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4, 5, 7, 8, 9, 64, 4096])
+@pytest.mark.parametrize("serialize_type", list(SerializeType))
+def test_decoder_reassembles_mixed_stream(chunk: int, serialize_type: SerializeType) -> None:
+    cmds = [
+        RemotingCommand(code=310, opaque=i, ext_fields={"i": str(i)}, body=b"b" * (i * 37))
+        for i in range(10)
+    ]
+    cmds = [dataclasses.replace(c, serialize_type=serialize_type) for c in cmds]
+    wire = b"".join(encode_command(c) for c in cmds)
+    assert _decode_all([wire[i : i + chunk] for i in range(0, len(wire), chunk)]) == cmds
+
+
+def test_declared_length_over_bound_fails_before_allocating() -> None:
+    decoder = FrameDecoder()
+    tracemalloc.start()
+    try:
+        decoder.feed(struct.pack(">i", DEFAULT_MAX_FRAME_SIZE) + b"\x00" * 8)
+        with pytest.raises(RemoteProtocolError, match="frame length 16777216 not in") as info:
+            decoder.next_command()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024
+    assert info.value.offset == 0
+
+
+def test_largest_allowed_frame_is_accepted() -> None:
+    decoder = FrameDecoder(max_frame_size=1024)
+    header = b'{"code":0}'
+    body = b"z" * (1024 - 8 - len(header))
+    wire = struct.pack(">iI", 4 + len(header) + len(body), len(header)) + header + body
+    assert len(wire) == 1024
+    assert _decode_all([wire], decoder)[0].body == body
+    decoder.feed(struct.pack(">iI", 1021, 0))
+    with pytest.raises(RemoteProtocolError, match="raise max_frame_size"):
+        decoder.next_frame()
+
+
+@pytest.mark.parametrize("length", [-1, 0, 3, -(2**31)])
+def test_negative_and_tiny_lengths_rejected(length: int) -> None:
+    decoder = FrameDecoder()
+    decoder.feed(struct.pack(">i", length) + b"\x00" * 8)
+    with pytest.raises(RemoteProtocolError, match=f"frame length {length} "):
+        decoder.next_frame()
+
+
+def test_tls_client_hello_is_named_in_the_error() -> None:
+    decoder = FrameDecoder()
+    decoder.feed(bytes.fromhex("160301020001000000"))
+    with pytest.raises(RemoteProtocolError, match="TLS"):
+        decoder.next_frame()
+
+
+def test_error_offset_counts_from_stream_start() -> None:
+    decoder = FrameDecoder()
+    good = encode_command(SAMPLE)
+    bad_header = b"\x00\x00\x00\x03{x}"
+    decoder.feed(good + struct.pack(">i", len(bad_header)) + bad_header)
+    assert decoder.next_command() == SAMPLE
+    with pytest.raises(RemoteProtocolError) as info:
+        decoder.next_command()
+    assert info.value.offset == len(good) + 8
+    assert f"stream byte {len(good)}" in str(info.value)
+
+
+def test_buffer_is_compacted_after_many_small_frames() -> None:
+    decoder = FrameDecoder()
+    wire = encode_command(RemotingCommand(code=1)) * 20000
+    decoder.feed(wire)
+    count = 0
+    while decoder.next_command() is not None:
+        count += 1
+    assert count == 20000
+    decoder.feed(b"\x00")
+    assert decoder.buffered == 1
+
+
+@given(st.lists(st.binary(max_size=64), max_size=20))
+def test_arbitrary_chunks_raise_only_remote_protocol_error(chunks: list[bytes]) -> None:
+    decoder = FrameDecoder(max_frame_size=4096)
+    try:
+        for chunk in chunks:
+            decoder.feed(chunk)
+            while decoder.next_command() is not None:
+                pass
+    except RemoteProtocolError:
+        return
+    assert decoder.buffered < 4096 + 64
+
+
+@given(st.data())
+def test_mutated_valid_stream_raises_only_remote_protocol_error(data: st.DataObject) -> None:
+    wire = bytearray(encode_command(SAMPLE) * 2)
+    for _ in range(data.draw(st.integers(1, 8))):
+        wire[data.draw(st.integers(0, len(wire) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(wire)))
+    with contextlib.suppress(RemoteProtocolError):
+        _decode_all([bytes(wire[:cut]), bytes(wire[cut:])], FrameDecoder(max_frame_size=8192))
