@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import struct
 import tracemalloc
@@ -55,7 +54,7 @@ def test_decoder_reassembles_mixed_stream(chunk: int, serialize_type: SerializeT
         RemotingCommand(code=310, opaque=i, ext_fields={"i": str(i)}, body=b"b" * (i * 37))
         for i in range(10)
     ]
-    cmds = [dataclasses.replace(c, serialize_type=serialize_type) for c in cmds]
+    cmds = [c._replace(serialize_type=serialize_type) for c in cmds]
     wire = b"".join(encode_command(c) for c in cmds)
     assert _decode_all([wire[i : i + chunk] for i in range(0, len(wire), chunk)]) == cmds
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 
 import pytest
@@ -350,7 +349,7 @@ def test_v2_to_v1_and_back(v2: CommandHeader) -> None:
     v1 = v2.to_v1()
     assert v1.bname == v2.broker_name
     # V2 carries the broker name in ``n``; its inherited ``bname`` is not converted (as Java).
-    assert SendMessageRequestHeaderV2.from_v1(v1) == dataclasses.replace(v2, bname=None)
+    assert SendMessageRequestHeaderV2.from_v1(v1) == v2._replace(bname=None)
 
 
 def test_v1_and_v2_wire_forms_decode_to_the_same_send() -> None:

@@ -718,8 +718,9 @@ class QueryConsumeQueueRequestHeader(TopicRequestHeader):
 
     topic: str | None = None
     queue_id: int = 0
-    index: int = 0
-    count: int = 0
+    # Java's ``index``/``count``; renamed because tuple-backed headers own those names.
+    start_index: int = wire("index", default=0)
+    unit_count: int = wire("count", default=0)
     consumer_group: str | None = None
 
 

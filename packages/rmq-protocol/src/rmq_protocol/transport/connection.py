@@ -296,7 +296,7 @@ class Connection(asyncio.Protocol):
         """
         self._check_open()
         if not cmd.is_oneway:
-            cmd = dataclasses.replace(cmd, flag=cmd.flag | 0x2)
+            cmd = cmd._replace(flag=cmd.flag | 0x2)
         self._stats["requests_sent"] += 1
         self._write(encode_command(cmd, opaque=next(self._opaques)))
         if self._write_paused:
@@ -465,9 +465,7 @@ class Connection(asyncio.Protocol):
         if response is None or request.is_oneway:
             return
         if response.opaque != request.opaque or not response.is_response:
-            response = dataclasses.replace(
-                response, opaque=request.opaque, flag=response.flag | FLAG_RESPONSE
-            )
+            response = response._replace(opaque=request.opaque, flag=response.flag | FLAG_RESPONSE)
         self.send_response(response)
 
     # ------------------------------------------------------------------ outbound
