@@ -68,6 +68,11 @@ A processor that can answer at once should return the command: no task is create
 """
 
 _OPAQUE_LIMIT: Final = 2**31
+# Coalesced writes go out at the end of the loop iteration, or at once when this
+# many frames or bytes are queued: small groups keep both peers busy instead of
+# ping-ponging one big batch (64 in flight: 22k -> 33-40k requests/s, decisions D7).
+_FLUSH_FRAMES: Final = 16
+_FLUSH_BYTES: Final = 64 * 1024
 _CloseKind = type[ConnectionClosedError] | type[ConnectionLostError]
 
 
@@ -157,6 +162,7 @@ class Connection(asyncio.Protocol):
         self._inflight = asyncio.Semaphore(self._config.max_inflight)
         self._tasks: set[asyncio.Task[None]] = set()
         self._out: list[BytesLike] = []
+        self._out_bytes = 0
         self._flush_scheduled = False
         self._write_paused = False
         self._read_paused = False
@@ -472,27 +478,30 @@ class Connection(asyncio.Protocol):
 
     def _write(self, data: BytesLike) -> None:
         self._out.append(data)
-        if not self._flush_scheduled:
+        self._out_bytes += len(data)
+        if len(self._out) >= _FLUSH_FRAMES or self._out_bytes >= _FLUSH_BYTES:
+            self._flush()
+        elif not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
     def _write_many(self, parts: list[BytesLike]) -> None:
         self._out.extend(parts)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
+        self._out_bytes += sum(len(p) for p in parts)
+        self._flush()
 
     def _flush(self) -> None:
         self._flush_scheduled = False
         out, self._out = self._out, []
+        size, self._out_bytes = self._out_bytes, 0
         transport = self._transport
         if not out or transport is None or transport.is_closing():
             return
         self._last_activity = self._loop.time()
-        self._stats["bytes_sent"] += sum(len(b) for b in out)
+        self._stats["bytes_sent"] += size
         if len(out) == 1:
             transport.write(out[0])
-        elif sum(len(b) for b in out) <= 256 * 1024:
+        elif size <= _FLUSH_BYTES:
             transport.write(b"".join(out))
         else:
             transport.writelines(out)
