@@ -407,3 +407,19 @@ async def test_raw_java_style_frame_from_a_plain_socket(server: RemotingServer) 
     assert b'"flag":1' in frame
     writer.close()
     await writer.wait_closed()
+
+
+async def test_response_body_written_from_several_buffers(client: RemotingClient) -> None:
+    segment = bytes(range(256)) * 1024  # stands in for a mapped commit-log segment
+    parts = [memoryview(segment)[:1000], memoryview(segment)[5000:90000], b"tail"]
+
+    def pull(cmd: RemotingCommand, conn: Connection) -> None:
+        conn.send_response(RemotingCommand.response_to(cmd, remark="FOUND"), parts)
+
+    registry = ProcessorRegistry()
+    registry.register(RequestCode.PULL_MESSAGE, pull)
+    async with await start_server(registry, "127.0.0.1", 0) as server:
+        cmd = RemotingCommand.request(RequestCode.PULL_MESSAGE)
+        response = await client.request(server.address, cmd, timeout=5)
+    assert response.remark == "FOUND"
+    assert bytes(response.body) == b"".join(bytes(p) for p in parts)

@@ -56,9 +56,15 @@ _PREFIX: Final = struct.Struct(">iI")  # length, headerInfo
 _BIN_FIXED: Final = struct.Struct(">hbhiii")  # code, language, version, opaque, flag, remarkLen
 _I32: Final = struct.Struct(">i")
 _I16: Final = struct.Struct(">h")
+_EXT_ENTRY_HEAD: Final = _I16  # key length; the value length is an int32
 _BIN_FIXED_SIZE: Final = _BIN_FIXED.size  # 17 with the remark length
 _MAX_HEADER_LEN: Final = 0xFFFFFF
 
+# Enum attribute access costs ~170 ns on 3.11 (a module global ~15 ns): hot paths
+# use these.
+_JSON: Final = SerializeType.JSON
+_ROCKETMQ: Final = SerializeType.ROCKETMQ
+_OTHER: Final = LanguageCode.OTHER
 _LANG_BY_NAME: Final = {m.name: m for m in LanguageCode}
 _LANG_BY_BYTE: Final = {m.value: m for m in LanguageCode}
 
@@ -238,7 +244,7 @@ def encode_command_parts(
 def _encode_header(cmd: RemotingCommand, opaque: int) -> bytes:
     header = (
         _encode_json_header(cmd, opaque)
-        if cmd.serialize_type == SerializeType.JSON
+        if cmd.serialize_type == _JSON
         else _encode_binary_header(cmd, opaque)
     )
     if len(header) > _MAX_HEADER_LEN:
@@ -269,27 +275,23 @@ def _encode_json_header(cmd: RemotingCommand, opaque: int) -> bytes:
 
 def _encode_binary_header(cmd: RemotingCommand, opaque: int) -> bytes:
     remark = cmd.remark.encode() if cmd.remark else b""
-    parts = [b"", remark]
-    ext_len = 0
-    if cmd.ext_fields:
-        for key, value in cmd.ext_fields.items():
-            k, v = key.encode(), value.encode()
-            if len(k) > 0x7FFF:
-                raise LocalProtocolError(f"extFields key of {len(k)} bytes exceeds int16")
-            entry = b"".join((_I16.pack(len(k)), k, _I32.pack(len(v)), v))
-            parts.append(entry)
-            ext_len += len(entry)
-    parts.insert(2, _I32.pack(ext_len))
+    entries = []
+    pack_entry = _EXT_ENTRY_HEAD.pack
+    pack_i32 = _I32.pack
+    for key, value in (cmd.ext_fields or {}).items():
+        k, v = key.encode(), value.encode()
+        if len(k) > 0x7FFF:
+            raise LocalProtocolError(f"extFields key of {len(k)} bytes exceeds int16")
+        entries.append(b"".join((pack_entry(len(k)), k, pack_i32(len(v)), v)))
+    ext = b"".join(entries)
     try:
-        parts[0] = _BIN_FIXED.pack(
-            cmd.code, cmd.language, cmd.version, opaque, cmd.flag, len(remark)
-        )
+        fixed = _BIN_FIXED.pack(cmd.code, cmd.language, cmd.version, opaque, cmd.flag, len(remark))
     except struct.error as exc:
         raise LocalProtocolError(
             f"{cmd.code_name} (code {cmd.code}, version {cmd.version}) does not fit the "
             f"ROCKETMQ binary header ({exc}); send it with SerializeType.JSON"
         ) from exc
-    return b"".join(parts)
+    return b"".join((fixed, remark, pack_i32(len(ext)), ext))
 
 
 # --------------------------------------------------------------------------- decoding
@@ -319,9 +321,9 @@ def decode_command(frame: BytesLike) -> RemotingCommand:
         )
     header = view[4 : 4 + header_len]
     body = view[4 + header_len :]
-    if kind == SerializeType.JSON:
+    if kind == _JSON:
         return _decode_json_header(header, body)
-    if kind == SerializeType.ROCKETMQ:
+    if kind == _ROCKETMQ:
         return _decode_binary_header(header, body)
     raise RemoteProtocolError(
         f"unknown header serialize type {kind} (0 = JSON, 1 = ROCKETMQ)", offset=4
@@ -360,7 +362,7 @@ def _decode_json_header(header: memoryview, body: memoryview) -> RemotingCommand
     language = _LANG_BY_NAME.get(obj.get("language"))  # type: ignore[arg-type]
     if language is None:
         language = _json_language(obj.get("language"))
-    return _command(code, language, version, opaque, flag, remark, ext, body, SerializeType.JSON)
+    return _command(code, language, version, opaque, flag, remark, ext, body, _JSON)
 
 
 def _json_int(obj: dict[str, object], key: str, *, required: bool = False) -> int:
@@ -446,38 +448,49 @@ def _decode_binary_header(header: memoryview, body: memoryview) -> RemotingComma
             offset=8 + pos - 4,
         )
     ext = _decode_binary_ext(header, pos, pos + ext_len) if ext_len else None
-    language = _LANG_BY_BYTE.get(lang, LanguageCode.OTHER)
-    kind = SerializeType.ROCKETMQ
-    return _command(code, language, version, opaque, flag, remark, ext, body, kind)
+    language = _LANG_BY_BYTE.get(lang, _OTHER)
+    return _command(code, language, version, opaque, flag, remark, ext, body, _ROCKETMQ)
 
 
 def _decode_binary_ext(header: memoryview, pos: int, end: int) -> dict[str, str]:
     ext: dict[str, str] = {}
-    while pos < end:
-        if end - pos < 2:
-            raise RemoteProtocolError("extFields entry cut inside its key length", offset=8 + pos)
-        (key_len,) = _I16.unpack_from(header, pos)
-        pos += 2
-        if key_len < 0 or key_len > end - pos:
-            raise RemoteProtocolError(
-                f"extFields key length {key_len} exceeds the {end - pos} bytes left",
-                offset=8 + pos - 2,
-            )
-        key = _utf8(header[pos : pos + key_len], 8 + pos, "extFields key")
-        pos += key_len
-        if end - pos < 4:
-            raise RemoteProtocolError("extFields entry cut inside its value length", offset=8 + pos)
-        (value_len,) = _I32.unpack_from(header, pos)
-        pos += 4
-        if value_len < 0 or value_len > end - pos:
-            raise RemoteProtocolError(
-                f"extFields value length {value_len} exceeds the {end - pos} bytes left",
-                offset=8 + pos - 4,
-            )
-        value = _utf8(header[pos : pos + value_len], 8 + pos, "extFields value")
-        pos += value_len
-        if key and value:  # Java decodes zero-length key/value as null; a null entry is dropped
-            ext[key] = value
+    unpack_i16, unpack_i32 = _I16.unpack_from, _I32.unpack_from
+    # One copy of the block; decoding bytes slices is cheaper than memoryview slices.
+    base = pos
+    block = header[base:end].tobytes()
+    pos, end = 0, end - base
+    start = pos
+    try:
+        while pos < end:
+            start = pos
+            if end - pos < 6:
+                raise RemoteProtocolError(
+                    "extFields entry cut inside its lengths", offset=8 + base + pos
+                )
+            (key_len,) = unpack_i16(block, pos)
+            pos += 2
+            if key_len < 0 or key_len > end - pos - 4:
+                raise RemoteProtocolError(
+                    f"extFields key length {key_len} exceeds the {end - pos} bytes left",
+                    offset=8 + base + pos - 2,
+                )
+            key = block[pos : pos + key_len].decode()
+            pos += key_len
+            (value_len,) = unpack_i32(block, pos)
+            pos += 4
+            if value_len < 0 or value_len > end - pos:
+                raise RemoteProtocolError(
+                    f"extFields value length {value_len} exceeds the {end - pos} bytes left",
+                    offset=8 + base + pos - 4,
+                )
+            value = block[pos : pos + value_len].decode()
+            pos += value_len
+            if key and value:  # Java decodes zero-length key/value as null; null entries drop
+                ext[key] = value
+    except UnicodeDecodeError as exc:
+        raise RemoteProtocolError(
+            f"extFields entry is not UTF-8: {exc.reason}", offset=8 + base + start
+        ) from None
     return ext
 
 
