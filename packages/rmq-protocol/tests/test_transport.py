@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from rmq_protocol.codec.codes import RequestCode, ResponseCode, SerializeType
-from rmq_protocol.codec.command import RemotingCommand, encode_command
+from rmq_protocol.codec.command import BytesLike, RemotingCommand, encode_command
 from rmq_protocol.codec.header import CommandHeader, command_header
 from rmq_protocol.errors import (
     ConnectError,
@@ -411,7 +411,7 @@ async def test_raw_java_style_frame_from_a_plain_socket(server: RemotingServer) 
 
 async def test_response_body_written_from_several_buffers(client: RemotingClient) -> None:
     segment = bytes(range(256)) * 1024  # stands in for a mapped commit-log segment
-    parts = [memoryview(segment)[:1000], memoryview(segment)[5000:90000], b"tail"]
+    parts: list[BytesLike] = [memoryview(segment)[:1000], memoryview(segment)[5000:90000], b"tail"]
 
     def pull(cmd: RemotingCommand, conn: Connection) -> None:
         conn.send_response(RemotingCommand.response_to(cmd, remark="FOUND"), parts)
