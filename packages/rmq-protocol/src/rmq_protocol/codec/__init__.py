@@ -11,6 +11,7 @@ No event loop, sockets, clocks or logging here (a ruff rule bans the imports);
   :mod:`~rmq_protocol.codec.msgid` — stored messages, batches, properties, message ids
 * :mod:`~rmq_protocol.codec.body` / :mod:`~rmq_protocol.codec.fastjson` — JSON bodies
 * :mod:`~rmq_protocol.codec.version` — the ``version`` field (MQVersion ordinals)
+* :mod:`~rmq_protocol.codec.hashing` — Java ``String.hashCode``, tag codes, index key hashes
 """
 
 from rmq_protocol.codec.codes import (
@@ -30,6 +31,7 @@ from rmq_protocol.codec.command import (
     encode_command_parts,
 )
 from rmq_protocol.codec.frame import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
+from rmq_protocol.codec.hashing import index_key_hash, java_string_hash, tags_code
 from rmq_protocol.codec.header import CommandHeader, command_header, wire
 from rmq_protocol.codec.message import (
     BatchEntry,
@@ -75,8 +77,11 @@ __all__ = [
     "encode_command_parts",
     "encode_message",
     "encode_properties",
+    "index_key_hash",
+    "java_string_hash",
     "mq_version",
     "offset_msg_id",
+    "tags_code",
     "version_name",
     "wire",
 ]

@@ -112,6 +112,9 @@ class RemotingClient:
         Raises:
             ConnectError, RequestTimeoutError, ConnectionLostError, ConnectionClosedError.
         """
+        conn = self._connections.get(address)
+        if conn is not None and not conn.is_closing:
+            return await conn.request(cmd, timeout=timeout)  # the common case
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         conn = await self.connection(address, timeout=timeout)

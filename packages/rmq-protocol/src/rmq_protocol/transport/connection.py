@@ -27,6 +27,8 @@ created the connection.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import dataclasses
 import inspect
 import itertools
@@ -159,7 +161,7 @@ class Connection(asyncio.Protocol):
         self.peer = "?"
         self._opaques = itertools.cycle(range(_OPAQUE_LIMIT))
         self._pending: dict[int, asyncio.Future[RemotingCommand]] = {}
-        self._inflight = asyncio.Semaphore(self._config.max_inflight)
+        self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._out: list[BytesLike] = []
         self._out_bytes = 0
@@ -267,15 +269,8 @@ class Connection(asyncio.Protocol):
         """
         self._check_open()
         deadline = self._loop.time() + timeout
-        if self._inflight.locked():
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._inflight.acquire()
-            except TimeoutError:
-                self._stats["timeouts"] += 1
-                raise RequestTimeoutError(cmd.code, self.peer, timeout) from None
-        else:
-            await self._inflight.acquire()
+        if len(self._pending) >= self._config.max_inflight:
+            await self._wait_for_slot(cmd.code, timeout, deadline)
         opaque = next(self._opaques)
         future: asyncio.Future[RemotingCommand] = self._loop.create_future()
         self._pending[opaque] = future
@@ -290,7 +285,34 @@ class Connection(asyncio.Protocol):
         finally:
             timer.cancel()
             self._pending.pop(opaque, None)
-            self._inflight.release()
+            if self._slot_waiters:
+                self._wake_slot_waiter()
+
+    async def _wait_for_slot(self, code: int, timeout: float, deadline: float) -> None:
+        """Wait until fewer than ``max_inflight`` requests are pending (the opaque
+        table is the in-flight count), at most until ``deadline``."""
+        while len(self._pending) >= self._config.max_inflight:
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._slot_waiters.append(waiter)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await waiter
+            except TimeoutError:
+                self._stats["timeouts"] += 1
+                raise RequestTimeoutError(code, self.peer, timeout) from None
+            finally:
+                if not waiter.done():
+                    waiter.cancel()
+                with contextlib.suppress(ValueError):
+                    self._slot_waiters.remove(waiter)
+            self._check_open()
+
+    def _wake_slot_waiter(self) -> None:
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def send_oneway(self, cmd: RemotingCommand, *, timeout: float) -> None:
         """Send ``cmd`` with the oneway flag; returns once it is written (or buffered
@@ -583,10 +605,11 @@ class Connection(asyncio.Protocol):
         for future in pending.values():
             if not future.done():
                 future.set_exception(self._close_error())
-        for waiter in self._drain_waiters:
+        for waiter in (*self._drain_waiters, *self._slot_waiters):
             if not waiter.done():
                 waiter.set_exception(self._close_error())
         self._drain_waiters = []
+        self._slot_waiters.clear()
         for task in self._tasks:
             task.cancel()
         self._closed.set()
