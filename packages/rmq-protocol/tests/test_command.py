@@ -7,6 +7,7 @@ import json
 import struct
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -237,3 +238,68 @@ def test_round_trip_any_command(
 def test_arbitrary_bytes_raise_only_remote_protocol_error(data: bytes) -> None:
     with contextlib.suppress(RemoteProtocolError):
         decode_command(data)
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["code", "language", "version", "opaque", "flag", "remark", "extFields", "x"]
+        ),
+        _json_values,
+    )
+)
+def test_any_json_header_values_raise_only_remote_protocol_error(header: dict[str, object]) -> None:
+    text = orjson.dumps(header)
+    with contextlib.suppress(RemoteProtocolError):
+        cmd = decode_command(struct.pack(">I", len(text)) + text)
+        assert isinstance(cmd.language, LanguageCode)
+        assert cmd.ext_fields is None or all(type(v) is str for v in cmd.ext_fields.values())
+
+
+@pytest.mark.parametrize("number", [b"1" * 30, b"-" + b"9" * 25, b"1e400"])
+def test_out_of_range_numbers_in_the_header(number: bytes) -> None:
+    header = b'{"code":' + number + b',"extFields":{"a":' + number + b"}}"
+    with contextlib.suppress(RemoteProtocolError):
+        cmd = decode_command(struct.pack(">I", len(header)) + header)
+        assert cmd.ext_fields is not None
+
+
+def test_unhashable_language_is_not_a_crash() -> None:
+    for language in (b"[1,2]", b'{"a":1}'):
+        header = b'{"code":1,"language":' + language + b"}"
+        assert decode_command(struct.pack(">I", len(header)) + header).code == 1
+
+
+def test_binary_encoder_refuses_non_string_ext_values() -> None:
+    cmd = RemotingCommand(
+        code=0,
+        flag=1,
+        ext_fields={"queueOffset": 5},  # type: ignore[dict-item]
+        serialize_type=SerializeType.ROCKETMQ,
+    )
+    with pytest.raises(LocalProtocolError, match="must map str to str"):
+        encode_command(cmd)
+
+
+def test_small_bodies_are_copied_large_ones_are_views() -> None:
+    small = encode_command(RemotingCommand(code=1, body=b"x" * 100))
+    large = encode_command(RemotingCommand(code=1, body=b"y" * 100_000))
+    chunk = memoryview(small + large)
+    first = decode_command(chunk[4 : len(small)])
+    second = decode_command(chunk[len(small) + 4 :])
+    assert type(first.body) is bytes
+    assert isinstance(second.body, memoryview)
+    assert bytes(second.body) == b"y" * 100_000

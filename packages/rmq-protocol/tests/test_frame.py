@@ -145,3 +145,46 @@ def test_mutated_valid_stream_raises_only_remote_protocol_error(data: st.DataObj
     cut = data.draw(st.integers(0, len(wire)))
     with contextlib.suppress(RemoteProtocolError):
         _decode_all([bytes(wire[:cut]), bytes(wire[cut:])], FrameDecoder(max_frame_size=8192))
+
+
+def test_buffer_is_compacted_after_many_small_frames_from_bytearrays() -> None:
+    decoder = FrameDecoder()
+    frame = encode_command(RemotingCommand(code=1))
+    total = 0
+    for _ in range(200):  # bytearray chunks take the reassembly path, not the zero-copy one
+        decoder.feed(bytearray(frame * 100))
+        while decoder.next_command() is not None:
+            total += 1
+        assert decoder.buffered == 0
+    assert total == 20_000
+    assert len(decoder._buf) < 64 * 1024 + len(frame) * 100  # compacted as it went
+
+
+@pytest.mark.parametrize(
+    "kinds", [("bytes",), ("bytearray",), ("memoryview",), ("bytes", "bytearray", "memoryview")]
+)
+def test_chunk_types_and_mixtures(kinds: tuple[str, ...]) -> None:
+    cmds = [RemotingCommand(code=310, opaque=i, body=b"%d" % i * 50) for i in range(30)]
+    wire = b"".join(encode_command(c) for c in cmds)
+    decoder = FrameDecoder()
+    got = []
+    sizes = [1, 7, 300, 2, 1000, 4]
+    pos = 0
+    step = 0
+    while pos < len(wire):
+        piece = wire[pos : pos + sizes[step % len(sizes)]]
+        kind = kinds[step % len(kinds)]
+        chunk: bytes | bytearray | memoryview = (
+            piece
+            if kind == "bytes"
+            else bytearray(piece)
+            if kind == "bytearray"
+            else memoryview(piece)
+        )
+        decoder.feed(chunk)
+        while (cmd := decoder.next_command()) is not None:
+            got.append(cmd)
+        pos += len(piece)
+        step += 1
+    assert [(c.opaque, bytes(c.body)) for c in got] == [(c.opaque, bytes(c.body)) for c in cmds]
+    assert decoder.buffered == 0

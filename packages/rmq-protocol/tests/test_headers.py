@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from rmq_protocol.codec import headers
 from rmq_protocol.codec.codes import RequestCode
-from rmq_protocol.codec.header import CommandHeader, HeaderField
+from rmq_protocol.codec.header import CommandHeader, HeaderField, command_header
 from rmq_protocol.codec.headers import (
     REQUEST_HEADERS,
     RESPONSE_HEADERS,
@@ -422,3 +422,35 @@ def test_all_is_complete() -> None:
     }
     assert public <= set(headers.__all__)
     assert len(set(headers.__all__)) == len(headers.__all__)
+
+
+@pytest.mark.parametrize(
+    "value", ["1_000", " 7 ", "7 ", "1" * 30, "-" + "9" * 19, "0x10", "1.0", ""]
+)
+def test_integers_parse_as_java_long_parse_long(value: str) -> None:
+    with pytest.raises(InvalidHeaderError, match="'e'"):
+        SendMessageRequestHeaderV2.from_ext_fields(
+            {"a": "P", "b": "T", "c": "TBW102", "d": "4", "e": value, "f": "0", "g": "0", "h": "0"}
+        )
+
+
+@pytest.mark.parametrize(
+    ("value", "number"), [("+5", 5), ("-5", -5), ("007", 7), (str(2**63 - 1), 2**63 - 1)]
+)
+def test_integers_java_accepts(value: str, number: int) -> None:
+    header = SendMessageRequestHeaderV2.from_ext_fields(
+        {"a": "P", "b": "T", "c": "TBW102", "d": "4", "e": "0", "f": "0", "g": value, "h": "0"}
+    )
+    assert header.born_timestamp == number
+
+
+def test_redeclaring_an_inherited_field_is_refused() -> None:
+    @command_header
+    class Base(CommandHeader):
+        y: int = 1
+
+    with pytest.raises(TypeError, match="redeclares an inherited header field"):
+
+        @command_header
+        class Child(Base):
+            y: int = 5

@@ -725,3 +725,21 @@ def test_truncated_compressed_body_is_an_error(kind: CompressionType) -> None:
     packed, flags = compress_body(bytes(range(256)) * 64, kind)
     with pytest.raises(RemoteProtocolError):
         decompress_body(packed[:-4], flags)
+
+
+def test_lz4_decompression_is_bounded() -> None:
+    pytest.importorskip("lz4.frame")
+    bomb, flags = compress_body(b"\0" * (8 * 1024 * 1024), CompressionType.LZ4)
+    with pytest.raises(RemoteProtocolError, match="inflates to more than 1048576 bytes"):
+        decompress_body(bomb, flags, max_size=1024 * 1024)
+
+
+def test_decode_messages_has_one_inflation_budget_for_all_records() -> None:
+    packed, flags = compress_body(b"\0" * (1024 * 1024), CompressionType.ZLIB)
+    record = codec.encode_message(
+        codec.MessageExt(topic="T", body=packed, sys_flag=int(flags), properties={"a": "b"})
+    )
+    pull_body = record * 10  # 10 MiB when inflated
+    assert len(codec.decode_messages(pull_body, max_inflated=10 * 1024 * 1024)) == 10
+    with pytest.raises(RemoteProtocolError, match="inflates to more than"):
+        codec.decode_messages(pull_body, max_inflated=5 * 1024 * 1024)

@@ -182,19 +182,33 @@ async def test_bad_typed_header_answers_system_error_naming_the_field(
     response = await client.request(server.address, bad, timeout=5)
     assert response.code == ResponseCode.SYSTEM_ERROR
     assert response.remark is not None
-    assert "'queueId' is 'three': not an integer" in response.remark
+    assert "'queueId' is 'three': not a decimal integer" in response.remark
 
 
-async def test_timeout_then_connection_still_usable(
+async def test_timeout_replaces_the_connection_like_java(
     harness: Harness, server: RemotingServer, client: RemotingClient
 ) -> None:
+    first = await client.connection(server.address)
     with pytest.raises(RequestTimeoutError, match=r"no response within 0\.2 s"):
         await client.request(server.address, RemotingCommand.request(SLOW), timeout=0.2)
     echo = await client.request(server.address, RemotingCommand.request(ECHO), timeout=5)
     assert echo.code == ResponseCode.SUCCESS
-    conn = await client.connection(server.address)
-    assert conn.statistics().timeouts == 1
-    harness.release.set()  # the late response is dropped without harm
+    assert await client.connection(server.address) is not first
+    assert first.statistics().timeouts == 1
+    harness.release.set()
+
+
+async def test_timeout_keeps_the_connection_when_asked(
+    harness: Harness, server: RemotingServer
+) -> None:
+    async with RemotingClient(close_on_timeout=False) as cli:
+        first = await cli.connection(server.address)
+        with pytest.raises(RequestTimeoutError):
+            await cli.request(server.address, RemotingCommand.request(SLOW), timeout=0.2)
+        echo = await cli.request(server.address, RemotingCommand.request(ECHO), timeout=5)
+        assert echo.code == ResponseCode.SUCCESS
+        assert await cli.connection(server.address) is first
+        harness.release.set()  # the late response is dropped without harm
 
 
 async def test_oneway_reaches_processor_and_gets_no_response(
@@ -342,7 +356,8 @@ async def test_idle_connection_is_closed(harness: Harness) -> None:
 async def test_in_flight_bound_makes_extra_requests_wait(
     harness: Harness, server: RemotingServer
 ) -> None:
-    async with RemotingClient(config=ConnectionConfig(max_inflight=2)) as cli:
+    config = ConnectionConfig(max_inflight=2)
+    async with RemotingClient(config=config, close_on_timeout=False) as cli:
         slow = [
             asyncio.create_task(
                 cli.request(server.address, RemotingCommand.request(SLOW), timeout=10)

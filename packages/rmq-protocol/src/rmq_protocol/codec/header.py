@@ -161,7 +161,7 @@ def command_header(cls: _H) -> _H:
         "_parse_bool": _parse_bool,
         "_enc_bool": _enc_bool,
         "_str": str,
-        "_int": int,
+        "_int": _java_integer,
         "_float": float,
         "_tuple_new": _tuple_new,
         "_cls": new_cls,
@@ -187,8 +187,13 @@ def _own_fields(cls: type, inherited: set[str]) -> list[HeaderField]:
     hints = typing.get_type_hints(cls)
     out = []
     for name in own:
-        if name in inherited or typing.get_origin(hints[name]) is ClassVar:
+        if typing.get_origin(hints[name]) is ClassVar:
             continue
+        if name in inherited:
+            raise TypeError(
+                f"{cls.__name__}.{name} redeclares an inherited header field; "
+                "a header cannot change a base class field's key, type or default"
+            )
         kind, optional = _unwrap(hints[name], cls.__name__, name)
         declared = cls.__dict__.get(name, _REQUIRED)
         if isinstance(declared, _Wire):
@@ -227,7 +232,7 @@ def _parse_expr(f: HeaderField) -> tuple[str, str | None]:
     if f.kind is bool:
         return "_parse_bool(v)", None
     if f.kind is int:
-        return "_int(v)", "not an integer"
+        return "_int(v)", "not a decimal integer in the Java long range"
     if f.kind is float:
         return "_float(v)", "not a number"
     members = ", ".join(str(m.value) for m in f.kind)  # type: ignore[attr-defined]
@@ -295,6 +300,23 @@ def _missing(header: str, key: str) -> InvalidHeaderError:
 
 def _bad(header: str, key: str, value: str, reason: str) -> InvalidHeaderError:
     return InvalidHeaderError(header, key, value, reason)
+
+
+_LONG_MIN: Final = -(2**63)
+_LONG_MAX: Final = 2**63 - 1
+
+
+def _java_integer(value: str) -> int:
+    """Parse as Java's ``Long.parseLong`` does: optional sign, digits, within int64.
+
+    Python's ``int()`` also takes ``"1_000"`` and surrounding blanks; Java does not,
+    and a value re-encoded from such input would be unreadable to a Java peer.
+    """
+    number = int(value)
+    digits = value[1:] if value[:1] in "+-" else value
+    if not digits.isdigit() or not _LONG_MIN <= number <= _LONG_MAX:
+        raise ValueError(value)
+    return number
 
 
 def _parse_bool(value: str) -> bool:

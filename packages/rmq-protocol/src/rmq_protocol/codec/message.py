@@ -333,10 +333,15 @@ def _decompress(
     lz4 = _optional_module("lz4.frame")
     if lz4 is None:
         raise RemoteProtocolError(f"{where}: LZ4 is not supported: {_LZ4_HINT}", offset=offset)
+    inflater = lz4.LZ4FrameDecompressor()
     try:
-        result: bytes = lz4.decompress(body)
+        result: bytes = inflater.decompress(body, max_length=max_size + 1)
     except (RuntimeError, ValueError) as e:
         raise RemoteProtocolError(f"{where} does not decompress: {e}", offset=offset) from e
+    if len(result) > max_size:
+        raise _too_big(where, max_size, offset)
+    if not inflater.eof:
+        raise RemoteProtocolError(f"{where} is truncated", offset=offset)
     return result
 
 
@@ -627,6 +632,7 @@ def decode_message(
     *,
     decompress: bool = True,
     check_crc: bool = False,
+    max_inflated: int = MAX_DECOMPRESSED_SIZE,
 ) -> tuple[MessageExt, int]:
     """Decode the record at ``offset``.
 
@@ -639,6 +645,7 @@ def decode_message(
         decompress: inflate a COMPRESSED body and clear :attr:`SysFlag.COMPRESSED`
             in the returned ``sys_flag`` (as Java does; an empty body is left alone).
         check_crc: also verify BODYCRC against the stored body.
+        max_inflated: the most bytes a compressed body may inflate to.
 
     Returns:
         The message and the offset just past the record.
@@ -653,7 +660,8 @@ def decode_message(
                 f"no record at offset {offset}: the buffer has {len(buf)} bytes"
             )
         out: list[MessageExt] = []
-        end = _decode_records(out, buf, offset, len(buf), decompress, check_crc, 0, True)
+        budget = [max_inflated]
+        end = _decode_records(out, buf, offset, len(buf), decompress, check_crc, 0, True, budget)
         return out[0], end
     view = memoryview(buf).cast("B")
     left = len(view) - offset
@@ -662,12 +670,19 @@ def decode_message(
     size = _I32.unpack_from(view, offset)[0] if left >= 4 else 0
     window = bytes(view[offset : offset + min(left, size if size > 0 else 128)])
     found: list[MessageExt] = []
-    end = _decode_records(found, window, 0, len(window), decompress, check_crc, offset, True)
+    budget = [max_inflated]
+    end = _decode_records(
+        found, window, 0, len(window), decompress, check_crc, offset, True, budget
+    )
     return found[0], offset + end
 
 
 def decode_messages(
-    buf: bytes | bytearray | memoryview, *, decompress: bool = True, check_crc: bool = False
+    buf: bytes | bytearray | memoryview,
+    *,
+    decompress: bool = True,
+    check_crc: bool = False,
+    max_inflated: int = MAX_DECOMPRESSED_SIZE,
 ) -> list[MessageExt]:
     """Decode back-to-back records filling ``buf`` (a pull, query or pop body).
 
@@ -675,14 +690,18 @@ def decode_messages(
         buf: the whole body; it must end exactly at the end of a record.
         decompress: as for :func:`decode_message`.
         check_crc: as for :func:`decode_message`.
+        max_inflated: the most bytes ALL compressed bodies of ``buf`` together may
+            inflate to (one budget per call: many small bombs are one big bomb).
 
     Raises:
         RemoteProtocolError: any record is invalid (error offsets are positions in
-            ``buf``); nothing is returned for the records before it.
+            ``buf``) or the bodies inflate past ``max_inflated``; nothing is returned
+            for the records before it.
     """
     data = buf if type(buf) is bytes else bytes(memoryview(buf).cast("B"))
     out: list[MessageExt] = []
-    _decode_records(out, data, 0, len(data), decompress, check_crc, 0, False)
+    budget = [max_inflated]
+    _decode_records(out, data, 0, len(data), decompress, check_crc, 0, False, budget)
     return out
 
 
@@ -695,6 +714,7 @@ def _decode_records(
     check_crc: bool,
     base: int,
     single: bool,
+    budget: list[int],
 ) -> int:
     """Append the records from ``pos`` up to ``limit`` (or just one if ``single``) to ``out``.
 
@@ -763,7 +783,8 @@ def _decode_records(
                 offset=base + pos + 8,
             )
         if decompress and sys_flag & 1 and body:
-            body = _decompress(body, sys_flag, base + start)
+            body = _decompress(body, sys_flag, base + start, budget[0])
+            budget[0] -= len(body)
             sys_flag &= ~1
 
         m: Any = _MessageExtBuilder()

@@ -22,6 +22,12 @@ __all__ = ["RemotingClient", "parse_address"]
 logger = logging.getLogger(__name__)
 
 
+def _retrieve(attempt: asyncio.Future[Connection]) -> None:
+    """Mark a shared attempt's error as seen (its waiters may all have timed out)."""
+    if not attempt.cancelled():
+        attempt.exception()
+
+
 def parse_address(address: str) -> tuple[str, int]:
     """Split ``"host:port"`` (or ``"[v6]:port"``).
 
@@ -44,8 +50,20 @@ class RemotingClient:
         *,
         config: ConnectionConfig | None = None,
         connect_timeout: float = 3.0,
+        close_on_timeout: bool = True,
     ) -> None:
+        """
+        Args:
+            registry: processors for requests servers send on our connections.
+            config: limits of each connection.
+            connect_timeout: seconds one connection attempt may take (Java's
+                ``connectTimeoutMillis``, 3 s).
+            close_on_timeout: close a connection when a request on it times out, as
+                Java's ``clientCloseSocketIfTimeout`` (default true) does; other calls
+                in flight on it then fail with ConnectionClosedError.
+        """
         self.registry = registry or ProcessorRegistry()
+        self._close_on_timeout = close_on_timeout
         self._config = config or ConnectionConfig()
         self._connect_timeout = connect_timeout
         self._connections: dict[str, Connection] = {}
@@ -68,15 +86,24 @@ class RemotingClient:
             raise ConnectionClosedError(address, "client is closed")
         attempt = self._connecting.get(address)
         if attempt is None:
-            attempt = asyncio.ensure_future(self._connect(address, timeout))
+            # One attempt per address, bounded by the client's connect_timeout; each
+            # caller waits for it under its own timeout.
+            attempt = asyncio.ensure_future(self._connect(address))
             self._connecting[address] = attempt
             attempt.add_done_callback(lambda _: self._connecting.pop(address, None))
-        return await asyncio.shield(attempt)
+            attempt.add_done_callback(_retrieve)
+        if timeout is None:
+            return await asyncio.shield(attempt)
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(attempt)
+        except TimeoutError:
+            raise ConnectError(address, f"not connected within {timeout:g} s") from None
 
-    async def _connect(self, address: str, timeout: float | None) -> Connection:
+    async def _connect(self, address: str) -> Connection:
         host, port = parse_address(address)
         loop = asyncio.get_running_loop()
-        limit = self._connect_timeout if timeout is None else min(timeout, self._connect_timeout)
+        limit = self._connect_timeout
         try:
             async with asyncio.timeout(limit):
                 _, conn = await loop.create_connection(
@@ -113,17 +140,22 @@ class RemotingClient:
             ConnectError, RequestTimeoutError, ConnectionLostError, ConnectionClosedError.
         """
         conn = self._connections.get(address)
-        if conn is not None and not conn.is_closing:
-            return await conn.request(cmd, timeout=timeout)  # the common case
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        conn = await self.connection(address, timeout=timeout)
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise RequestTimeoutError(cmd.code, address, timeout)
+        if conn is None or conn.is_closing:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            conn = await self.connection(address, timeout=timeout)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise RequestTimeoutError(cmd.code, address, timeout)
+        else:
+            remaining = timeout  # the common case: already connected
         try:
             return await conn.request(cmd, timeout=remaining)
         except RequestTimeoutError as exc:
+            if self._close_on_timeout:
+                # As Java's clientCloseSocketIfTimeout: a silently dead connection
+                # (no RST) is replaced instead of timing out every call on it.
+                self._drop(address, conn)
             # Report the caller's timeout, not what was left of it after connecting.
             raise RequestTimeoutError(cmd.code, address, timeout, exc.opaque) from None
 
@@ -138,6 +170,12 @@ class RemotingClient:
         if conn is not None:
             conn.abort()
 
+    def _drop(self, address: str, conn: Connection) -> None:
+        if self._connections.get(address) is conn:
+            del self._connections[address]
+        logger.info("closing connection to %s after a request timed out", address)
+        conn.abort()
+
     @property
     def addresses(self) -> list[str]:
         """Addresses with an open connection."""
@@ -146,8 +184,8 @@ class RemotingClient:
     async def aclose(self, *, timeout: float = 5.0) -> None:
         """Close every connection gracefully. Idempotent."""
         self._closed = True
-        for attempt in list(self._connecting.values()):
-            attempt.cancel()
+        # Attempts in progress are not cancelled (that would cancel their waiters);
+        # they see _closed when they finish and close what they opened.
         connections = list(self._connections.values())
         self._connections.clear()
         if connections:

@@ -15,10 +15,13 @@ Ownership and bounds:
   processors running at once); above it a request is answered SYSTEM_BUSY
   ``[OVERLOAD]…`` at once, as Java's rejecting thread pools do. Reading goes on,
   so responses to our own requests are never stuck behind a full server;
-* writes are coalesced per event-loop iteration into one ``write``; when the
-  transport's buffer is over its high-water mark we stop reading and stop
-  decoding what is buffered (no unbounded pile of responses to a peer that does
-  not read), and senders wait in ``drain``.
+* writes are coalesced into groups (see ``_FLUSH_FRAMES``); while the transport's
+  buffer is over its high-water mark, senders wait in ``drain`` (under their
+  deadline) and the peer's new requests are held, not processed, so no pile of
+  responses grows for a peer that does not read. Reading goes on, and responses
+  to our own requests are always delivered (two peers that both fill their
+  buffers must not deadlock); only when the held requests pass
+  ``max_held_bytes`` does the connection stop reading.
 
 Not safe for use from several event loops; all methods run on the loop that
 created the connection.
@@ -48,6 +51,7 @@ from rmq_protocol.errors import (
     ConnectionClosedError,
     ConnectionLostError,
     InvalidHeaderError,
+    LocalProtocolError,
     RemoteProtocolError,
     RequestTimeoutError,
 )
@@ -88,6 +92,7 @@ class ConnectionConfig:
     idle_timeout: float | None = 120.0  # close after this long without reads or writes
     write_high_water: int = 4 * 1024 * 1024  # bytes buffered before writers wait
     write_low_water: int = 1024 * 1024
+    max_held_bytes: int = 64 * 1024 * 1024  # peer requests held while writes are paused
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -169,6 +174,9 @@ class Connection(asyncio.Protocol):
         self._write_paused = False
         self._read_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
+        # Peer requests received while our writes are paused, processed on resume.
+        self._held: collections.deque[RemotingCommand] = collections.deque()
+        self._held_bytes = 0
         self._closing = False
         self._closed = asyncio.Event()
         # Why the connection ended: the error class, its detail and its cause.
@@ -213,14 +221,29 @@ class Connection(asyncio.Protocol):
     def _process(self) -> None:
         decoder = self._decoder
         try:
-            while not self._write_paused and (cmd := decoder.next_command()) is not None:
+            while (cmd := decoder.next_command()) is not None:
                 if cmd.flag & FLAG_RESPONSE:
                     self._on_response(cmd)
+                elif self._write_paused or self._held:
+                    self._hold(cmd)
                 else:
                     self._on_request(cmd)
         except RemoteProtocolError as exc:
             logger.warning("closing connection to %s: malformed frame: %s", self.peer, exc)
             self._abort(ConnectionLostError, f"peer sent a malformed frame: {exc}", cause=exc)
+
+    def _hold(self, cmd: RemotingCommand) -> None:
+        self._held.append(cmd)
+        self._held_bytes += len(cmd.body) + 256
+        self._update_reading()
+
+    def _release_held(self) -> None:
+        """Process held requests in arrival order while writes can flow."""
+        while self._held and not self._write_paused and not self._closed.is_set():
+            cmd = self._held.popleft()
+            self._held_bytes -= len(cmd.body) + 256
+            self._on_request(cmd)
+        self._update_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._close_reason is None:
@@ -238,9 +261,9 @@ class Connection(asyncio.Protocol):
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        if self._held:
+            self._loop.call_soon(self._release_held)
         self._update_reading()
-        if self._decoder.buffered:
-            self._loop.call_soon(self._process)
 
     # ------------------------------------------------------------------ public API
 
@@ -280,9 +303,16 @@ class Connection(asyncio.Protocol):
             self._stats["requests_sent"] += 1
             self._write(encode_command(cmd, opaque=opaque))
             if self._write_paused:
-                await self._drain()
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        await self._drain()
+                except TimeoutError:
+                    self._stats["timeouts"] += 1
+                    raise RequestTimeoutError(cmd.code, self.peer, timeout, opaque) from None
             return await future
         finally:
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved: the caller got it, or an earlier error
             timer.cancel()
             self._pending.pop(opaque, None)
             if self._slot_waiters:
@@ -300,6 +330,11 @@ class Connection(asyncio.Protocol):
             except TimeoutError:
                 self._stats["timeouts"] += 1
                 raise RequestTimeoutError(code, self.peer, timeout) from None
+            except BaseException:
+                # Woken but leaving anyway (cancelled): hand the slot to the next waiter.
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    self._wake_slot_waiter()
+                raise
             finally:
                 if not waiter.done():
                     waiter.cancel()
@@ -346,10 +381,23 @@ class Connection(asyncio.Protocol):
             logger.debug("dropping response %s to %s: connection closed", response.code, self.peer)
             return
         self._stats["responses_sent"] += 1
-        if body_parts:
-            self._write_many(encode_command_parts(response, body_parts))
-        else:
-            self._write(encode_command(response))
+        try:
+            if body_parts:
+                self._write_many(encode_command_parts(response, body_parts))
+            else:
+                self._write(encode_command(response))
+        except (LocalProtocolError, TypeError, ValueError) as exc:
+            # A processor built a response the protocol cannot carry: tell the peer.
+            logger.error(
+                "cannot encode response %d to %s: %s", response.code, self.peer, exc, exc_info=exc
+            )
+            fallback = response._replace(
+                code=ResponseCode.SYSTEM_ERROR,
+                remark=f"broken response: {type(exc).__name__}: {exc}",
+                ext_fields=None,
+                body=b"",
+            )
+            self._write(encode_command(fallback))
 
     async def aclose(self, *, timeout: float = 5.0) -> None:
         """Close gracefully: stop taking new requests, let in-flight calls finish for up
@@ -359,24 +407,34 @@ class Connection(asyncio.Protocol):
         if self._closed.is_set():
             return
         self._closing = True
+        deadline = self._loop.time() + timeout
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(deadline):
                 while waiting := self._unfinished():
                     await asyncio.wait(waiting)
-                if self._out or self._write_paused:
-                    self._flush()
-                    await self._drain()
+                self._flush()
+                if self._write_paused:
+                    await self._drain(check=False)
         except TimeoutError:
             logger.warning(
-                "closing %s with %d requests and %d processors unfinished after %g s",
+                "closing %s with %d requests, %d processors and %d held requests unfinished "
+                "after %g s",
                 self.peer,
                 len(self._pending),
                 len(self._tasks),
+                len(self._held),
                 timeout,
             )
         tasks = list(self._tasks)
         self._abort(ConnectionClosedError, "connection closed locally", graceful=True)
-        await self._closed.wait()
+        # transport.close() waits for the peer to take our buffered bytes: not forever.
+        try:
+            async with asyncio.timeout_at(max(deadline, self._loop.time())):
+                await self._closed.wait()
+        except TimeoutError:
+            if self._transport is not None:
+                self._transport.abort()
+            await self._closed.wait()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -528,10 +586,11 @@ class Connection(asyncio.Protocol):
         else:
             transport.writelines(out)
 
-    async def _drain(self) -> None:
+    async def _drain(self, *, check: bool = True) -> None:
         if not self._write_paused:
             return
-        self._check_open()
+        if check:
+            self._check_open()
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._drain_waiters.append(waiter)
         await waiter
@@ -540,10 +599,11 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        if self._write_paused and not self._read_paused:
+        overloaded = self._write_paused and self._held_bytes >= self._config.max_held_bytes
+        if overloaded and not self._read_paused:
             self._read_paused = True
             transport.pause_reading()
-        elif self._read_paused and not self._write_paused:
+        elif self._read_paused and not overloaded:
             self._read_paused = False
             transport.resume_reading()
 
@@ -610,6 +670,8 @@ class Connection(asyncio.Protocol):
                 waiter.set_exception(self._close_error())
         self._drain_waiters = []
         self._slot_waiters.clear()
+        self._held.clear()
+        self._held_bytes = 0
         for task in self._tasks:
             task.cancel()
         self._closed.set()
