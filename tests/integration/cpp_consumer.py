@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 
-from rocketmq.client import PushConsumer  # type: ignore[import-not-found]
+from rocketmq.client import PushConsumer
 
 
 def main() -> int:

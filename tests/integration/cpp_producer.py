@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from rocketmq.client import Message, Producer  # type: ignore[import-not-found]
+from rocketmq.client import Message, Producer
 
 
 def main() -> int:
