@@ -12,8 +12,10 @@ No event loop, sockets, clocks or logging here (a ruff rule bans the imports);
 * :mod:`~rmq_protocol.codec.body` / :mod:`~rmq_protocol.codec.fastjson` — JSON bodies
 * :mod:`~rmq_protocol.codec.version` — the ``version`` field (MQVersion ordinals)
 * :mod:`~rmq_protocol.codec.hashing` — Java ``String.hashCode``, tag codes, index key hashes
+* :mod:`~rmq_protocol.codec.acl` — ACL 1.0 request signing and verification
 """
 
+from rmq_protocol.codec.acl import sign_command, verify_signature
 from rmq_protocol.codec.codes import (
     FLAG_ONEWAY,
     FLAG_RESPONSE,
@@ -81,7 +83,9 @@ __all__ = [
     "java_string_hash",
     "mq_version",
     "offset_msg_id",
+    "sign_command",
     "tags_code",
+    "verify_signature",
     "version_name",
     "wire",
 ]
