@@ -313,11 +313,10 @@ def decode_command(frame: BytesLike) -> RemotingCommand:
         RemoteProtocolError: the frame is malformed; offsets are relative to the
             start of the frame including its length prefix.
     """
-    view = frame if isinstance(frame, memoryview) else memoryview(frame)
-    size = len(view)
+    size = len(frame)
     if size < 4:
         raise RemoteProtocolError(f"frame of {size} bytes has no header-info word", offset=4)
-    (info,) = _I32.unpack_from(view, 0)
+    (info,) = _I32.unpack_from(frame, 0)
     info &= 0xFFFFFFFF
     header_len = info & 0xFFFFFF
     kind = info >> 24
@@ -325,12 +324,18 @@ def decode_command(frame: BytesLike) -> RemotingCommand:
         raise RemoteProtocolError(
             f"header length {header_len} does not fit in a frame of {size + 4} bytes", offset=4
         )
-    header = view[4 : 4 + header_len]
-    body: BytesLike = view[4 + header_len :]
-    if len(body) <= _COPY_BODY_BELOW:
-        # A small body is copied so that keeping it does not keep alive the whole
-        # socket read it was sliced from; large ones (pull responses) stay zero-copy.
-        body = bytes(body)
+    body: BytesLike
+    if size - header_len <= _COPY_BODY_BELOW + 4:
+        # Small frame: one copy, then cheap bytes slices. The body is copied anyway so
+        # that keeping it does not keep alive the whole socket read it came from.
+        data = frame if type(frame) is bytes else bytes(frame)
+        header: BytesLike = data[4 : 4 + header_len]
+        body = data[4 + header_len :]
+    else:
+        # Large body (pull responses): zero-copy slices.
+        view = frame if isinstance(frame, memoryview) else memoryview(frame)
+        header = view[4 : 4 + header_len]
+        body = view[4 + header_len :]
     if kind == _JSON:
         return _decode_json_header(header, body)
     if kind == _ROCKETMQ:
@@ -340,7 +345,7 @@ def decode_command(frame: BytesLike) -> RemotingCommand:
     )
 
 
-def _decode_json_header(header: memoryview, body: BytesLike) -> RemotingCommand:
+def _decode_json_header(header: BytesLike, body: BytesLike) -> RemotingCommand:
     try:
         obj = orjson.loads(header)
     except orjson.JSONDecodeError as exc:
@@ -428,7 +433,7 @@ def _scalar_str(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-def _decode_binary_header(header: memoryview, body: BytesLike) -> RemotingCommand:
+def _decode_binary_header(header: BytesLike, body: BytesLike) -> RemotingCommand:
     size = len(header)
     if size < _BIN_FIXED_SIZE:
         raise RemoteProtocolError(
@@ -463,12 +468,12 @@ def _decode_binary_header(header: memoryview, body: BytesLike) -> RemotingComman
     return _command(code, language, version, opaque, flag, remark, ext, body, _ROCKETMQ)
 
 
-def _decode_binary_ext(header: memoryview, pos: int, end: int) -> dict[str, str]:
+def _decode_binary_ext(header: BytesLike, pos: int, end: int) -> dict[str, str]:
     ext: dict[str, str] = {}
     unpack_i16, unpack_i32 = _I16.unpack_from, _I32.unpack_from
     # One copy of the block; decoding bytes slices is cheaper than memoryview slices.
     base = pos
-    block = header[base:end].tobytes()
+    block = bytes(header[base:end])
     pos, end = 0, end - base
     start = pos
     try:
@@ -505,7 +510,7 @@ def _decode_binary_ext(header: memoryview, pos: int, end: int) -> dict[str, str]
     return ext
 
 
-def _utf8(data: memoryview, offset: int, what: str) -> str:
+def _utf8(data: BytesLike, offset: int, what: str) -> str:
     try:
         return str(data, "utf-8")
     except UnicodeDecodeError as exc:

@@ -159,9 +159,9 @@ def command_header(cls: _H) -> _H:
         "_missing": _missing,
         "_bad": _bad,
         "_parse_bool": _parse_bool,
-        "_enc_bool": _enc_bool,
         "_str": str,
         "_int": _java_integer,
+        "_pyint": int,
         "_float": float,
         "_tuple_new": _tuple_new,
         "_cls": new_cls,
@@ -254,7 +254,16 @@ def _decoder_source(cls_name: str, fields: tuple[HeaderField, ...]) -> str:
             lines.append(f"    if v is None: {f.name} = _default_{f.name}")
             lines.append("    else:")
             target = "        "
-        if reason is None:
+        if f.kind is int:
+            # Fast path: plain digits shorter than 19 always fit a Java long.
+            lines += [
+                f"{target}if v.__class__ is _str and len(v) < 19 and v.isdigit(): {f.name} = _pyint(v)",
+                f"{target}else:",
+                f"{target}    try: {f.name} = {expr}",
+                f"{target}    except (ValueError, TypeError):",
+                f"{target}        raise _bad({cls_name!r}, {f.key!r}, v, {reason!r}) from None",
+            ]
+        elif reason is None:
             lines.append(f"{target}{f.name} = {expr}")
         else:
             lines += [
@@ -271,7 +280,7 @@ def _encode_expr(f: HeaderField, ref: str) -> str:
     if f.kind is str:
         return ref
     if f.kind is bool:
-        return f"_enc_bool({ref})"
+        return f"('true' if {ref} else 'false')"
     if issubclass(f.kind, enum.Enum):
         return f"_str({ref}.value)"
     return f"_str({ref})"
@@ -321,7 +330,3 @@ def _java_integer(value: str) -> int:
 
 def _parse_bool(value: str) -> bool:
     return value.lower() == "true"
-
-
-def _enc_bool(value: bool) -> str:
-    return "true" if value else "false"
