@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import struct
 import zlib
-from typing import TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import TypeVar, final
 
 import pytest
 from hypothesis import given, settings
@@ -45,6 +47,8 @@ from rmq_protocol.codec.body import (
     TopicRouteData,
     TopicStatsTable,
     UnlockBatchRequestBody,
+    _Body,
+    _json_body,
     decode_properties_text,
     encode_properties_text,
 )
@@ -905,3 +909,188 @@ def test_mutated_compressed_bodies_raise_only_remote_protocol_error(data: st.Dat
         del raw[data.draw(st.integers(0, len(raw))) :]
     with contextlib.suppress(RemoteProtocolError):
         RegisterBrokerBody.decode(zlib.compress(bytes(raw)))
+
+
+# --------------------------------------------------------------------------- declaring bodies
+
+
+@pytest.mark.parametrize("cls", BODY_CLASSES)
+def test_every_field_is_a_member(cls: type[_Body]) -> None:
+    assert [m.name for m in cls._json_members] == [f.name for f in fields(cls)]
+    assert sorted(m.key for m in cls._json_members) == [m.key for m in cls._json_order]
+    assert cls.from_json(cls().to_json()) == cls()
+
+
+@final
+@_json_body
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Sample(_Body):
+    """A body with every kind of member the declarations use."""
+
+    plain_name: str = "d"
+    number: int = 7
+    ratio: float = 0.5
+    flag: bool = True
+    model: MessageModel | None = None
+    filter_type: TopicFilterType = TopicFilterType.MULTI_TAG
+    queue: MessageQueue = field(default_factory=MessageQueue)
+    queues: tuple[MessageQueue, ...] = ()
+    by_name: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    by_id: Mapping[int, str] = field(default_factory=dict, metadata={"sort_keys": True})
+    by_queue: Mapping[MessageQueue, int] = field(default_factory=dict)
+    raw: Mapping[str, JSONValue] | None = None
+    irregular: str = field(default="", metadata={"key": "IRREGULAR"})
+
+
+def test_declared_members_are_written_as_fastjson_writes_beans() -> None:
+    sample = _Sample(
+        number=1,
+        model=MessageModel.CLUSTERING,
+        queues=(MQ,),
+        by_name={"b": (1, 2), "a": ()},
+        by_id={10: "x", 2: "y"},
+        by_queue={MQ: 3},
+        raw={"k": [1, None]},
+    )
+    text = sample.to_json()
+    mq = b'{"brokerName":"b","queueId":0,"topic":"t"}'
+    assert text == (
+        b'{"IRREGULAR":"","byId":{"2":"y","10":"x"},"byName":{"b":[1,2],"a":[]},'
+        b'"byQueue":{' + mq + b':3},"filterType":"MULTI_TAG","flag":true,'
+        b'"model":"CLUSTERING","number":1,"plainName":"d",'
+        b'"queue":{"brokerName":"","queueId":0,"topic":""},"queues":[' + mq + b"],"
+        b'"ratio":0.5,"raw":{"k":[1,null]}}'
+    )
+    assert _Sample.from_json(text) == sample
+    assert b"model" not in _Sample().to_json()  # None members are omitted
+
+
+def test_declared_members_take_defaults_when_absent_null_or_unknown() -> None:
+    assert _Sample.from_json(b"{}") == _Sample()
+    lenient: JSONValue = {
+        "plainName": None,
+        "number": "",  # "" is null for numbers and booleans
+        "ratio": "",
+        "flag": "",
+        "model": "NO_SUCH_NAME",  # unknown enum NAMEs read as null
+        "filterType": "NO_SUCH_NAME",
+        "queue": None,
+    }
+    assert _Sample.from_value(lenient) == _Sample()
+    assert _Sample.from_value({"plainName": ""}).plain_name == ""  # but not for strings
+    assert _Sample.from_value({"model": "1", "filterType": 0}) == _Sample(
+        model=MessageModel.CLUSTERING, filter_type=TopicFilterType.SINGLE_TAG
+    )
+
+
+def test_null_map_values_and_array_elements() -> None:
+    sample = _Sample.from_value(
+        {
+            "queues": [None, {"topic": "t"}],
+            "byName": {"a": None},
+            "byId": {"x": None},
+            "byQueue": {'{"topic":"t"}': None},
+            "raw": {"k": None},
+        }
+    )
+    assert sample.queues == (MessageQueue("t"),)
+    assert sample.by_name == {"a": ()}  # a null array reads as an empty one
+    assert sample.by_id == {}  # other null values are dropped, keys unread
+    assert sample.by_queue == {}
+    assert sample.raw == {"k": None}  # JSONValue members keep them
+    route = TopicRouteData.from_value({"filterServerTable": {"a": None}})
+    assert route.filter_server_table == {"a": ()}
+    assert KVTable.from_value({"table": {"k": None, "n": "v"}}).table == {"n": "v"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            {"queues": [{}, {"queueId": "x"}]},
+            r"^_Sample\.queues\[1\]\.queueId: expected an integer",
+        ),
+        ({"byName": {"a": [1, "x"]}}, r"^_Sample\.byName\.a\[1\]: expected an integer"),
+        ({"byName": {"a": "x"}}, r"^_Sample\.byName\.a: expected a JSON array"),
+        ({"byId": {"one": "x"}}, r"^_Sample\.byId key: expected an integer, got string 'one'"),
+        ({"byId": {" 1": []}}, r"^_Sample\.byId\.1: expected a string, got array"),
+        ({"byQueue": {"t": 1}}, r"^_Sample\.byQueue key 0: expected a MessageQueue object"),
+        ({"byQueue": {"{oops": 1}}, r"^_Sample\.byQueue key 0: at byte \d+: JSON"),
+        ({"byQueue": {'{"topic":"t"}': "x"}}, r"^_Sample\.byQueue\[0\]: expected an integer"),
+        ({"model": 2}, r"^_Sample\.model: MessageModel has no ordinal 2 \(0\.\.1\)"),
+        ({"queue": []}, r"^_Sample\.queue: expected a JSON object, got array"),
+        ({"ratio": "fast"}, r"^_Sample\.ratio: expected a number"),
+        ({"raw": []}, r"^_Sample\.raw: expected a JSON object"),
+    ],
+)
+def test_declared_member_errors_name_the_member(value: JSONValue, message: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=message):
+        _Sample.from_value(value)
+
+
+def test_object_keys_are_written_wherever_a_member_holds_them() -> None:
+    assert (ConsumeStats._json_object_keys, TopicRouteData._json_object_keys) == (True, False)
+    outer = _Outer((ConsumeStats(offset_table={MQ: OffsetWrapper(pull_offset=1)}),))
+    assert _Outer._json_object_keys
+    assert outer.to_json() == (
+        b'{"stats":[{"consumeTps":0.0,"offsetTable":{{"brokerName":"b","queueId":0,'
+        b'"topic":"t"}:{"brokerOffset":0,"consumerOffset":0,"lastTimestamp":0,'
+        b'"pullOffset":1}}}]}'
+    )
+    assert _Outer.from_json(outer.to_json()) == outer
+
+
+@final
+@_json_body
+@dataclass(frozen=True, slots=True)
+class _Outer(_Body):
+    stats: tuple[ConsumeStats, ...] = ()
+
+
+class _NoCodec(_Body):
+    when: bytes = b""
+
+
+class _NoDefault(_Body):
+    topic: str
+
+
+class _UnknownMetadata(_Body):
+    topic: str = field(default="", metadata={"name": "topicName"})
+
+
+class _TwoTypes(_Body):
+    queue_id: int | str = 0
+
+
+class _SortedArray(_Body):
+    topics: tuple[str, ...] = field(default=(), metadata={"sort_keys": True})
+
+
+class _FloatKeys(_Body):
+    table: Mapping[float, str] = field(default_factory=dict)
+
+
+@pytest.mark.parametrize(
+    ("declaration", "message"),
+    [
+        (_NoCodec, r"^_NoCodec\.when: no JSON codec for <class 'bytes'>"),
+        (_NoDefault, r"^_NoDefault\.topic: a body field needs a default"),
+        (_UnknownMetadata, r"^_UnknownMetadata\.topic: unknown body field metadata \['name'\]"),
+        (_TwoTypes, r"^_TwoTypes\.queue_id: only ``X \| None = None`` unions"),
+        (_SortedArray, r"^_SortedArray\.topics: sort_keys applies to maps"),
+        (_FloatKeys, r"^_FloatKeys\.table: no JSON codec"),
+    ],
+)
+def test_bad_declarations_fail_when_declared(declaration: type[_Body], message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        _json_body(dataclass(frozen=True)(declaration))
+
+
+class _NotADataclass(_Body):
+    topic: str = ""
+
+
+def test_json_body_needs_a_dataclass() -> None:
+    with pytest.raises(TypeError, match=r"^_NotADataclass: put @_json_body above @dataclass"):
+        _json_body(_NotADataclass)

@@ -17,7 +17,8 @@ as None (fastjson reads it as null). Anything we cannot read at all raises
 Writing is what Java writes: Java member names, members in alphabetical order
 (fastjson's bean order), compact, ``null`` members omitted, enums as their NAME.
 Maps are written in the mapping's order, except ``brokerAddrs``, which is sorted
-by broker id and written with quoted keys (standard JSON; Java reads both).
+by broker id and written with quoted keys (standard JSON; Java reads both), and
+topic and group ``attributes``, sorted by name.
 
 Defaults: reference members that Java leaves ``null`` by design are ``None`` here
 and omitted when None (``zoneName``, ``orderTopicConf``, enum members). Identifier
@@ -25,6 +26,31 @@ strings every real sender sets (``brokerName``, ``topic``, ``groupName`` …) re
 as ``""`` when absent. Java sets/lists are tuples in wire order; Java maps are
 dicts. ``DataVersion.timestamp`` and ``SubscriptionData.subVersion`` default to 0,
 not "now": the codec reads no clock, callers pass the time.
+
+Declaring a body: a class lists its members as dataclass fields and
+:func:`_json_body` derives ``to_value`` / ``from_value`` from them, once, as
+:func:`~rmq_protocol.codec.header.command_header` derives extFields codecs::
+
+    @final
+    @_json_body
+    @dataclass(frozen=True, slots=True, kw_only=True)
+    class HeartbeatData(_Body):
+        client_id: str = field(default="", metadata={"key": "clientID"})
+        consumer_data_set: tuple[ConsumerData, ...] = ()
+        heartbeat_fingerprint: int = 0
+
+* member name: the field name in camelCase (``consumerDataSet``), or the
+  ``"key"`` in the field's metadata;
+* default: the value of an absent or ``null`` member (and of ``""`` for numbers
+  and booleans, of an unknown enum NAME);
+* type: ``str``, ``int``, ``float``, ``bool``; an ``Enum`` (NAME or ordinal in,
+  NAME out); another body; ``tuple[X, ...]`` (array; ``null`` elements dropped);
+  ``Mapping[K, X]`` (object; a ``null`` value drops the entry, but reads as
+  ``()`` for arrays and stays None for JSONValue) keyed by ``str``, ``int``
+  (written quoted) or a body (fastjson object keys: ``to_json`` writes that
+  form); ``JSONValue`` (kept as decoded); ``X | None = None`` (omitted when None);
+* metadata ``"sort_keys"``: write the map sorted by key (``brokerAddrs``,
+  ``attributes``); ``"codec"``: a hand-made :class:`_Codec` (``DataVersion.counter``).
 
 Java classes and shapes (keys as written):
 
@@ -59,14 +85,18 @@ Java properties text (UPDATE_NAMESRV_CONFIG, GET_NAMESRV_CONFIG, GET_BROKER_CONF
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
+import operator
 import re
 import struct
+import types
+import typing
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Final, Self, TypeAlias, TypeVar, final
+from typing import Any, ClassVar, Final, Self, TypeAlias, TypeVar, final
 
 from rmq_protocol.codec.codes import LanguageCode
 from rmq_protocol.codec.fastjson import JSONKey, JSONValue, ObjectKey, dumps, loads
@@ -116,10 +146,10 @@ DEFAULT_MAX_DECOMPRESSED_SIZE: Final = 64 * 1024 * 1024
 
 _JSONObject: TypeAlias = dict[JSONKey, JSONValue]
 _Data: TypeAlias = bytes | bytearray | str | memoryview
-_E = TypeVar("_E", bound=enum.Enum)
-_T = TypeVar("_T")
 _DECIMAL: Final = re.compile(r"\s*([-+]?[0-9]+)(?:\.[0-9]*)?\s*", re.ASCII)
-_FLOAT: Final = re.compile(r"\s*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*", re.ASCII)
+_FLOAT_TEXT: Final = re.compile(
+    r"\s*[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*", re.ASCII
+)
 _INT32: Final = struct.Struct(">i")
 _LINE_INT: Final = re.compile(r"[-+]?[0-9]{1,10}", re.ASCII)
 
@@ -186,7 +216,8 @@ class TopicFilterType(_JavaEnum):
     MULTI_TAG = "MULTI_TAG"
 
 
-# --------------------------------------------------------------------------- reading helpers
+# --------------------------------------------------------------------------- reading values
+# Each reader takes a non-null JSON value and the path naming it in errors.
 
 
 def _kind(value: JSONValue | ObjectKey) -> str:
@@ -232,33 +263,20 @@ def _to_int(value: JSONValue, path: str) -> int:
     raise _bad(path, "an integer", value)
 
 
-def _int(o: _JSONObject, key: str, path: str, default: int = 0) -> int:
-    value = o.get(key)
-    if value is None or value == "":
-        return default
-    return _to_int(value, f"{path}.{key}")
-
-
-def _float(o: _JSONObject, key: str, path: str, default: float = 0.0) -> float:
-    value = o.get(key)
-    if value is None or value == "":
-        return default
+def _to_float(value: JSONValue, path: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         try:
             return float(value)
         except OverflowError:
-            raise _bad(f"{path}.{key}", "a number", value) from None
-    if isinstance(value, str) and _FLOAT.fullmatch(value):
+            raise _bad(path, "a number", value) from None
+    if isinstance(value, str) and _FLOAT_TEXT.fullmatch(value):
         result = float(value)
         if math.isfinite(result):
             return result
-    raise _bad(f"{path}.{key}", "a number", value)
+    raise _bad(path, "a number", value)
 
 
-def _bool(o: _JSONObject, key: str, path: str, default: bool) -> bool:
-    value = o.get(key)
-    if value is None or value == "":
-        return default
+def _to_bool(value: JSONValue, path: str) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
@@ -269,7 +287,7 @@ def _bool(o: _JSONObject, key: str, path: str, default: bool) -> bool:
             return True
         if s in ("false", "0", "n", "f"):
             return False
-    raise _bad(f"{path}.{key}", "a boolean", value)
+    raise _bad(path, "a boolean", value)
 
 
 def _to_str(value: JSONValue, path: str) -> str:
@@ -282,25 +300,7 @@ def _to_str(value: JSONValue, path: str) -> str:
     raise _bad(path, "a string", value)
 
 
-def _str(o: _JSONObject, key: str, path: str, default: str = "") -> str:
-    value = o.get(key)
-    if value is None:
-        return default
-    return _to_str(value, f"{path}.{key}")
-
-
-def _opt_str(o: _JSONObject, key: str, path: str) -> str | None:
-    value = o.get(key)
-    if value is None:
-        return None
-    return _to_str(value, f"{path}.{key}")
-
-
-def _enum(o: _JSONObject, key: str, path: str, cls: type[_E]) -> _E | None:
-    value = o.get(key)
-    if value is None:
-        return None
-    where = f"{path}.{key}"
+def _to_enum(cls: type[enum.Enum], value: JSONValue, path: str) -> enum.Enum | None:
     ordinal: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         ordinal = value
@@ -309,38 +309,23 @@ def _enum(o: _JSONObject, key: str, path: str, cls: type[_E]) -> _E | None:
         if name.isascii() and name.isdigit():
             ordinal = int(name)
         else:
-            member = cls.__members__.get(name)
-            return member  # fastjson reads an unknown NAME as null
+            return cls.__members__.get(name)  # fastjson reads an unknown NAME as null
     if ordinal is None:
-        raise _bad(where, f"a {cls.__name__} name or ordinal", value)
+        raise _bad(path, f"a {cls.__name__} name or ordinal", value)
     members = list(cls)
     if not 0 <= ordinal < len(members):
         raise RemoteProtocolError(
-            f"{where}: {cls.__name__} has no ordinal {ordinal} (0..{len(members) - 1})"
+            f"{path}: {cls.__name__} has no ordinal {ordinal} (0..{len(members) - 1})"
         )
     return members[ordinal]
 
 
-def _list(o: _JSONObject, key: str, path: str) -> list[JSONValue]:
-    value = o.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _bad(f"{path}.{key}", "a JSON array", value)
-    return value
-
-
-def _map(o: _JSONObject, key: str, path: str) -> _JSONObject:
-    value = o.get(key)
-    if value is None:
-        return {}
-    return _object(value, f"{path}.{key}")
-
-
-def _opt_raw_map(o: _JSONObject, key: str, path: str) -> dict[str, JSONValue] | None:
-    if o.get(key) is None:
-        return None
-    return {_key_str(k): v for k, v in _map(o, key, path).items()}
+def _to_atomic_long(value: JSONValue, path: str) -> int:
+    """A Java ``AtomicLong``: a number, or fastjson's bean form ``{"value":N}``."""
+    if isinstance(value, dict):
+        inner = value.get("value")
+        return 0 if inner is None else _to_int(inner, path)
+    return _to_int(value, path)
 
 
 def _key_str(key: JSONKey) -> str:
@@ -349,65 +334,249 @@ def _key_str(key: JSONKey) -> str:
     return dumps(key.to_dict(), object_keys=True).decode()
 
 
-def _strs(o: _JSONObject, key: str, path: str) -> tuple[str, ...]:
-    where = f"{path}.{key}"
-    return tuple(
-        _to_str(v, f"{where}[{i}]") for i, v in enumerate(_list(o, key, path)) if v is not None
-    )
+def _same(value: Any) -> Any:
+    return value
 
 
-def _str_map(o: _JSONObject, key: str, path: str) -> dict[str, str]:
-    where = f"{path}.{key}"
-    return {
-        _key_str(k): _to_str(v, f"{where}.{_key_str(k)}")
-        for k, v in _map(o, key, path).items()
-        if v is not None
-    }
+# --------------------------------------------------------------------------- codecs
+
+_SKIP: Final = object()  # a _Codec.null_item: drop the map entry
 
 
-def _objects(
-    o: _JSONObject, key: str, path: str, read: Callable[[JSONValue, str], _T]
-) -> tuple[_T, ...]:
-    where = f"{path}.{key}"
-    return tuple(
-        read(v, f"{where}[{i}]") for i, v in enumerate(_list(o, key, path)) if v is not None
-    )
+@final
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    """How values of one Python type are read from and written as JSON.
+
+    Attributes:
+        read: non-null JSON value and its path → Python value (None: take the default).
+        write: non-None Python value → JSON value.
+        empty_is_null: a member holding ``""`` reads as absent (numbers, booleans).
+        null_item: what a ``null`` map value reads as; ``_SKIP`` drops the entry.
+        object_keys: the JSON has object map keys (written only in fastjson form).
+    """
+
+    read: Callable[[JSONValue, str], Any]
+    write: Callable[[Any], JSONValue]
+    empty_is_null: bool = False
+    null_item: object = _SKIP
+    object_keys: bool = False
 
 
-def _object_map(
-    o: _JSONObject, key: str, path: str, read: Callable[[JSONValue, str], _T]
-) -> dict[str, _T]:
-    where = f"{path}.{key}"
-    result: dict[str, _T] = {}
-    for k, v in _map(o, key, path).items():
-        if v is not None:
-            name = _key_str(k)
-            result[name] = read(v, f"{where}.{name}")
-    return result
+_STR: Final = _Codec(_to_str, _same)
+_INT: Final = _Codec(_to_int, _same, empty_is_null=True)
+_FLOAT: Final = _Codec(_to_float, float, empty_is_null=True)
+_BOOL: Final = _Codec(_to_bool, _same, empty_is_null=True)
+_RAW: Final = _Codec(lambda value, path: value, _same, null_item=None)
+_ATOMIC_LONG: Final = _Codec(_to_atomic_long, _same)
 
 
-def _raw(mapping: Mapping[str, JSONValue] | None) -> _JSONObject | None:
-    """A fresh JSON object from a str-keyed mapping of JSON values (None stays None)."""
-    if mapping is None:
-        return None
-    result: _JSONObject = dict(mapping.items())
-    return result
+class _RawJSON:
+    """What a ``JSONValue`` annotation resolves to: a value kept as decoded."""
 
 
-def _members(**members: JSONValue) -> _JSONObject:
-    """A JSON object with the non-None members in alphabetical (fastjson bean) order."""
-    return {k: members[k] for k in sorted(members) if members[k] is not None}
+_SCALARS: Final[dict[object, _Codec]] = {
+    str: _STR,
+    int: _INT,
+    float: _FLOAT,
+    bool: _BOOL,
+    _RawJSON: _RAW,
+}
 
 
-# --------------------------------------------------------------------------- base
+def _enum_codec(cls: type[enum.Enum]) -> _Codec:
+    return _Codec(lambda value, path: _to_enum(cls, value, path), operator.attrgetter("name"))
+
+
+def _body_codec(cls: type[_Body]) -> _Codec:
+    return _Codec(cls._read, operator.methodcaller("to_value"), object_keys=cls._json_object_keys)
+
+
+def _tuple_codec(item: _Codec) -> _Codec:
+    def read(value: JSONValue, path: str) -> tuple[object, ...]:
+        if not isinstance(value, list):
+            raise _bad(path, "a JSON array", value)
+        return tuple(item.read(v, f"{path}[{i}]") for i, v in enumerate(value) if v is not None)
+
+    def write(values: tuple[object, ...]) -> JSONValue:
+        return [item.write(v) for v in values]
+
+    return _Codec(read, write, null_item=(), object_keys=item.object_keys)
+
+
+# A map key reader: JSON key, entry index and map path → (key, path of the entry's value).
+_KeyReader: TypeAlias = Callable[[JSONKey, int, str], tuple[Any, str]]
+
+
+def _str_key(key: JSONKey, index: int, path: str) -> tuple[str, str]:
+    name = _key_str(key)
+    return name, f"{path}.{name}"
+
+
+def _int_key(key: JSONKey, index: int, path: str) -> tuple[int, str]:
+    number = _to_int(_key_str(key), f"{path} key")
+    return number, f"{path}.{number}"
+
+
+def _object_key(key: _Body) -> ObjectKey:
+    return ObjectKey.of(key.to_value())
+
+
+def _object_key_reader(cls: type[_Body]) -> _KeyReader:
+    """Keys that are ``cls`` objects (``Map<MessageQueue, …>``), as fastjson writes them."""
+
+    def read(key: JSONKey, index: int, path: str) -> tuple[_Body, str]:
+        where = f"{path} key {index}"
+        if isinstance(key, ObjectKey):
+            return cls._read(key.to_dict(), where), f"{path}[{index}]"
+        if key.lstrip().startswith("{"):  # an object key some writers put in a string
+            try:
+                decoded = loads(key)
+            except RemoteProtocolError as e:
+                raise RemoteProtocolError(f"{where}: {e}") from e
+            return cls._read(decoded, where), f"{path}[{index}]"
+        raise _bad(where, f"a {cls.__name__} object as map key", key)
+
+    return read
+
+
+def _map_codec(
+    read_key: _KeyReader,
+    write_key: Callable[[Any], JSONKey],
+    item: _Codec,
+    *,
+    sort_keys: bool,
+    object_keys: bool = False,
+) -> _Codec:
+    def read(value: JSONValue, path: str) -> dict[object, object]:
+        result: dict[object, object] = {}
+        for i, (k, v) in enumerate(_object(value, path).items()):
+            if v is None:
+                if item.null_item is not _SKIP:
+                    result[read_key(k, i, path)[0]] = item.null_item
+            else:
+                key, where = read_key(k, i, path)
+                result[key] = item.read(v, where)
+        return result
+
+    def write(mapping: Mapping[Any, object]) -> JSONValue:
+        keys = sorted(mapping) if sort_keys else mapping
+        out: _JSONObject = {write_key(k): item.write(mapping[k]) for k in keys}
+        return out
+
+    return _Codec(read, write, object_keys=object_keys or item.object_keys)
+
+
+def _codec_for(hint: object, *, sort_keys: bool = False) -> _Codec:
+    """The codec of a (resolved) field type.
+
+    Raises:
+        TypeError: no codec for ``hint``, or ``sort_keys`` for something but a map.
+    """
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Mapping:
+        key, item = args
+        if key is str:
+            return _map_codec(_str_key, _same, _codec_for(item), sort_keys=sort_keys)
+        if key is int:
+            return _map_codec(_int_key, str, _codec_for(item), sort_keys=sort_keys)
+        if isinstance(key, type) and issubclass(key, _Body):
+            return _map_codec(
+                _object_key_reader(key),
+                _object_key,
+                _codec_for(item),
+                sort_keys=sort_keys,
+                object_keys=True,
+            )
+    elif sort_keys:
+        raise TypeError(f"sort_keys applies to maps, not to {hint!r}")
+    elif hint in _SCALARS:
+        return _SCALARS[hint]
+    elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return _enum_codec(hint)
+    elif isinstance(hint, type) and issubclass(hint, _Body):
+        return _body_codec(hint)
+    elif origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return _tuple_codec(_codec_for(args[0]))
+    raise TypeError(f"no JSON codec for {hint!r}")
+
+
+# --------------------------------------------------------------------------- declaring bodies
+
+_CAMEL: Final = re.compile(r"_([a-z0-9])")
+_METADATA: Final = frozenset({"key", "sort_keys", "codec"})
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class _Member:
+    """One member of a body's JSON object, derived from a dataclass field."""
+
+    name: str  # the field
+    key: str  # the JSON member name
+    codec: _Codec
+    default: Callable[[], object]  # the value of an absent or null member
+
+
+def _constant(value: object) -> Callable[[], object]:
+    return lambda: value
+
+
+def _member(owner: type, f: dataclasses.Field[object], hint: object) -> _Member:
+    where = f"{owner.__name__}.{f.name}"
+    unknown = set(f.metadata) - _METADATA
+    if unknown:
+        raise TypeError(f"{where}: unknown body field metadata {sorted(unknown)}")
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) != 1 or f.default is not None:
+            raise TypeError(f"{where}: only ``X | None = None`` unions are body members")
+        hint = args[0]
+    if f.default is not dataclasses.MISSING:
+        default = _constant(f.default)
+    elif f.default_factory is not dataclasses.MISSING:
+        default = f.default_factory
+    else:
+        raise TypeError(f"{where}: a body field needs a default (an absent member's value)")
+    try:
+        codec = f.metadata.get("codec") or _codec_for(
+            hint, sort_keys=f.metadata.get("sort_keys", False)
+        )
+    except TypeError as e:
+        raise TypeError(f"{where}: {e}") from None
+    key = f.metadata.get("key") or _CAMEL.sub(lambda m: m.group(1).upper(), f.name)
+    return _Member(f.name, key, codec, default)
+
+
+_B = TypeVar("_B", bound="type[_Body]")
+
+
+def _json_body(cls: _B) -> _B:
+    """Derive the JSON members of a body dataclass from its fields (see the module doc).
+
+    Raises:
+        TypeError: a field has no default, no codec for its type, or unknown metadata.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls.__name__}: put @_json_body above @dataclass")
+    # JSONValue members are kept as decoded: resolve the alias to a marker, not its union.
+    hints = typing.get_type_hints(cls, localns={"JSONValue": _RawJSON})
+    members = tuple(_member(cls, f, hints[f.name]) for f in dataclasses.fields(cls))
+    cls._json_members = members
+    cls._json_order = tuple(sorted(members, key=operator.attrgetter("key")))
+    cls._json_object_keys = any(m.codec.object_keys for m in members)
+    return cls
 
 
 class _Body:
-    """Shared ``from_json`` / ``to_json`` of the body classes."""
+    """Shared JSON codec of the body classes, driven by :func:`_json_body`."""
 
     __slots__ = ()
 
-    _OBJECT_KEYS: ClassVar[bool] = False
+    _json_members: ClassVar[tuple[_Member, ...]] = ()  # in field order: the order read
+    _json_order: ClassVar[tuple[_Member, ...]] = ()  # by member name: the order written
+    _json_object_keys: ClassVar[bool] = False  # some map has object keys
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]  # set by @dataclass
 
     @classmethod
     def from_json(cls, data: _Data) -> Self:
@@ -434,21 +603,40 @@ class _Body:
 
     def to_json(self) -> bytes:
         """Encode as compact JSON, as Java would write this body."""
-        return dumps(self.to_value(), object_keys=self._OBJECT_KEYS)
+        return dumps(self.to_value(), object_keys=self._json_object_keys)
 
     def to_value(self) -> _JSONObject:
         """The JSON object (members in the order written)."""
-        raise NotImplementedError
+        out: _JSONObject = {}
+        for m in self._json_order:
+            value = getattr(self, m.name)
+            if value is not None:
+                out[m.key] = m.codec.write(value)
+        return out
 
     @classmethod
     def _read(cls, value: JSONValue, path: str) -> Self:
-        raise NotImplementedError
+        o = _object(value, path)
+        fields: dict[str, object] = {}
+        for m in cls._json_members:
+            member = o.get(m.key)
+            got = None
+            if member is not None and not (m.codec.empty_is_null and member == ""):
+                got = m.codec.read(member, f"{path}.{m.key}")
+            fields[m.name] = m.default() if got is None else got
+        return cls(**fields)
 
 
 # --------------------------------------------------------------------------- metadata
 
+# The attributes field of a topic config line, and the filterServerList section of a
+# compressed registration: JSON read and written as the members of the same types.
+_LINE_ATTRIBUTES: Final = _codec_for(Mapping[str, str], sort_keys=True)
+_FILTER_SERVERS: Final = _codec_for(tuple[str, ...])
+
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DataVersion(_Body):
     """``DataVersion``: version stamp of broker metadata.
@@ -456,36 +644,17 @@ class DataVersion(_Body):
     Attributes:
         state_version: 5.x ``stateVersion`` (absent in 4.x).
         timestamp: milliseconds since the epoch of the last change.
-        counter: changes so far (Java ``AtomicLong``, written as a number).
+        counter: changes so far (Java ``AtomicLong``, written as a number; read
+            from a number or fastjson's ``{"value":N}`` bean form).
     """
 
     state_version: int = 0
     timestamp: int = 0
-    counter: int = 0
-
-    def to_value(self) -> _JSONObject:
-        return _members(
-            counter=self.counter, stateVersion=self.state_version, timestamp=self.timestamp
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        counter = o.get("counter")
-        if isinstance(counter, dict):  # an AtomicLong written as a bean
-            counter = counter.get("value")
-        return cls(
-            state_version=_int(o, "stateVersion", path),
-            timestamp=_int(o, "timestamp", path),
-            counter=0 if counter is None else _to_int(counter, f"{path}.counter"),
-        )
-
-
-def _attributes_value(attributes: Mapping[str, str]) -> _JSONObject:
-    return {k: attributes[k] for k in sorted(attributes)}
+    counter: int = field(default=0, metadata={"codec": _ATOMIC_LONG})
 
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TopicConfig(_Body):
     """``TopicConfig``: one topic of a broker (``topics.json``, registration).
@@ -498,7 +667,8 @@ class TopicConfig(_Body):
         topic_filter_type: SINGLE_TAG or MULTI_TAG.
         topic_sys_flag: bit 0 unit, bit 1 unit-sub.
         order: ordered topic.
-        attributes: 5.x topic attributes (``{"+message.type": "NORMAL"}``).
+        attributes: 5.x topic attributes (``{"+message.type": "NORMAL"}``), written
+            sorted by name.
     """
 
     topic_name: str = ""
@@ -508,34 +678,7 @@ class TopicConfig(_Body):
     topic_filter_type: TopicFilterType = TopicFilterType.SINGLE_TAG
     topic_sys_flag: int = 0
     order: bool = False
-    attributes: Mapping[str, str] = field(default_factory=dict)
-
-    def to_value(self) -> _JSONObject:
-        return _members(
-            attributes=_attributes_value(self.attributes),
-            order=self.order,
-            perm=self.perm,
-            readQueueNums=self.read_queue_nums,
-            topicFilterType=self.topic_filter_type.name,
-            topicName=self.topic_name,
-            topicSysFlag=self.topic_sys_flag,
-            writeQueueNums=self.write_queue_nums,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            topic_name=_str(o, "topicName", path),
-            read_queue_nums=_int(o, "readQueueNums", path, 16),
-            write_queue_nums=_int(o, "writeQueueNums", path, 16),
-            perm=_int(o, "perm", path, 6),
-            topic_filter_type=_enum(o, "topicFilterType", path, TopicFilterType)
-            or TopicFilterType.SINGLE_TAG,
-            topic_sys_flag=_int(o, "topicSysFlag", path),
-            order=_bool(o, "order", path, False),
-            attributes=_str_map(o, "attributes", path),
-        )
+    attributes: Mapping[str, str] = field(default_factory=dict, metadata={"sort_keys": True})
 
     def encode_line(self, *, with_attributes: bool = True) -> str:
         """The space-separated line of a compressed REGISTER_BROKER body (spec §5.2).
@@ -550,7 +693,7 @@ class TopicConfig(_Body):
             f"{self.perm} {self.topic_filter_type.name}"
         )
         if with_attributes:
-            line += " " + dumps(_attributes_value(self.attributes)).decode()
+            line += " " + dumps(_LINE_ATTRIBUTES.write(self.attributes)).decode()
         return line
 
     @classmethod
@@ -587,7 +730,7 @@ class TopicConfig(_Body):
         attributes: dict[str, str] = {}
         if len(parts) > 5:
             try:
-                attributes = _str_map({"a": loads(" ".join(parts[5:]))}, "a", "attributes")
+                attributes = _LINE_ATTRIBUTES.read(loads(" ".join(parts[5:])), "attributes")
             except RemoteProtocolError:
                 attributes = {}
         return cls(
@@ -601,6 +744,7 @@ class TopicConfig(_Body):
 
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TopicConfigSerializeWrapper(_Body):
     """``TopicConfigSerializeWrapper`` and 5.x ``TopicConfigAndMappingSerializeWrapper``.
@@ -623,36 +767,6 @@ class TopicConfigSerializeWrapper(_Body):
     mapping_data_version: DataVersion | None = None
     topic_queue_mapping_info_map: Mapping[str, JSONValue] | None = None
     topic_queue_mapping_detail_map: Mapping[str, JSONValue] | None = None
-
-    def to_value(self) -> _JSONObject:
-        info = self.topic_queue_mapping_info_map
-        detail = self.topic_queue_mapping_detail_map
-        return _members(
-            dataVersion=self.data_version.to_value(),
-            mappingDataVersion=None
-            if self.mapping_data_version is None
-            else self.mapping_data_version.to_value(),
-            topicConfigTable={k: v.to_value() for k, v in self.topic_config_table.items()},
-            topicQueueMappingDetailMap=_raw(detail),
-            topicQueueMappingInfoMap=_raw(info),
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        mapping_version = o.get("mappingDataVersion")
-        data_version = o.get("dataVersion")
-        return cls(
-            topic_config_table=_object_map(o, "topicConfigTable", path, TopicConfig._read),
-            data_version=DataVersion()
-            if data_version is None
-            else DataVersion._read(data_version, f"{path}.dataVersion"),
-            mapping_data_version=None
-            if mapping_version is None
-            else DataVersion._read(mapping_version, f"{path}.mappingDataVersion"),
-            topic_queue_mapping_info_map=_opt_raw_map(o, "topicQueueMappingInfoMap", path),
-            topic_queue_mapping_detail_map=_opt_raw_map(o, "topicQueueMappingDetailMap", path),
-        )
 
 
 class _Cursor:
@@ -689,6 +803,7 @@ class _Cursor:
 
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegisterBrokerBody(_Body):
     """``RegisterBrokerBody``: REGISTER_BROKER body, plain JSON or compressed (spec §5.2).
@@ -707,23 +822,6 @@ class RegisterBrokerBody(_Body):
         default_factory=TopicConfigSerializeWrapper
     )
     filter_server_list: tuple[str, ...] = ()
-
-    def to_value(self) -> _JSONObject:
-        return _members(
-            filterServerList=list(self.filter_server_list),
-            topicConfigSerializeWrapper=self.topic_config_serialize_wrapper.to_value(),
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        wrapper = o.get("topicConfigSerializeWrapper")
-        return cls(
-            topic_config_serialize_wrapper=TopicConfigSerializeWrapper()
-            if wrapper is None
-            else TopicConfigSerializeWrapper._read(wrapper, f"{path}.topicConfigSerializeWrapper"),
-            filter_server_list=_strs(o, "filterServerList", path),
-        )
 
     def encode(self, *, compressed: bool = False) -> bytes:
         """Encode as plain JSON or in the compressed form.
@@ -811,7 +909,7 @@ class RegisterBrokerBody(_Body):
             table[config.topic_name] = config
         filter_json = cur.chunk("the filterServerList JSON")
         try:
-            filter_servers = _strs({"f": loads(filter_json)}, "f", "filterServerList")
+            filter_servers = _FILTER_SERVERS.read(loads(filter_json), "filterServerList")
         except RemoteProtocolError:
             filter_servers = ()  # Java logs and keeps an empty list
         infos: dict[str, JSONValue] | None = None
@@ -820,8 +918,8 @@ class RegisterBrokerBody(_Body):
             for i in range(max(cur.int32("the topic queue mapping count"), 0)):
                 info = loads(cur.chunk(f"topic queue mapping {i}"))
                 path = f"TopicQueueMappingInfo[{i}]"
-                topic = _str(_object(info, path), "topic", path)
-                infos[topic] = info
+                topic = _object(info, path).get("topic")
+                infos["" if topic is None else _to_str(topic, f"{path}.topic")] = info
         return cls(
             topic_config_serialize_wrapper=TopicConfigSerializeWrapper(
                 topic_config_table=table,
@@ -836,6 +934,7 @@ class RegisterBrokerBody(_Body):
 
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QueueData(_Body):
     """``QueueData``: a topic's queues on one broker (in TopicRouteData)."""
@@ -846,28 +945,9 @@ class QueueData(_Body):
     perm: int = 0
     topic_sys_flag: int = 0
 
-    def to_value(self) -> _JSONObject:
-        return _members(
-            brokerName=self.broker_name,
-            perm=self.perm,
-            readQueueNums=self.read_queue_nums,
-            topicSysFlag=self.topic_sys_flag,
-            writeQueueNums=self.write_queue_nums,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            broker_name=_str(o, "brokerName", path),
-            read_queue_nums=_int(o, "readQueueNums", path),
-            write_queue_nums=_int(o, "writeQueueNums", path),
-            perm=_int(o, "perm", path),
-            topic_sys_flag=_int(o, "topicSysFlag", path),
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BrokerData(_Body):
     """``BrokerData``: one broker group (master id 0 plus slaves).
@@ -882,39 +962,13 @@ class BrokerData(_Body):
 
     cluster: str = ""
     broker_name: str = ""
-    broker_addrs: Mapping[int, str] = field(default_factory=dict)
+    broker_addrs: Mapping[int, str] = field(default_factory=dict, metadata={"sort_keys": True})
     zone_name: str | None = None
     enable_acting_master: bool = False
 
-    def to_value(self) -> _JSONObject:
-        addrs: _JSONObject = {str(k): self.broker_addrs[k] for k in sorted(self.broker_addrs)}
-        return _members(
-            brokerAddrs=addrs,
-            brokerName=self.broker_name,
-            cluster=self.cluster,
-            enableActingMaster=self.enable_acting_master,
-            zoneName=self.zone_name,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        where = f"{path}.brokerAddrs"
-        addrs: dict[int, str] = {}
-        for k, v in _map(o, "brokerAddrs", path).items():
-            if v is not None:
-                broker_id = _to_int(_key_str(k), f"{where} key")
-                addrs[broker_id] = _to_str(v, f"{where}.{broker_id}")
-        return cls(
-            cluster=_str(o, "cluster", path),
-            broker_name=_str(o, "brokerName", path),
-            broker_addrs=addrs,
-            zone_name=_opt_str(o, "zoneName", path),
-            enable_acting_master=_bool(o, "enableActingMaster", path, False),
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TopicRouteData(_Body):
     """``TopicRouteData``: GET_ROUTEINFO_BY_TOPIC response body (spec §5.1).
@@ -934,35 +988,9 @@ class TopicRouteData(_Body):
     filter_server_table: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     topic_queue_mapping_by_broker: Mapping[str, JSONValue] | None = None
 
-    def to_value(self) -> _JSONObject:
-        mapping = self.topic_queue_mapping_by_broker
-        filters: _JSONObject = {k: list(v) for k, v in self.filter_server_table.items()}
-        return _members(
-            brokerDatas=[b.to_value() for b in self.broker_datas],
-            filterServerTable=filters,
-            orderTopicConf=self.order_topic_conf,
-            queueDatas=[q.to_value() for q in self.queue_datas],
-            topicQueueMappingByBroker=_raw(mapping),
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        where = f"{path}.filterServerTable"
-        filters = {
-            _key_str(k): _strs({"v": v}, "v", f"{where}.{_key_str(k)}")
-            for k, v in _map(o, "filterServerTable", path).items()
-        }
-        return cls(
-            order_topic_conf=_opt_str(o, "orderTopicConf", path),
-            queue_datas=_objects(o, "queueDatas", path, QueueData._read),
-            broker_datas=_objects(o, "brokerDatas", path, BrokerData._read),
-            filter_server_table=filters,
-            topic_queue_mapping_by_broker=_opt_raw_map(o, "topicQueueMappingByBroker", path),
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClusterInfo(_Body):
     """``ClusterInfo``: GET_BROKER_CLUSTER_INFO response body.
@@ -975,26 +1003,9 @@ class ClusterInfo(_Body):
     broker_addr_table: Mapping[str, BrokerData] = field(default_factory=dict)
     cluster_addr_table: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def to_value(self) -> _JSONObject:
-        brokers: _JSONObject = {k: v.to_value() for k, v in self.broker_addr_table.items()}
-        clusters: _JSONObject = {k: list(v) for k, v in self.cluster_addr_table.items()}
-        return _members(brokerAddrTable=brokers, clusterAddrTable=clusters)
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        where = f"{path}.clusterAddrTable"
-        clusters = {
-            _key_str(k): _strs({"v": v}, "v", f"{where}.{_key_str(k)}")
-            for k, v in _map(o, "clusterAddrTable", path).items()
-        }
-        return cls(
-            broker_addr_table=_object_map(o, "brokerAddrTable", path, BrokerData._read),
-            cluster_addr_table=clusters,
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TopicList(_Body):
     """``TopicList``: GET_ALL_TOPIC_LIST_FROM_NAMESERVER and similar responses."""
@@ -1002,36 +1013,21 @@ class TopicList(_Body):
     topic_list: tuple[str, ...] = ()
     broker_addr: str | None = None
 
-    def to_value(self) -> _JSONObject:
-        return _members(brokerAddr=self.broker_addr, topicList=list(self.topic_list))
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            topic_list=_strs(o, "topicList", path), broker_addr=_opt_str(o, "brokerAddr", path)
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KVTable(_Body):
     """``KVTable``: a string map (GET_KVLIST_BY_NAMESPACE, broker runtime info)."""
 
     table: Mapping[str, str] = field(default_factory=dict)
 
-    def to_value(self) -> _JSONObject:
-        return _members(table=_raw(self.table))
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        return cls(table=_str_map(_object(value, path), "table", path))
-
 
 # --------------------------------------------------------------------------- heartbeat
 
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubscriptionData(_Body):
     """``SubscriptionData``: one topic subscription of a consumer group.
@@ -1054,53 +1050,18 @@ class SubscriptionData(_Body):
     sub_version: int = 0
     expression_type: str = "TAG"
 
-    def to_value(self) -> _JSONObject:
-        return _members(
-            classFilterMode=self.class_filter_mode,
-            codeSet=list(self.code_set),
-            expressionType=self.expression_type,
-            subString=self.sub_string,
-            subVersion=self.sub_version,
-            tagsSet=list(self.tags_set),
-            topic=self.topic,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        where = f"{path}.codeSet"
-        codes = tuple(
-            _to_int(v, f"{where}[{i}]")
-            for i, v in enumerate(_list(o, "codeSet", path))
-            if v is not None
-        )
-        return cls(
-            class_filter_mode=_bool(o, "classFilterMode", path, False),
-            topic=_str(o, "topic", path),
-            sub_string=_str(o, "subString", path),
-            tags_set=_strs(o, "tagsSet", path),
-            code_set=codes,
-            sub_version=_int(o, "subVersion", path),
-            expression_type=_str(o, "expressionType", path, "TAG"),
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True)
 class ProducerData(_Body):
     """``ProducerData``: a producer group in a heartbeat."""
 
     group_name: str = ""
 
-    def to_value(self) -> _JSONObject:
-        return _members(groupName=self.group_name)
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        return cls(group_name=_str(_object(value, path), "groupName", path))
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConsumerData(_Body):
     """``ConsumerData``: a consumer group in a heartbeat.
@@ -1116,34 +1077,9 @@ class ConsumerData(_Body):
     subscription_data_set: tuple[SubscriptionData, ...] = ()
     unit_mode: bool = False
 
-    def to_value(self) -> _JSONObject:
-        return _members(
-            consumeFromWhere=_name(self.consume_from_where),
-            consumeType=_name(self.consume_type),
-            groupName=self.group_name,
-            messageModel=_name(self.message_model),
-            subscriptionDataSet=[s.to_value() for s in self.subscription_data_set],
-            unitMode=self.unit_mode,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            group_name=_str(o, "groupName", path),
-            consume_type=_enum(o, "consumeType", path, ConsumeType),
-            message_model=_enum(o, "messageModel", path, MessageModel),
-            consume_from_where=_enum(o, "consumeFromWhere", path, ConsumeFromWhere),
-            subscription_data_set=_objects(o, "subscriptionDataSet", path, SubscriptionData._read),
-            unit_mode=_bool(o, "unitMode", path, False),
-        )
-
-
-def _name(member: enum.Enum | None) -> str | None:
-    return None if member is None else member.name
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HeartbeatData(_Body):
     """``HeartbeatData``: HEART_BEAT request body (spec §6.1).
@@ -1156,37 +1092,18 @@ class HeartbeatData(_Body):
         without_sub: 5.x: keep the subscriptions registered before.
     """
 
-    client_id: str = ""
+    client_id: str = field(default="", metadata={"key": "clientID"})
     producer_data_set: tuple[ProducerData, ...] = ()
     consumer_data_set: tuple[ConsumerData, ...] = ()
     heartbeat_fingerprint: int = 0
     without_sub: bool = False
-
-    def to_value(self) -> _JSONObject:
-        return _members(
-            clientID=self.client_id,
-            consumerDataSet=[c.to_value() for c in self.consumer_data_set],
-            heartbeatFingerprint=self.heartbeat_fingerprint,
-            producerDataSet=[p.to_value() for p in self.producer_data_set],
-            withoutSub=self.without_sub,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            client_id=_str(o, "clientID", path),
-            producer_data_set=_objects(o, "producerDataSet", path, ProducerData._read),
-            consumer_data_set=_objects(o, "consumerDataSet", path, ConsumerData._read),
-            heartbeat_fingerprint=_int(o, "heartbeatFingerprint", path),
-            without_sub=_bool(o, "withoutSub", path, False),
-        )
 
 
 # --------------------------------------------------------------------------- queues and locks
 
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, order=True)
 class MessageQueue(_Body):
     """``MessageQueue``: one queue of a topic on a broker.
@@ -1199,12 +1116,9 @@ class MessageQueue(_Body):
     broker_name: str = ""
     queue_id: int = 0
 
-    def to_value(self) -> _JSONObject:
-        return _members(brokerName=self.broker_name, queueId=self.queue_id, topic=self.topic)
-
     def to_key(self) -> ObjectKey:
         """This queue as a JSON map key (fastjson's ``Map<MessageQueue, …>`` form)."""
-        return ObjectKey.of(self.to_value())
+        return _object_key(self)
 
     def java_string(self) -> str:
         """Java ``toString()``: ``MessageQueue [topic=T, brokerName=B, queueId=Q]``."""
@@ -1213,25 +1127,9 @@ class MessageQueue(_Body):
             f"queueId={self.queue_id}]"
         )
 
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            topic=_str(o, "topic", path),
-            broker_name=_str(o, "brokerName", path),
-            queue_id=_int(o, "queueId", path),
-        )
-
-    @classmethod
-    def _read_key(cls, key: JSONKey, path: str) -> Self:
-        if isinstance(key, ObjectKey):
-            return cls._read(key.to_dict(), path)
-        if key.lstrip().startswith("{"):  # an object key some writers put in a string
-            return cls._read(loads(key), path)
-        raise _bad(path, "a MessageQueue object as map key", key)
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LockBatchRequestBody(_Body):
     """``LockBatchRequestBody``: LOCK_BATCH_MQ request body."""
@@ -1241,89 +1139,42 @@ class LockBatchRequestBody(_Body):
     only_this_broker: bool = False
     mq_set: tuple[MessageQueue, ...] = ()
 
-    def to_value(self) -> _JSONObject:
-        return _members(
-            clientId=self.client_id,
-            consumerGroup=self.consumer_group,
-            mqSet=[m.to_value() for m in self.mq_set],
-            onlyThisBroker=self.only_this_broker,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            consumer_group=_str(o, "consumerGroup", path),
-            client_id=_str(o, "clientId", path),
-            only_this_broker=_bool(o, "onlyThisBroker", path, False),
-            mq_set=_objects(o, "mqSet", path, MessageQueue._read),
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnlockBatchRequestBody(_Body):
-    """``UnlockBatchRequestBody``: UNLOCK_BATCH_MQ request body."""
+    """``UnlockBatchRequestBody``: UNLOCK_BATCH_MQ request body (LockBatchRequestBody's shape)."""
 
     consumer_group: str = ""
     client_id: str = ""
     only_this_broker: bool = False
     mq_set: tuple[MessageQueue, ...] = ()
 
-    def to_value(self) -> _JSONObject:
-        return _members(
-            clientId=self.client_id,
-            consumerGroup=self.consumer_group,
-            mqSet=[m.to_value() for m in self.mq_set],
-            onlyThisBroker=self.only_this_broker,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            consumer_group=_str(o, "consumerGroup", path),
-            client_id=_str(o, "clientId", path),
-            only_this_broker=_bool(o, "onlyThisBroker", path, False),
-            mq_set=_objects(o, "mqSet", path, MessageQueue._read),
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True)
 class LockBatchResponseBody(_Body):
     """``LockBatchResponseBody``: the queues LOCK_BATCH_MQ locked (``lockOKMQSet``)."""
 
-    lock_ok_mq_set: tuple[MessageQueue, ...] = ()
-
-    def to_value(self) -> _JSONObject:
-        return _members(lockOKMQSet=[m.to_value() for m in self.lock_ok_mq_set])
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(lock_ok_mq_set=_objects(o, "lockOKMQSet", path, MessageQueue._read))
+    lock_ok_mq_set: tuple[MessageQueue, ...] = field(default=(), metadata={"key": "lockOKMQSet"})
 
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True)
 class GetConsumerListByGroupResponseBody(_Body):
     """``GetConsumerListByGroupResponseBody``: client ids of a consumer group."""
 
     consumer_id_list: tuple[str, ...] = ()
 
-    def to_value(self) -> _JSONObject:
-        return _members(consumerIdList=list(self.consumer_id_list))
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        return cls(consumer_id_list=_strs(_object(value, path), "consumerIdList", path))
-
 
 # --------------------------------------------------------------------------- connections
 
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Connection(_Body):
     """``Connection``: one client connection (admin connection queries).
@@ -1340,26 +1191,9 @@ class Connection(_Body):
     language: LanguageCode | None = None
     version: int = 0
 
-    def to_value(self) -> _JSONObject:
-        return _members(
-            clientAddr=self.client_addr,
-            clientId=self.client_id,
-            language=_name(self.language),
-            version=self.version,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            client_id=_str(o, "clientId", path),
-            client_addr=_str(o, "clientAddr", path),
-            language=_enum(o, "language", path, LanguageCode),
-            version=_int(o, "version", path),
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConsumerConnection(_Body):
     """``ConsumerConnection``: GET_CONSUMER_CONNECTION_LIST response body."""
@@ -1370,48 +1204,21 @@ class ConsumerConnection(_Body):
     message_model: MessageModel | None = None
     consume_from_where: ConsumeFromWhere | None = None
 
-    def to_value(self) -> _JSONObject:
-        table: _JSONObject = {k: v.to_value() for k, v in self.subscription_table.items()}
-        return _members(
-            connectionSet=[c.to_value() for c in self.connection_set],
-            consumeFromWhere=_name(self.consume_from_where),
-            consumeType=_name(self.consume_type),
-            messageModel=_name(self.message_model),
-            subscriptionTable=table,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            connection_set=_objects(o, "connectionSet", path, Connection._read),
-            subscription_table=_object_map(o, "subscriptionTable", path, SubscriptionData._read),
-            consume_type=_enum(o, "consumeType", path, ConsumeType),
-            message_model=_enum(o, "messageModel", path, MessageModel),
-            consume_from_where=_enum(o, "consumeFromWhere", path, ConsumeFromWhere),
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True)
 class ProducerConnection(_Body):
     """``ProducerConnection``: GET_PRODUCER_CONNECTION_LIST response body."""
 
     connection_set: tuple[Connection, ...] = ()
 
-    def to_value(self) -> _JSONObject:
-        return _members(connectionSet=[c.to_value() for c in self.connection_set])
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(connection_set=_objects(o, "connectionSet", path, Connection._read))
-
 
 # --------------------------------------------------------------------------- subscription groups
 
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SimpleSubscriptionData(_Body):
     """``SimpleSubscriptionData``: a subscription declared on a 5.x group config."""
@@ -1421,30 +1228,13 @@ class SimpleSubscriptionData(_Body):
     expression: str = ""
     version: int = 0
 
-    def to_value(self) -> _JSONObject:
-        return _members(
-            expression=self.expression,
-            expressionType=self.expression_type,
-            topic=self.topic,
-            version=self.version,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            topic=_str(o, "topic", path),
-            expression_type=_str(o, "expressionType", path, "TAG"),
-            expression=_str(o, "expression", path),
-            version=_int(o, "version", path),
-        )
-
 
 def _default_retry_policy() -> dict[str, JSONValue]:
     return {"type": "CUSTOMIZED"}
 
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubscriptionGroupConfig(_Body):
     """``SubscriptionGroupConfig``: a consumer group's settings (``subscriptionGroup.json``).
@@ -1467,77 +1257,14 @@ class SubscriptionGroupConfig(_Body):
     group_sys_flag: int = 0
     consume_timeout_minute: int = 15
     subscription_data_set: tuple[SimpleSubscriptionData, ...] | None = None
-    attributes: Mapping[str, str] = field(default_factory=dict)
-
-    def to_value(self) -> _JSONObject:
-        subs = self.subscription_data_set
-        return _members(
-            attributes=_attributes_value(self.attributes),
-            brokerId=self.broker_id,
-            consumeBroadcastEnable=self.consume_broadcast_enable,
-            consumeEnable=self.consume_enable,
-            consumeFromMinEnable=self.consume_from_min_enable,
-            consumeMessageOrderly=self.consume_message_orderly,
-            consumeTimeoutMinute=self.consume_timeout_minute,
-            groupName=self.group_name,
-            groupRetryPolicy=_raw(self.group_retry_policy),
-            groupSysFlag=self.group_sys_flag,
-            notifyConsumerIdsChangedEnable=self.notify_consumer_ids_changed_enable,
-            retryMaxTimes=self.retry_max_times,
-            retryQueueNums=self.retry_queue_nums,
-            subscriptionDataSet=None if subs is None else [s.to_value() for s in subs],
-            whichBrokerWhenConsumeSlowly=self.which_broker_when_consume_slowly,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        policy = o.get("groupRetryPolicy")
-        subs = None
-        if o.get("subscriptionDataSet") is not None:
-            subs = _objects(o, "subscriptionDataSet", path, SimpleSubscriptionData._read)
-        return cls(
-            group_name=_str(o, "groupName", path),
-            consume_enable=_bool(o, "consumeEnable", path, True),
-            consume_from_min_enable=_bool(o, "consumeFromMinEnable", path, True),
-            consume_broadcast_enable=_bool(o, "consumeBroadcastEnable", path, True),
-            consume_message_orderly=_bool(o, "consumeMessageOrderly", path, False),
-            retry_queue_nums=_int(o, "retryQueueNums", path, 1),
-            retry_max_times=_int(o, "retryMaxTimes", path, 16),
-            group_retry_policy=_default_retry_policy()
-            if policy is None
-            else {_key_str(k): v for k, v in _object(policy, f"{path}.groupRetryPolicy").items()},
-            broker_id=_int(o, "brokerId", path, 0),
-            which_broker_when_consume_slowly=_int(o, "whichBrokerWhenConsumeSlowly", path, 1),
-            notify_consumer_ids_changed_enable=_bool(
-                o, "notifyConsumerIdsChangedEnable", path, True
-            ),
-            group_sys_flag=_int(o, "groupSysFlag", path, 0),
-            consume_timeout_minute=_int(o, "consumeTimeoutMinute", path, 15),
-            subscription_data_set=subs,
-            attributes=_str_map(o, "attributes", path),
-        )
+    attributes: Mapping[str, str] = field(default_factory=dict, metadata={"sort_keys": True})
 
 
 # --------------------------------------------------------------------------- queue-keyed maps
 
 
-def _queue_map(
-    o: _JSONObject, key: str, path: str, read: Callable[[JSONValue, str], _T]
-) -> dict[MessageQueue, _T]:
-    where = f"{path}.{key}"
-    result: dict[MessageQueue, _T] = {}
-    for i, (k, v) in enumerate(_map(o, key, path).items()):
-        if v is not None:
-            result[MessageQueue._read_key(k, f"{where} key {i}")] = read(v, f"{where}[{i}]")
-    return result
-
-
-def _read_long(value: JSONValue, path: str) -> int:
-    return _to_int(value, path)
-
-
 @final
+@_json_body
 @dataclass(frozen=True, slots=True)
 class ResetOffsetBody(_Body):
     """``ResetOffsetBody``: RESET_CONSUMER_CLIENT_OFFSET body, queue → new offset.
@@ -1546,21 +1273,11 @@ class ResetOffsetBody(_Body):
     read from that form or from keys holding the MessageQueue JSON as a string.
     """
 
-    _OBJECT_KEYS: ClassVar[bool] = True
-
     offset_table: Mapping[MessageQueue, int] = field(default_factory=dict)
-
-    def to_value(self) -> _JSONObject:
-        table: _JSONObject = {mq.to_key(): n for mq, n in self.offset_table.items()}
-        return _members(offsetTable=table)
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(offset_table=_queue_map(o, "offsetTable", path, _read_long))
 
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OffsetWrapper(_Body):
     """``OffsetWrapper``: a queue's offsets in ConsumeStats."""
@@ -1570,49 +1287,19 @@ class OffsetWrapper(_Body):
     pull_offset: int = 0
     last_timestamp: int = 0
 
-    def to_value(self) -> _JSONObject:
-        return _members(
-            brokerOffset=self.broker_offset,
-            consumerOffset=self.consumer_offset,
-            lastTimestamp=self.last_timestamp,
-            pullOffset=self.pull_offset,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            broker_offset=_int(o, "brokerOffset", path),
-            consumer_offset=_int(o, "consumerOffset", path),
-            pull_offset=_int(o, "pullOffset", path),
-            last_timestamp=_int(o, "lastTimestamp", path),
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConsumeStats(_Body):
     """``ConsumeStats``: GET_CONSUME_STATS response body (object-keyed, spec §10)."""
 
-    _OBJECT_KEYS: ClassVar[bool] = True
-
     offset_table: Mapping[MessageQueue, OffsetWrapper] = field(default_factory=dict)
     consume_tps: float = 0.0
 
-    def to_value(self) -> _JSONObject:
-        table: _JSONObject = {mq.to_key(): w.to_value() for mq, w in self.offset_table.items()}
-        return _members(consumeTps=float(self.consume_tps), offsetTable=table)
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            offset_table=_queue_map(o, "offsetTable", path, OffsetWrapper._read),
-            consume_tps=_float(o, "consumeTps", path),
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TopicOffset(_Body):
     """``TopicOffset``: a queue's offset range in TopicStatsTable."""
@@ -1621,44 +1308,15 @@ class TopicOffset(_Body):
     max_offset: int = 0
     last_update_timestamp: int = 0
 
-    def to_value(self) -> _JSONObject:
-        return _members(
-            lastUpdateTimestamp=self.last_update_timestamp,
-            maxOffset=self.max_offset,
-            minOffset=self.min_offset,
-        )
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            min_offset=_int(o, "minOffset", path),
-            max_offset=_int(o, "maxOffset", path),
-            last_update_timestamp=_int(o, "lastUpdateTimestamp", path),
-        )
-
 
 @final
+@_json_body
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TopicStatsTable(_Body):
     """``TopicStatsTable``: GET_TOPIC_STATS_INFO response body (object-keyed, spec §10)."""
 
-    _OBJECT_KEYS: ClassVar[bool] = True
-
     offset_table: Mapping[MessageQueue, TopicOffset] = field(default_factory=dict)
     topic_put_tps: float = 0.0
-
-    def to_value(self) -> _JSONObject:
-        table: _JSONObject = {mq.to_key(): t.to_value() for mq, t in self.offset_table.items()}
-        return _members(offsetTable=table, topicPutTps=float(self.topic_put_tps))
-
-    @classmethod
-    def _read(cls, value: JSONValue, path: str) -> Self:
-        o = _object(value, path)
-        return cls(
-            offset_table=_queue_map(o, "offsetTable", path, TopicOffset._read),
-            topic_put_tps=_float(o, "topicPutTps", path),
-        )
 
 
 # --------------------------------------------------------------------------- properties text

@@ -257,7 +257,8 @@ def _decoder_source(cls_name: str, fields: tuple[HeaderField, ...]) -> str:
         if f.kind is int:
             # Fast path: plain digits shorter than 19 always fit a Java long.
             lines += [
-                f"{target}if v.__class__ is _str and len(v) < 19 and v.isdigit(): {f.name} = _pyint(v)",
+                f"{target}if v.__class__ is _str and len(v) < 19 and v.isdigit():",
+                f"{target}    {f.name} = _pyint(v)",
                 f"{target}else:",
                 f"{target}    try: {f.name} = {expr}",
                 f"{target}    except (ValueError, TypeError):",
