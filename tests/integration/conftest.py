@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,50 @@ from rmq_protocol.transport import Connection, ProcessorRegistry, RemotingServer
 TOPIC = "TopicInterop"
 
 ALIONS_DIR = Path(__file__).parent / "alions"
+
+
+@dataclass(frozen=True)
+class ClientRun:
+    """What a client process printed; ``results`` are its JSON lines."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def results(self) -> list[dict[str, object]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
+
+
+RunClient = Callable[..., Awaitable[ClientRun]]
+
+
+@pytest.fixture
+def run_client(tmp_path: Path) -> RunClient:
+    """Run a client program to completion (``await run_client(*argv, cwd=…)``).
+
+    HOME is a temporary directory (the C++ client writes its logs there); the process
+    is killed if it outlives ``timeout`` seconds.
+    """
+
+    async def run(*argv: str, cwd: Path, timeout: float = 90) -> ClientRun:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env={"HOME": str(tmp_path), "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                out, err = await proc.communicate()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        return ClientRun(proc.returncode or 0, out.decode(), err.decode())
+
+    return run
 
 
 @pytest.fixture(scope="session")

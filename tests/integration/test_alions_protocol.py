@@ -8,8 +8,6 @@ must be understood by the client (it prints the SendResult it parsed).
 
 from __future__ import annotations
 
-import asyncio
-import json
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,40 +17,22 @@ from rmq_protocol.codec.properties import decode_properties
 from rmq_protocol.transport import RemotingServer
 
 if TYPE_CHECKING:
-    from conftest import FakeCluster
+    from conftest import FakeCluster, RunClient
 
 
-async def _run_producer(
-    alions: Path, namesrv: str, topic: str, count: int
-) -> list[dict[str, object]]:
+def _node() -> str:
     node = shutil.which("node")
     assert node is not None
-    proc = await asyncio.create_subprocess_exec(
-        node,
-        str(alions / "producer.js"),
-        namesrv,
-        topic,
-        str(count),
-        cwd=alions,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(60):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0, err.decode()
-    return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    return node
 
 
 async def test_alions_producer_sends_through_our_codec(
-    alions: Path, cluster: tuple[FakeCluster, RemotingServer]
+    alions: Path, cluster: tuple[FakeCluster, RemotingServer], run_client: RunClient
 ) -> None:
     fake, namesrv = cluster
-    results = await _run_producer(alions, namesrv.address, fake.topic, 3)
+    run = await run_client(_node(), "producer.js", namesrv.address, fake.topic, "3", cwd=alions)
+    assert run.returncode == 0, run.stderr
+    results = run.results
 
     # What the client understood from our responses.
     assert [r["sendStatus"] for r in results] == ["SEND_OK"] * 3
@@ -79,23 +59,10 @@ async def test_alions_producer_sends_through_our_codec(
 
 
 async def test_alions_surfaces_our_topic_not_exist_remark(
-    alions: Path, cluster: tuple[FakeCluster, RemotingServer]
+    alions: Path, cluster: tuple[FakeCluster, RemotingServer], run_client: RunClient
 ) -> None:
     fake, namesrv = cluster
-    node = shutil.which("node")
-    assert node is not None
-    proc = await asyncio.create_subprocess_exec(
-        node,
-        str(alions / "producer.js"),
-        namesrv.address,
-        "NoSuchTopic",
-        "1",
-        cwd=alions,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    async with asyncio.timeout(60):
-        _, err = await proc.communicate()
-    assert proc.returncode != 0
-    assert "No topic route info in name server for the topic: NoSuchTopic" in err.decode()
+    run = await run_client(_node(), "producer.js", namesrv.address, "NoSuchTopic", "1", cwd=alions)
+    assert run.returncode != 0
+    assert "No topic route info in name server for the topic: NoSuchTopic" in run.stderr
     assert fake.sends == []

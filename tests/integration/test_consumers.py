@@ -7,8 +7,6 @@ must hand every message to their listener with the fields we wrote.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -20,7 +18,7 @@ from rmq_protocol.codec.msgid import offset_msg_id
 from rmq_protocol.transport import RemotingServer
 
 if TYPE_CHECKING:
-    from conftest import FakeCluster
+    from conftest import FakeCluster, RunClient
 
 HERE = Path(__file__).parent
 
@@ -58,25 +56,6 @@ def _store_all(fake: FakeCluster) -> list[dict[str, object]]:
     return expected
 
 
-async def _run(args: list[str], cwd: Path, home: Path) -> list[dict[str, object]]:
-    proc = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=cwd,
-        env={"HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(90):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode == 0, err.decode()[-3000:]
-    return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
-
-
 def _check(
     received: list[dict[str, object]], expected: list[dict[str, object]], id_key: str
 ) -> None:
@@ -96,29 +75,31 @@ def _check(
 
 
 async def test_alions_consumer_decodes_our_records(
-    alions: Path, cluster: tuple[FakeCluster, RemotingServer], tmp_path: Path
+    alions: Path, cluster: tuple[FakeCluster, RemotingServer], run_client: RunClient
 ) -> None:
     fake, namesrv = cluster
     expected = _store_all(fake)
     node = shutil.which("node")
     assert node is not None
-    received = await _run(
-        [node, "consumer.js", namesrv.address, fake.topic, str(len(MESSAGES))], alions, tmp_path
-    )
+    count = str(len(MESSAGES))
+    run = await run_client(node, "consumer.js", namesrv.address, fake.topic, count, cwd=alions)
+    assert run.returncode == 0, run.stderr[-3000:]
+    received = run.results
     _check(received, expected, "offsetMsgId")  # ali-ons reports the offset msgId
     assert all(r["properties"]["origin"] == "rmq" for r in received)  # type: ignore[index]
 
 
 async def test_cpp_consumer_decodes_our_records(
-    cluster: tuple[FakeCluster, RemotingServer], tmp_path: Path
+    cluster: tuple[FakeCluster, RemotingServer], run_client: RunClient
 ) -> None:
     pytest.importorskip("rocketmq.client", reason="pip install rocketmq-python-cvs==2.1.0.3")
     fake, namesrv = cluster
     expected = _store_all(fake)
-    received = await _run(
-        [sys.executable, "cpp_consumer.py", namesrv.address, fake.topic, str(len(MESSAGES))],
-        HERE,
-        tmp_path,
+    count = str(len(MESSAGES))
+    run = await run_client(
+        sys.executable, "cpp_consumer.py", namesrv.address, fake.topic, count, cwd=HERE
     )
+    assert run.returncode == 0, run.stderr[-3000:]
+    received = run.results
     _check(received, expected, "uniq")  # librocketmq reports the UNIQ_KEY
     assert all(r["origin"] == "rmq" for r in received)

@@ -4,8 +4,6 @@ and we must decode its SEND_MESSAGE_V2 dialect (ACL fields, "k":"0", trailing ne
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +15,7 @@ from rmq_protocol.codec.properties import decode_properties
 from rmq_protocol.transport import RemotingServer
 
 if TYPE_CHECKING:
-    from conftest import FakeCluster
+    from conftest import FakeCluster, RunClient
 
 PRODUCER = Path(__file__).parent / "cpp_producer.py"
 
@@ -28,34 +26,15 @@ def librocketmq() -> None:
     pytest.importorskip("rocketmq.client", reason="pip install rocketmq-python-cvs==2.1.0.3")
 
 
-async def _run(namesrv: str, topic: str, count: int, home: Path) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(PRODUCER),
-        namesrv,
-        topic,
-        str(count),
-        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},  # the library logs under $HOME
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(90):
-            out, err = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    return proc.returncode or 0, out.decode(), err.decode()
-
-
 async def test_cpp_producer_sends_through_our_codec(
-    librocketmq: None, cluster: tuple[FakeCluster, RemotingServer], tmp_path: Path
+    librocketmq: None, cluster: tuple[FakeCluster, RemotingServer], run_client: RunClient
 ) -> None:
     fake, namesrv = cluster
-    code, out, err = await _run(namesrv.address, fake.topic, 3, tmp_path)
-    assert code == 0, err
-    results = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    run = await run_client(
+        sys.executable, str(PRODUCER), namesrv.address, fake.topic, "3", cwd=PRODUCER.parent
+    )
+    assert run.returncode == 0, run.stderr
+    results = run.results
 
     # What the C++ client understood from our route and send responses.
     assert [r["status"] for r in results] == ["0"] * 3  # SendStatus.OK

@@ -7,7 +7,7 @@ import struct
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import TypeVar, final
+from typing import TYPE_CHECKING, TypeVar, final
 
 import pytest
 from hypothesis import given, settings
@@ -55,6 +55,9 @@ from rmq_protocol.codec.body import (
 from rmq_protocol.codec.codes import LanguageCode
 from rmq_protocol.codec.fastjson import JSONValue, loads
 from rmq_protocol.errors import RemoteProtocolError
+
+if TYPE_CHECKING:
+    from conftest import Mutator
 
 
 def _keys(text: bytes) -> list[str]:
@@ -817,22 +820,7 @@ def _from_all(data: bytes) -> None:
             cls.from_json(data)
 
 
-@st.composite
-def _mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(SAMPLES)))
-    for _ in range(draw(st.integers(1, 6))):
-        pos = draw(st.integers(0, len(data)))
-        op = draw(st.sampled_from(("replace", "insert", "delete", "truncate")))
-        byte = draw(st.sampled_from(b"{}[]:,\"'\\0129-.eL \n\x00\xff"))
-        if op == "replace" and pos < len(data):
-            data[pos] = byte
-        elif op == "insert":
-            data.insert(pos, byte)
-        elif op == "delete" and pos < len(data):
-            del data[pos]
-        elif op == "truncate":
-            del data[pos:]
-    return bytes(data)
+_MUTATION_ALPHABET = b"{}[]:,\"'\\0129-.eL \n\x00\xff"
 
 
 _json_values: st.SearchStrategy[JSONValue] = st.recursive(
@@ -881,9 +869,11 @@ def test_arbitrary_bytes_raise_only_remote_protocol_error(data: bytes) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(_mutated())
-def test_mutated_bodies_raise_only_remote_protocol_error(data: bytes) -> None:
-    _from_all(data)
+@given(data=st.data())
+def test_mutated_bodies_raise_only_remote_protocol_error(
+    data: st.DataObject, mutate: Mutator
+) -> None:
+    _from_all(mutate(data, SAMPLES, _MUTATION_ALPHABET))
 
 
 @settings(max_examples=200, deadline=None)
@@ -895,7 +885,7 @@ def test_arbitrary_json_values_raise_only_remote_protocol_error(value: JSONValue
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.data())
+@given(data=st.data())
 def test_mutated_compressed_bodies_raise_only_remote_protocol_error(data: st.DataObject) -> None:
     raw = bytearray(
         zlib.decompress(

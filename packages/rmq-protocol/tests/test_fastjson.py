@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +20,9 @@ from rmq_protocol.codec.fastjson import (
     loads,
 )
 from rmq_protocol.errors import LocalProtocolError, RemoteProtocolError
+
+if TYPE_CHECKING:
+    from conftest import Mutator
 
 MQ_KEY = ObjectKey.of({"brokerName": "b", "queueId": 0, "topic": "t"})
 
@@ -269,29 +273,16 @@ _SAMPLES = (
 )
 
 
-@st.composite
-def _mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(_SAMPLES)))
-    for _ in range(draw(st.integers(1, 6))):
-        pos = draw(st.integers(0, len(data)))
-        op = draw(st.sampled_from(("replace", "insert", "delete", "truncate")))
-        byte = draw(st.sampled_from(b"{}[]:,\"'\\0-.eLu \n\x00\xff\xc3"))
-        if op == "replace" and pos < len(data):
-            data[pos] = byte
-        elif op == "insert":
-            data.insert(pos, byte)
-        elif op == "delete" and pos < len(data):
-            del data[pos]
-        elif op == "truncate":
-            del data[pos:]
-    return bytes(data)
+_MUTATION_ALPHABET = b"{}[]:,\"'\\0-.eLu \n\x00\xff\xc3"
 
 
 @settings(max_examples=200, deadline=None)
-@given(_mutated())
-def test_mutated_text_raises_only_remote_protocol_error(data: bytes) -> None:
+@given(data=st.data())
+def test_mutated_text_raises_only_remote_protocol_error(
+    data: st.DataObject, mutate: Mutator
+) -> None:
     try:
-        value = loads(data)
+        value = loads(mutate(data, _SAMPLES, _MUTATION_ALPHABET))
     except RemoteProtocolError:
         return
     # Whatever was read can be written back in the fastjson form.
