@@ -3,9 +3,9 @@
 Examples::
 
     python -m rmq_protocol decode capture.bin
-    tcpdump ... | python -m rmq_protocol decode -
     echo 000000870000008373... | python -m rmq_protocol decode --hex
     python -m rmq_protocol decode --hex --response-to GET_ROUTEINFO_BY_TOPIC answer.hex
+    python -m rmq_protocol decode --pcap capture.pcap        # tcpdump -w / Wireshark file
 
 Exit status: 0 when every frame decoded, 1 when any frame had an error, 2 on usage errors.
 """
@@ -20,7 +20,12 @@ from typing import BinaryIO
 
 from rmq_protocol.codec.codes import RequestCode
 from rmq_protocol.codec.frame import DEFAULT_MAX_FRAME_SIZE
-from rmq_protocol.inspector import FrameReport, inspect_hex_lines, inspect_stream
+from rmq_protocol.inspector import (
+    FrameReport,
+    inspect_capture,
+    inspect_hex_lines,
+    inspect_stream,
+)
 
 
 def _request_code(text: str) -> int:
@@ -40,6 +45,13 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
 
 
 def _reports(args: argparse.Namespace, stream: BinaryIO) -> Iterator[FrameReport]:
+    if args.pcap:
+        return inspect_capture(
+            stream.read(),
+            port=args.port,
+            response_to=args.response_to,
+            max_frame_size=args.max_frame_size,
+        )
     if args.hex:
         lines = (line.decode("utf-8", "replace") for line in stream)
         return inspect_hex_lines(lines, response_to=args.response_to)
@@ -93,7 +105,17 @@ def main(argv: list[str] | None = None) -> int:
         "one frame per line) and print one JSON object per frame.",
     )
     decode.add_argument("inputs", nargs="*", help="files to read ('-' or nothing: stdin)")
-    decode.add_argument("--hex", action="store_true", help="input is hex text, one frame per line")
+    form = decode.add_mutually_exclusive_group()
+    form.add_argument("--hex", action="store_true", help="input is hex text, one frame per line")
+    form.add_argument(
+        "--pcap",
+        action="store_true",
+        help="input is a packet capture (tcpdump pcap or Wireshark pcapng): every TCP "
+        "connection in it is reassembled and decoded",
+    )
+    decode.add_argument(
+        "--port", type=int, metavar="N", help="with --pcap: only connections on this port"
+    )
     decode.add_argument(
         "--response-to",
         type=_request_code,
@@ -109,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         help=f"largest frame accepted in raw input (default {DEFAULT_MAX_FRAME_SIZE})",
     )
     args = parser.parse_args(argv)
+    if args.port is not None and not args.pcap:
+        parser.error("--port goes with --pcap")
     try:
         return _decode(args)
     except BrokenPipeError:

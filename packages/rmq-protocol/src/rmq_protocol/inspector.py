@@ -25,6 +25,7 @@ from typing import Final
 
 import orjson
 
+from rmq_protocol.capture import Endpoint, read_tcp_chunks
 from rmq_protocol.codec import body as bodies
 from rmq_protocol.codec.codes import RequestCode, ResponseCode, SerializeType
 from rmq_protocol.codec.command import RemotingCommand, decode_command
@@ -37,7 +38,7 @@ from rmq_protocol.codec.properties import decode_properties
 from rmq_protocol.codec.version import version_name
 from rmq_protocol.errors import ProtocolError, RemoteProtocolError
 
-__all__ = ["FrameReport", "describe", "inspect_hex_lines", "inspect_stream"]
+__all__ = ["FrameReport", "describe", "inspect_capture", "inspect_hex_lines", "inspect_stream"]
 
 _LENGTH: Final = struct.Struct(">i")
 _HEX_NOISE: Final = re.compile(r"0x|[\s:,]", re.IGNORECASE)
@@ -366,6 +367,75 @@ def inspect_stream(
             },
             False,
         )
+
+
+def inspect_capture(
+    capture: bytes,
+    *,
+    port: int | None = None,
+    response_to: int | None = None,
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+) -> Iterator[FrameReport]:
+    """Reports for every remoting frame in a pcap/pcapng capture, in capture order.
+
+    Each TCP direction is reassembled and decoded on its own; responses are paired
+    with requests of the same connection. A direction that is not remoting (HTTP,
+    TLS, a framing error) is reported once and then ignored.
+    """
+    decoders: dict[tuple[Endpoint, Endpoint], FrameDecoder | None] = {}
+    pairings: dict[tuple[Endpoint, Endpoint], _Pairing] = {}
+    positions: dict[tuple[Endpoint, Endpoint], int] = {}
+    try:
+        chunks = list(read_tcp_chunks(capture, port=port))
+    except RemoteProtocolError as exc:
+        yield _error(exc, 0)
+        return
+    for chunk in chunks:
+        key = (chunk.source, chunk.destination)
+        connection = (min(key), max(key))
+        where = {
+            "time": round(chunk.time, 6),
+            "from": str(chunk.source),
+            "to": str(chunk.destination),
+        }
+        if key not in decoders:
+            decoders[key] = FrameDecoder(max_frame_size=max_frame_size)
+            positions[key] = 0
+        decoder = decoders[key]
+        if decoder is None:
+            continue
+        pairing = pairings.setdefault(connection, _Pairing(response_to))
+        decoder.feed(chunk.data)
+        while True:
+            start = positions[key]
+            try:
+                frame = decoder.next_frame()
+            except RemoteProtocolError as exc:
+                decoders[key] = None
+                report = _error(exc, start).report
+                report["error"] = f"{report['error']} (this direction is ignored from here on)"
+                yield FrameReport({**where, **report}, False)
+                break
+            if frame is None:
+                break
+            positions[key] += 4 + len(frame)
+            try:
+                cmd = decode_command(frame)
+            except RemoteProtocolError as exc:
+                yield FrameReport({**where, **_error(exc, start, base=start).report}, False)
+                continue
+            report = describe(cmd, request_code=pairing.code_for(cmd), offset=start)
+            yield FrameReport({**where, **report}, True)
+    for (source, destination), decoder in decoders.items():
+        if decoder is not None and decoder.buffered:
+            yield FrameReport(
+                {
+                    "from": str(source),
+                    "to": str(destination),
+                    "error": f"capture ends inside a frame: {decoder.buffered} bytes left over",
+                },
+                False,
+            )
 
 
 def inspect_hex_lines(
