@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from rmq_protocol.codec.codes import ResponseCode, SerializeType
-from rmq_protocol.codec.command import RemotingCommand
+from rmq_protocol.codec.command import RemotingCommand, encode_command
 from rmq_protocol.errors import ConnectError, ConnectionClosedError, RequestTimeoutError
 from rmq_protocol.transport import (
     Connection,
@@ -142,3 +142,118 @@ async def test_impatient_caller_does_not_fail_a_shared_connect_attempt() -> None
         with pytest.raises((ConnectError, RequestTimeoutError)):
             await hasty
         assert (await patient).code == ResponseCode.SUCCESS
+
+
+DICT = 9103
+
+
+async def test_both_peers_sending_past_the_held_limit_all_get_answers() -> None:
+    config = ConnectionConfig(
+        write_high_water=256 * 1024, write_low_water=64 * 1024, max_held_bytes=8 * 1024 * 1024
+    )
+    async with (
+        await start_server(_registry(), config=config) as server,
+        RemotingClient(_registry(), config=config) as client,
+    ):
+        body = b"z" * (2 * 1024 * 1024)
+        ours = await client.connection(server.address)
+        await ours.request(RemotingCommand.request(ECHO), timeout=5)
+        (theirs,) = server.connections
+        calls = [
+            conn.request(RemotingCommand.request(ECHO, body=body), timeout=60)
+            for conn in (ours, theirs)
+            for _ in range(24)
+        ]
+        async with asyncio.timeout(90):  # the old design stopped reading on both sides
+            responses = await asyncio.gather(*calls)
+    codes = {r.code for r in responses}
+    assert codes <= {ResponseCode.SUCCESS, ResponseCode.SYSTEM_BUSY}
+    assert ResponseCode.SUCCESS in codes
+    assert all(bytes(r.body) == body for r in responses if r.code == ResponseCode.SUCCESS)
+
+
+async def test_processor_returning_a_non_command_is_system_error() -> None:
+    registry = _registry()
+    registry.register(DICT, lambda cmd, conn: {"oops": 1})  # type: ignore[arg-type, return-value]
+    async with await start_server(registry) as server, RemotingClient() as client:
+        response = await client.request(server.address, RemotingCommand.request(DICT), timeout=5)
+        assert response.code == ResponseCode.SYSTEM_ERROR
+        assert response.remark == "processor returned dict, not a RemotingCommand"
+        echo = await client.request(server.address, RemotingCommand.request(ECHO), timeout=5)
+        assert echo.code == ResponseCode.SUCCESS
+
+
+async def test_aclose_after_the_peer_went_away_returns_at_once() -> None:
+    async with await start_server(_registry()) as server, RemotingClient() as client:
+        conn = await client.connection(server.address)
+        for peer in server.connections:
+            peer.abort()
+        async with asyncio.timeout(5):
+            await conn.wait_closed()
+            await conn.aclose(timeout=3)
+
+
+async def test_slot_timeout_does_not_close_a_healthy_connection() -> None:
+    release, started = asyncio.Event(), asyncio.Event()
+
+    async def slow(cmd: RemotingCommand, conn: Connection) -> RemotingCommand:
+        started.set()
+        await release.wait()
+        return RemotingCommand.response_to(cmd)
+
+    registry = _registry()
+    registry.register(SLOW := 9104, slow)
+    config = ConnectionConfig(max_inflight=1)
+    async with await start_server(registry) as server, RemotingClient(config=config) as client:
+        first = asyncio.create_task(
+            client.request(server.address, RemotingCommand.request(SLOW), timeout=10)
+        )
+        conn = await client.connection(server.address)
+        async with asyncio.timeout(5):
+            await started.wait()
+        with pytest.raises(RequestTimeoutError):
+            await client.request(server.address, RemotingCommand.request(ECHO), timeout=0.2)
+        release.set()
+        assert (await first).code == ResponseCode.SUCCESS  # its connection was not closed
+        assert await client.connection(server.address) is conn
+
+
+async def test_a_timed_out_drain_counts_once(deaf_peer: str) -> None:
+    async with RemotingClient(config=SMALL_BUFFERS, close_on_timeout=False) as client:
+        conn = await client.connection(deaf_peer)
+        request = RemotingCommand.request(ECHO, body=b"x" * (8 * 1024 * 1024))
+        with pytest.raises(RequestTimeoutError):
+            await conn.request(request, timeout=0.3)
+        assert conn.statistics().timeouts == 1
+
+
+async def test_a_peer_that_floods_requests_and_never_reads_is_disconnected(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = ConnectionConfig(
+        write_high_water=64 * 1024, write_low_water=16 * 1024, max_held_bytes=512 * 1024
+    )
+    gone = asyncio.Event()
+    server = await start_server(_registry(), config=config, on_disconnect=lambda c: gone.set())
+    async with server:
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        big = RemotingCommand.request(ECHO, body=b"x" * 256 * 1024)
+        small = RemotingCommand.request(ECHO, body=b"y")
+        try:
+            # 15 MiB of responses the peer never reads: past the kernel's socket buffers,
+            # the server's writes pause.
+            for i in range(60):
+                writer.write(encode_command(big, opaque=i))
+            for i in range(20_000):  # then a flood: held, then SYSTEM_BUSY, then cut off
+                writer.write(encode_command(small, opaque=1000 + i))
+                if i % 500 == 0:
+                    await writer.drain()
+            async with asyncio.timeout(20):
+                await gone.wait()
+        except ConnectionError:
+            pass  # the server cut us off while we were still writing: also the point
+        finally:
+            writer.transport.abort()
+        async with asyncio.timeout(20):
+            await gone.wait()
+    assert "answered SYSTEM_BUSY while it read none of our responses" in caplog.text

@@ -193,3 +193,64 @@ def test_cli_with_pcap_and_port() -> None:
     assert all(
         19911 in (int(r["from"].rsplit(":", 1)[1]), int(r["to"].rsplit(":", 1)[1])) for r in reports
     )
+
+
+def test_retransmission_merging_across_a_held_segment() -> None:
+    # data [0,100), then [200,300) arrives early (held), then a merged
+    # retransmission [100,250) that overlaps the held segment.
+    payload = bytes(range(256)) + bytes(range(44))
+    ip = [
+        _ipv4(A[0], B[0], _tcp(A[1], B[1], 999, b"", syn=True)),
+        _ipv4(A[0], B[0], _tcp(A[1], B[1], 1000, payload[:100])),
+        _ipv4(A[0], B[0], _tcp(A[1], B[1], 1200, payload[200:300])),
+        _ipv4(A[0], B[0], _tcp(A[1], B[1], 1100, payload[100:250])),
+    ]
+    got = b"".join(c.data for c in read_tcp_chunks(_pcap([_ethernet(p) for p in ip])))
+    assert got == payload
+
+
+def test_repeated_syn_and_syn_with_data() -> None:
+    ip = [
+        _ipv4(A[0], B[0], _tcp(A[1], B[1], 999, b"", syn=True)),
+        _ipv4(A[0], B[0], _tcp(A[1], B[1], 1000, b"abc")),
+        _ipv4(A[0], B[0], _tcp(A[1], B[1], 999, b"", syn=True)),  # a retransmitted SYN
+        _ipv4(A[0], B[0], _tcp(A[1], B[1], 1003, b"def")),
+        _ipv4("10.0.0.7", B[0], _tcp(1, B[1], 41, b"tfo", syn=True)),  # TCP Fast Open
+        _ipv4("10.0.0.7", B[0], _tcp(1, B[1], 45, b"!")),
+    ]
+    streams: dict[str, bytes] = {}
+    for chunk in read_tcp_chunks(_pcap([_ethernet(p) for p in ip])):
+        streams[chunk.source.host] = streams.get(chunk.source.host, b"") + chunk.data
+    assert streams == {"10.0.0.1": b"abcdef", "10.0.0.7": b"tfo!"}
+
+
+def test_snapshot_length_cut_is_named() -> None:
+    packets = [_ethernet(p) for p in _conversation()]
+    capture = bytearray(_pcap(packets))
+    # Claim the response packet was longer on the wire than captured.
+    pos = 24
+    for _ in range(len(packets) - 1):
+        pos += 16 + struct.unpack_from("<I", capture, pos + 8)[0]
+    struct.pack_into("<I", capture, pos + 12, struct.unpack_from("<I", capture, pos + 8)[0] + 100)
+    reports = [r.report for r in inspect_capture(bytes(capture))]
+    assert reports[0]["codeName"] == "GET_ROUTEINFO_BY_TOPIC"  # what came before is kept
+    assert "snapshot length" in str(reports[-1]["error"])
+
+
+def test_truncated_capture_keeps_the_frames_before_the_cut() -> None:
+    capture = _pcap([_ethernet(p) for p in _conversation()])
+    reports = [r.report for r in inspect_capture(capture[:-10])]
+    assert reports[0]["codeName"] == "GET_ROUTEINFO_BY_TOPIC"
+    assert "runs past the end" in str(reports[-1]["error"])
+
+
+def test_pcapng_option_without_a_value_is_not_a_crash() -> None:
+    option = struct.pack("<HH", 9, 1)  # if_tsresol claiming one byte, none present
+    capture = _pcapng([_ethernet(p) for p in _conversation()])
+    shb_len = struct.unpack_from("<I", capture, 4)[0]
+    idb = struct.pack("<HHI", 1, 0, 65535) + option
+    idb_block = struct.pack("<II", 1, 12 + len(idb)) + idb + struct.pack("<I", 12 + len(idb))
+    old_idb_len = struct.unpack_from("<I", capture, shb_len + 4)[0]
+    broken = capture[:shb_len] + idb_block + capture[shb_len + old_idb_len :]
+    reports = [r.report for r in inspect_capture(broken)]
+    assert [r.get("codeName") for r in reports] == ["GET_ROUTEINFO_BY_TOPIC", "TOPIC_NOT_EXIST"]

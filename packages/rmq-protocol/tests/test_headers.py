@@ -454,3 +454,18 @@ def test_redeclaring_an_inherited_field_is_refused() -> None:
         @command_header
         class Child(Base):
             y: int = 5
+
+
+@pytest.mark.parametrize("value", ["²", "①", "12²", "-²"])
+def test_digit_like_characters_are_header_errors_not_crashes(value: str) -> None:
+    with pytest.raises(InvalidHeaderError):
+        SendMessageRequestHeaderV2.from_ext_fields(
+            {"a": "P", "b": "T", "c": "TBW102", "d": "4", "e": value, "f": "0", "g": "0", "h": "0"}
+        )
+
+
+def test_unicode_decimal_digits_read_like_java() -> None:
+    header = SendMessageRequestHeaderV2.from_ext_fields(
+        {"a": "P", "b": "T", "c": "TBW102", "d": "4", "e": "١٢", "f": "0", "g": "0", "h": "0"}
+    )
+    assert header.queue_id == 12

@@ -58,6 +58,7 @@ class _Packet:
     time: float
     link: int
     data: bytes
+    cut: bool = False  # shorter than on the wire (the capture's snapshot length)
 
 
 def _packets(capture: bytes) -> Iterator[_Packet]:
@@ -82,13 +83,14 @@ def _pcap(capture: bytes, endian: str, tick: float) -> Iterator[_Packet]:
     record = struct.Struct(endian + "IIII")
     pos = 24
     while pos + 16 <= len(capture):
-        seconds, fraction, captured, _ = record.unpack_from(capture, pos)
+        seconds, fraction, captured, original = record.unpack_from(capture, pos)
         pos += 16
         if captured > len(capture) - pos:
             raise RemoteProtocolError(
                 f"packet of {captured} bytes runs past the end of the capture", offset=pos - 16
             )
-        yield _Packet(seconds + fraction * tick, link, capture[pos : pos + captured])
+        data = capture[pos : pos + captured]
+        yield _Packet(seconds + fraction * tick, link, data, captured < original)
         pos += captured
 
 
@@ -108,10 +110,11 @@ def _pcapng(capture: bytes) -> Iterator[_Packet]:
         if block_type == 1 and len(body) >= 8:  # interface description
             links.append((struct.unpack_from(endian + "H", body)[0], _if_tsresol(body, endian)))
         elif block_type == 6 and len(body) >= 20:  # enhanced packet
-            interface, high, low, captured = struct.unpack_from(endian + "IIII", body)
+            interface, high, low, captured, original = struct.unpack_from(endian + "IIIII", body)
             if interface < len(links) and captured <= len(body) - 20:
                 link, tick = links[interface]
-                yield _Packet(((high << 32) | low) * tick, link, body[20 : 20 + captured])
+                data = body[20 : 20 + captured]
+                yield _Packet(((high << 32) | low) * tick, link, data, captured < original)
         elif block_type == 3 and len(body) >= 4 and links:  # simple packet
             link, _ = links[0]
             yield _Packet(0.0, link, body[4:])
@@ -123,6 +126,8 @@ def _if_tsresol(body: bytes, endian: str) -> float:
     while pos + 4 <= len(body):
         code, size = struct.unpack_from(endian + "HH", body, pos)
         if code == 0:
+            break
+        if pos + 4 + size > len(body):
             break
         if code == 9 and size >= 1:  # if_tsresol
             value = body[pos + 4]
@@ -201,6 +206,7 @@ def _tcp(ip: bytes) -> _Segment | None:
 
 @dataclasses.dataclass(slots=True)
 class _Direction:
+    isn: int | None = None  # the SYN's sequence number, when seen
     next_seq: int | None = None
     held: dict[int, bytes] = dataclasses.field(default_factory=dict)
     held_bytes: int = 0
@@ -218,17 +224,30 @@ def _accept(direction: _Direction, seq: int, payload: bytes) -> bytes:
             return b""
         payload, offset = payload[overlap:], 0
     if offset > 0:  # a gap: hold it until the missing bytes arrive
-        if direction.held_bytes + len(payload) <= _MAX_HELD:
+        previous = direction.held.get(seq, b"")
+        if len(payload) > len(previous) and (
+            direction.held_bytes - len(previous) + len(payload) <= _MAX_HELD
+        ):
             direction.held[seq] = payload
-            direction.held_bytes += len(payload)
+            direction.held_bytes += len(payload) - len(previous)
         return b""
     out += payload
     direction.next_seq = (direction.next_seq + len(payload)) % 2**32
-    while direction.next_seq in direction.held:
-        more = direction.held.pop(direction.next_seq)
-        direction.held_bytes -= len(more)
-        out += more
-        direction.next_seq = (direction.next_seq + len(more)) % 2**32
+    # Held segments that now start at or before next_seq: append what is new in them.
+    progress = True
+    while progress and direction.held:
+        progress = False
+        for held_seq in list(direction.held):
+            start = (held_seq - direction.next_seq) % 2**32
+            if 0 < start < 2**31:
+                continue  # still beyond a gap
+            data = direction.held.pop(held_seq)
+            direction.held_bytes -= len(data)
+            skip = 0 if start == 0 else 2**32 - start
+            if skip < len(data):
+                out += data[skip:]
+                direction.next_seq = (direction.next_seq + len(data) - skip) % 2**32
+            progress = True
     return bytes(out)
 
 
@@ -250,15 +269,23 @@ def read_tcp_chunks(capture: bytes, *, port: int | None = None) -> Iterator[Chun
             continue
         if port is not None and port not in (segment.source.port, segment.destination.port):
             continue
+        if packet.cut and segment.payload:
+            raise RemoteProtocolError(
+                f"a packet of {segment.source} -> {segment.destination} was cut by the "
+                "capture's snapshot length: capture with tcpdump -s 0 (the default) to "
+                "decode its frames"
+            )
         key = (segment.source, segment.destination)
         direction = directions.setdefault(key, _Direction())
+        seq = segment.seq
         if segment.syn:
-            direction.next_seq = (segment.seq + 1) % 2**32
-            direction.held.clear()
-            direction.held_bytes = 0
-            continue
+            if direction.isn != seq:  # a new connection on these ports (not a repeated SYN)
+                direction.isn, direction.next_seq = seq, (seq + 1) % 2**32
+                direction.held.clear()
+                direction.held_bytes = 0
+            seq = (seq + 1) % 2**32  # data on a SYN (TCP Fast Open) follows it
         if not segment.payload:
             continue
-        data = _accept(direction, segment.seq, segment.payload)
+        data = _accept(direction, seq, segment.payload)
         if data:
             yield Chunk(segment.source, segment.destination, packet.time, data)

@@ -385,12 +385,15 @@ def inspect_capture(
     decoders: dict[tuple[Endpoint, Endpoint], FrameDecoder | None] = {}
     pairings: dict[tuple[Endpoint, Endpoint], _Pairing] = {}
     positions: dict[tuple[Endpoint, Endpoint], int] = {}
-    try:
-        chunks = list(read_tcp_chunks(capture, port=port))
-    except RemoteProtocolError as exc:
-        yield _error(exc, 0)
-        return
-    for chunk in chunks:
+    chunks = read_tcp_chunks(capture, port=port)
+    while True:
+        try:
+            chunk = next(chunks, None)
+        except RemoteProtocolError as exc:  # the capture is cut or damaged from here on
+            yield _error(exc, exc.offset or 0)
+            break
+        if chunk is None:
+            break
         key = (chunk.source, chunk.destination)
         connection = (min(key), max(key))
         where = {

@@ -257,7 +257,7 @@ def _decoder_source(cls_name: str, fields: tuple[HeaderField, ...]) -> str:
         if f.kind is int:
             # Fast path: plain digits shorter than 19 always fit a Java long.
             lines += [
-                f"{target}if v.__class__ is _str and len(v) < 19 and v.isdigit():",
+                f"{target}if v.__class__ is _str and len(v) < 19 and v.isdecimal():",
                 f"{target}    {f.name} = _pyint(v)",
                 f"{target}else:",
                 f"{target}    try: {f.name} = {expr}",
@@ -322,9 +322,11 @@ def _java_integer(value: str) -> int:
     Python's ``int()`` also takes ``"1_000"`` and surrounding blanks; Java does not,
     and a value re-encoded from such input would be unreadable to a Java peer.
     """
-    number = int(value)
     digits = value[1:] if value[:1] in "+-" else value
-    if not digits.isdigit() or not _LONG_MIN <= number <= _LONG_MAX:
+    if not digits.isdecimal():  # exactly what int() takes, and Java's Character.digit
+        raise ValueError(value)
+    number = int(value)
+    if not _LONG_MIN <= number <= _LONG_MAX:
         raise ValueError(value)
     return number
 

@@ -152,7 +152,9 @@ class RemotingClient:
         try:
             return await conn.request(cmd, timeout=remaining)
         except RequestTimeoutError as exc:
-            if self._close_on_timeout:
+            if self._close_on_timeout and exc.opaque is not None:
+                # (Only for a request that was sent: running out of in-flight slots says
+                # nothing about the connection, as in Java.)
                 # As Java's clientCloseSocketIfTimeout: a silently dead connection
                 # (no RST) is replaced instead of timing out every call on it.
                 self._drop(address, conn)
@@ -189,7 +191,9 @@ class RemotingClient:
         connections = list(self._connections.values())
         self._connections.clear()
         if connections:
-            await asyncio.gather(*(c.aclose(timeout=timeout) for c in connections))
+            await asyncio.gather(
+                *(c.aclose(timeout=timeout) for c in connections), return_exceptions=True
+            )
 
     async def __aenter__(self) -> Self:
         return self

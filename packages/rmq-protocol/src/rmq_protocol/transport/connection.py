@@ -18,10 +18,11 @@ Ownership and bounds:
 * writes are coalesced into groups (see ``_FLUSH_FRAMES``); while the transport's
   buffer is over its high-water mark, senders wait in ``drain`` (under their
   deadline) and the peer's new requests are held, not processed, so no pile of
-  responses grows for a peer that does not read. Reading goes on, and responses
-  to our own requests are always delivered (two peers that both fill their
-  buffers must not deadlock); only when the held requests pass
-  ``max_held_bytes`` does the connection stop reading.
+  responses grows for a peer that does not read. Reading never stops, and
+  responses to our own requests are always delivered (two peers that both fill
+  their buffers must not deadlock). Past ``max_held_bytes`` of held requests new
+  ones are answered SYSTEM_BUSY at once; a peer that keeps sending while reading
+  nothing (our write buffer past ``max_held_bytes`` too) is disconnected.
 
 Not safe for use from several event loops; all methods run on the loop that
 created the connection.
@@ -79,6 +80,7 @@ _OPAQUE_LIMIT: Final = 2**31
 # ping-ponging one big batch (64 in flight: 22k -> 33-40k requests/s, decisions D7).
 _FLUSH_FRAMES: Final = 16
 _FLUSH_BYTES: Final = 64 * 1024
+_BUSY_RESPONSE_SIZE: Final = 200  # about what one SYSTEM_BUSY answer costs in the write buffer
 _CloseKind = type[ConnectionClosedError] | type[ConnectionLostError]
 
 
@@ -172,11 +174,11 @@ class Connection(asyncio.Protocol):
         self._out_bytes = 0
         self._flush_scheduled = False
         self._write_paused = False
-        self._read_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         # Peer requests received while our writes are paused, processed on resume.
         self._held: collections.deque[RemotingCommand] = collections.deque()
         self._held_bytes = 0
+        self._busy_while_paused = 0  # SYSTEM_BUSY answers queued since writes paused
         self._closing = False
         self._closed = asyncio.Event()
         # Why the connection ended: the error class, its detail and its cause.
@@ -231,19 +233,38 @@ class Connection(asyncio.Protocol):
         except RemoteProtocolError as exc:
             logger.warning("closing connection to %s: malformed frame: %s", self.peer, exc)
             self._abort(ConnectionLostError, f"peer sent a malformed frame: {exc}", cause=exc)
+        except Exception as exc:
+            logger.exception("closing connection to %s: dispatch failed", self.peer)
+            self._abort(ConnectionLostError, f"dispatch failed: {exc!r}", cause=exc)
 
     def _hold(self, cmd: RemotingCommand) -> None:
+        if self._held_bytes >= self._config.max_held_bytes:
+            self._busy_while_paused += 1
+            if self._busy_while_paused * _BUSY_RESPONSE_SIZE >= self._config.max_held_bytes:
+                # It keeps sending and reads nothing: answering would only grow our buffer.
+                logger.warning(
+                    "closing connection to %s: %d requests answered SYSTEM_BUSY while it read "
+                    "none of our responses",
+                    self.peer,
+                    self._busy_while_paused,
+                )
+                self._abort(ConnectionLostError, "peer does not read its responses")
+                return
+            self._reject(cmd, None, f"{len(self._held)} requests held while the peer reads slowly")
+            return
         self._held.append(cmd)
         self._held_bytes += len(cmd.body) + 256
-        self._update_reading()
 
     def _release_held(self) -> None:
         """Process held requests in arrival order while writes can flow."""
-        while self._held and not self._write_paused and not self._closed.is_set():
-            cmd = self._held.popleft()
-            self._held_bytes -= len(cmd.body) + 256
-            self._on_request(cmd)
-        self._update_reading()
+        try:
+            while self._held and not self._write_paused and not self._closing:
+                cmd = self._held.popleft()
+                self._held_bytes -= len(cmd.body) + 256
+                self._on_request(cmd)
+        except Exception as exc:
+            logger.exception("closing connection to %s: dispatch failed", self.peer)
+            self._abort(ConnectionLostError, f"dispatch failed: {exc!r}", cause=exc)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._close_reason is None:
@@ -253,17 +274,16 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
-        self._update_reading()
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self._busy_while_paused = 0
         waiters, self._drain_waiters = self._drain_waiters, []
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
         if self._held:
             self._loop.call_soon(self._release_held)
-        self._update_reading()
 
     # ------------------------------------------------------------------ public API
 
@@ -307,7 +327,8 @@ class Connection(asyncio.Protocol):
                     async with asyncio.timeout_at(deadline):
                         await self._drain()
                 except TimeoutError:
-                    self._stats["timeouts"] += 1
+                    if self._pending.pop(opaque, None) is not None:  # else _expire counted it
+                        self._stats["timeouts"] += 1
                     raise RequestTimeoutError(cmd.code, self.peer, timeout, opaque) from None
             return await future
         finally:
@@ -327,13 +348,14 @@ class Connection(asyncio.Protocol):
             try:
                 async with asyncio.timeout_at(deadline):
                     await waiter
-            except TimeoutError:
-                self._stats["timeouts"] += 1
-                raise RequestTimeoutError(code, self.peer, timeout) from None
-            except BaseException:
-                # Woken but leaving anyway (cancelled): hand the slot to the next waiter.
+            except BaseException as exc:
+                # Woken but leaving anyway (deadline in the same iteration, cancelled):
+                # hand the slot to the next waiter.
                 if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                     self._wake_slot_waiter()
+                if isinstance(exc, TimeoutError):
+                    self._stats["timeouts"] += 1
+                    raise RequestTimeoutError(code, self.peer, timeout) from None
                 raise
             finally:
                 if not waiter.done():
@@ -412,9 +434,12 @@ class Connection(asyncio.Protocol):
             async with asyncio.timeout_at(deadline):
                 while waiting := self._unfinished():
                     await asyncio.wait(waiting)
+                self._reject_held("connection is closing")
                 self._flush()
                 if self._write_paused:
                     await self._drain(check=False)
+        except (ConnectionClosedError, ConnectionLostError):
+            pass  # it ended while we waited: nothing left to flush
         except TimeoutError:
             logger.warning(
                 "closing %s with %d requests, %d processors and %d held requests unfinished "
@@ -437,6 +462,19 @@ class Connection(asyncio.Protocol):
             await self._closed.wait()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _reject_held(self, why: str) -> None:
+        held, self._held = self._held, collections.deque()
+        self._held_bytes = 0
+        if held:
+            logger.info(
+                "answering %d held requests from %s SYSTEM_BUSY: %s", len(held), self.peer, why
+            )
+        for cmd in held:
+            self._answer(
+                cmd,
+                RemotingCommand.response_to(cmd, ResponseCode.SYSTEM_BUSY, f"[REJECTREQUEST]{why}"),
+            )
 
     def _unfinished(self) -> list[asyncio.Future[Any]]:
         futures: list[asyncio.Future[Any]] = [*self._pending.values(), *self._tasks]
@@ -510,20 +548,22 @@ class Connection(asyncio.Protocol):
         else:
             self._answer(cmd, result)
 
-    def _reject(self, cmd: RemotingCommand, work: Awaitable[ProcessorResult]) -> None:
+    def _reject(
+        self, cmd: RemotingCommand, work: Awaitable[ProcessorResult] | None, why: str = ""
+    ) -> None:
         """Answer SYSTEM_BUSY instead of running ``work`` (not started yet)."""
         if inspect.iscoroutine(work):
             work.close()
         elif isinstance(work, asyncio.Future):
             work.cancel()
         self._stats["rejected"] += 1
+        why = why or f"{len(self._tasks)} requests in process on this connection"
         self._answer(
             cmd,
             RemotingCommand.response_to(
                 cmd,
                 ResponseCode.SYSTEM_BUSY,
-                f"[OVERLOAD]system busy, {len(self._tasks)} requests in process on this "
-                "connection, start flow control for a while",
+                f"[OVERLOAD]system busy, {why}, start flow control for a while",
             ),
         )
 
@@ -550,6 +590,17 @@ class Connection(asyncio.Protocol):
     def _answer(self, request: RemotingCommand, response: RemotingCommand | None) -> None:
         if response is None or request.is_oneway:
             return
+        if not isinstance(cast(object, response), RemotingCommand):  # a buggy processor
+            logger.error(
+                "processor of %s returned %s, not a RemotingCommand",
+                _request_name(request.code),
+                type(response).__name__,
+            )
+            response = RemotingCommand.response_to(
+                request,
+                ResponseCode.SYSTEM_ERROR,
+                f"processor returned {type(response).__name__}, not a RemotingCommand",
+            )
         if response.opaque != request.opaque or not response.is_response:
             response = response._replace(opaque=request.opaque, flag=response.flag | FLAG_RESPONSE)
         self.send_response(response)
@@ -587,25 +638,13 @@ class Connection(asyncio.Protocol):
             transport.writelines(out)
 
     async def _drain(self, *, check: bool = True) -> None:
-        if not self._write_paused:
+        if not self._write_paused or self._closed.is_set():
             return
         if check:
             self._check_open()
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._drain_waiters.append(waiter)
         await waiter
-
-    def _update_reading(self) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        overloaded = self._write_paused and self._held_bytes >= self._config.max_held_bytes
-        if overloaded and not self._read_paused:
-            self._read_paused = True
-            transport.pause_reading()
-        elif self._read_paused and not overloaded:
-            self._read_paused = False
-            transport.resume_reading()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -670,6 +709,7 @@ class Connection(asyncio.Protocol):
                 waiter.set_exception(self._close_error())
         self._drain_waiters = []
         self._slot_waiters.clear()
+        self._write_paused = False
         self._held.clear()
         self._held_bytes = 0
         for task in self._tasks:

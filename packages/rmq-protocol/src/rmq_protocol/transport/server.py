@@ -96,7 +96,9 @@ class RemotingServer:
             self._server.close()
         connections = list(self._connections)
         if connections:
-            await asyncio.gather(*(c.aclose(timeout=timeout) for c in connections))
+            await asyncio.gather(
+                *(c.aclose(timeout=timeout) for c in connections), return_exceptions=True
+            )
         if self._server is not None:
             await self._server.wait_closed()
         logger.info("remoting server closed")
