@@ -6,8 +6,8 @@
 
 Needs only Python >= 3.11 and the standard library: it creates ``.venv-dev/``
 with tox in it on first use, and tox builds one environment per package that
-installs the local packages by path. Extra arguments go to pytest, e.g.
-``python3 tools/dev.py test -k frame``.
+installs the local packages by path. ``--env NAME[,NAME]`` picks tox envs and the
+other arguments go to pytest, e.g. ``python3 tools/dev.py test --env protocol -k frame``.
 """
 
 from __future__ import annotations
@@ -72,6 +72,13 @@ def main(argv: list[str]) -> int:
         return 2
     command, extra = argv[0], argv[1:]
     envs = _test_envs() if command == "test" else [command]
+    if "--env" in extra:
+        at = extra.index("--env")
+        if at + 1 >= len(extra):
+            print("dev: --env needs a name, e.g. --env protocol", file=sys.stderr)
+            return 2
+        envs = extra[at + 1].split(",")
+        extra = extra[:at] + extra[at + 2 :]
     python = _ensure_tox()
     tox = [str(python), "-m", "tox", "run", "-e", ",".join(envs)]
     if extra:
