@@ -1,0 +1,362 @@
+"""The commit log: every message, back to back, in fixed-size segments.
+
+Mirrors ``org.apache.rocketmq.store.CommitLog`` (spec §4.1). Records have the stored-message
+layout of spec §3.1; a record never spans segments: when ``size + 8`` does not fit in what is
+left of a segment, an 8-byte end-of-file marker is written instead::
+
+    int32 remaining bytes of the segment | uint32 BLANK_MAGIC 0xCBD43194
+
+and the record goes to the next segment, named by its 20-digit start offset.
+
+The store encodes a record once (``rmq_protocol.codec.message``) and the commit log
+copies it into the mapped segment, then fills in what only the store knows:
+QUEUEOFFSET, PHYSICALOFFSET and STORETIMESTAMP (``struct.pack_into`` at their fixed
+positions). Appends are serialised by the caller (the store's append lock); reads of
+bytes below the write position may run concurrently with an append.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import struct
+import typing
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+from rmq_protocol.codec.message import (
+    BLANK_MAGIC,
+    MAGIC_V1,
+    MAGIC_V2,
+    PHYSICAL_OFFSET_POSITION,
+    QUEUE_OFFSET_POSITION,
+    MessageExt,
+    decode_message,
+    store_timestamp_position,
+)
+from rmq_protocol.errors import RemoteProtocolError
+from rmq_store.errors import CorruptRecordError, MessageTooLargeError, StoreError
+from rmq_store.mapped_file import MappedFile, segment_name
+
+__all__ = ["AppendResult", "CommitLog", "PreparedRecord", "RecoveryReport", "ScannedRecord"]
+
+logger = logging.getLogger(__name__)
+
+_BLANK: Final = struct.Struct(">iI")
+_HEAD: Final = struct.Struct(">iI")
+_I64: Final = struct.Struct(">q")
+_I16: Final = struct.Struct(">h")
+_MIN_RECORD: Final = 91  # fixed part of an IPv4, magic-v1 record (spec §3.1)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PreparedRecord:
+    """An encoded record and the values the commit log writes into it."""
+
+    data: bytes  # spec §3.1 layout; QUEUEOFFSET/PHYSICALOFFSET/STORETIMESTAMP are filled in
+    queue_offset: int
+    sys_flag: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AppendResult:
+    phy_offset: int  # global offset of the record
+    size: int
+    queue_offset: int
+    store_timestamp: int  # ms
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScannedRecord:
+    """A record found by a scan, with what dispatching to queues and the index needs."""
+
+    phy_offset: int
+    size: int
+    message: MessageExt  # body not decompressed; properties parsed on first use
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    segments: int  # segments scanned
+    records: int  # valid records found by the scan
+    max_offset: int  # end of the last valid record
+    truncated_bytes: int  # bytes of a torn tail that were discarded
+    removed_segments: int  # whole segments after the torn tail that were deleted
+
+
+def _properties_complete(
+    buffer: bytes | bytearray | memoryview | object,
+    position: int,
+    size: int,
+    message: MessageExt,
+    magic: int,
+) -> bool:
+    """Whether non-empty properties end with the 0x02 separator.
+
+    The body CRC does not cover the properties, and a torn write that stopped inside them
+    leaves zeros that still parse. Every writer (Java's ``messageProperties2String``, and
+    so every record a broker stores) ends each pair with 0x02, so a non-empty properties
+    string that does not end with it is a torn record (decisions D11).
+    """
+    sys_flag = message.sys_flag
+    body_length_at = 84 + (12 if sys_flag & 0x10 else 0) + (12 if sys_flag & 0x20 else 0)
+    topic_length_size = 1 if magic == MAGIC_V1 else 2
+    properties_length_at = (
+        body_length_at + 4 + len(message.body) + topic_length_size + len(message.topic.encode())
+    )
+    data = typing.cast(bytes, buffer)
+    (properties_length,) = _I16.unpack_from(data, position + properties_length_at)
+    return properties_length == 0 or data[position + size - 1] == 0x02
+
+
+class CommitLog:
+    """The commit-log segments under ``directory``.
+
+    Not safe for concurrent appends: the owner serialises them. Reads of committed bytes
+    are safe during an append.
+    """
+
+    def __init__(self, directory: Path, segment_size: int, *, max_record_size: int) -> None:
+        self.directory = directory
+        self.segment_size = segment_size
+        self.max_record_size = max_record_size
+        directory.mkdir(parents=True, exist_ok=True)
+        self._segments: list[MappedFile] = []
+        for path in sorted(p for p in directory.iterdir() if p.name.isdigit()):
+            segment = MappedFile(path, segment_size, create=False)
+            if self._segments and segment.file_from_offset != (
+                self._segments[-1].file_from_offset + segment_size
+            ):
+                raise StoreError(
+                    f"{path}: commit-log segments are not contiguous (after "
+                    f"{self._segments[-1].path.name}); a segment is missing"
+                )
+            if segment.file_from_offset % segment_size:
+                raise StoreError(f"{path}: start offset is not a multiple of {segment_size}")
+            segment.wrote_position = segment.flushed_position = segment_size  # until recovery
+            self._segments.append(segment)
+
+    # ------------------------------------------------------------------ offsets
+
+    @property
+    def segments(self) -> Sequence[MappedFile]:
+        return self._segments
+
+    @property
+    def min_offset(self) -> int:
+        return self._segments[0].file_from_offset if self._segments else 0
+
+    @property
+    def max_offset(self) -> int:
+        """Global offset just past the last record (where the next one goes)."""
+        return self._segments[-1].end_offset if self._segments else 0
+
+    @property
+    def flushed_offset(self) -> int:
+        if not self._segments:
+            return 0
+        last = self._segments[-1]
+        return last.file_from_offset + last.flushed_position
+
+    def _segment_for(self, offset: int) -> MappedFile | None:
+        if not self._segments or offset < self.min_offset:
+            return None
+        index = (offset - self.min_offset) // self.segment_size
+        return self._segments[index] if index < len(self._segments) else None
+
+    # ------------------------------------------------------------------ append
+
+    def _writable(self, size: int) -> MappedFile:
+        if size + 8 > self.segment_size:
+            raise MessageTooLargeError(size, self.segment_size - 8, "record (segment size)")
+        last = self._segments[-1] if self._segments else None
+        if last is not None and last.free >= size + 8:
+            return last
+        if last is not None:  # end-of-file marker, then a new segment
+            remaining = last.free
+            _BLANK.pack_into(last.buffer, last.wrote_position, remaining, BLANK_MAGIC)
+            last.wrote_position = last.file_size
+        start = last.file_from_offset + last.file_size if last is not None else 0
+        segment = MappedFile(self.directory / segment_name(start), self.segment_size, create=True)
+        self._segments.append(segment)
+        return segment
+
+    def append(self, records: Sequence[PreparedRecord], store_timestamp: int) -> list[AppendResult]:
+        """Copy ``records`` into the log (one call per message or batch).
+
+        Raises:
+            MessageTooLargeError: a record does not fit in an empty segment.
+        """
+        results = []
+        for record in records:
+            size = len(record.data)
+            if size > self.max_record_size:
+                raise MessageTooLargeError(size, self.max_record_size, "record")
+            segment = self._writable(size)
+            position = segment.wrote_position
+            phy_offset = segment.file_from_offset + position
+            buffer = segment.buffer
+            buffer[position : position + size] = record.data
+            _I64.pack_into(buffer, position + QUEUE_OFFSET_POSITION, record.queue_offset)
+            _I64.pack_into(buffer, position + PHYSICAL_OFFSET_POSITION, phy_offset)
+            _I64.pack_into(
+                buffer, position + store_timestamp_position(record.sys_flag), store_timestamp
+            )
+            segment.wrote_position = position + size
+            results.append(AppendResult(phy_offset, size, record.queue_offset, store_timestamp))
+        return results
+
+    # ------------------------------------------------------------------ read
+
+    def read(self, phy_offset: int, size: int) -> memoryview | None:
+        """Zero-copy view of the record bytes at ``phy_offset`` (None if not stored)."""
+        segment = self._segment_for(phy_offset)
+        if segment is None:
+            return None
+        position = phy_offset - segment.file_from_offset
+        if position + size > segment.wrote_position:
+            return None
+        return segment.view(position, size)
+
+    def read_message(self, phy_offset: int) -> MessageExt:
+        """Decode the record at ``phy_offset``.
+
+        Raises:
+            CorruptRecordError: there is no valid record there.
+        """
+        segment = self._segment_for(phy_offset)
+        if segment is None or phy_offset >= self.max_offset:
+            raise CorruptRecordError(phy_offset, "no record at this offset")
+        position = phy_offset - segment.file_from_offset
+        try:
+            message, _ = decode_message(memoryview(segment.buffer), position, decompress=False)
+        except RemoteProtocolError as exc:
+            raise CorruptRecordError(phy_offset, exc.detail) from None
+        return message
+
+    # ------------------------------------------------------------------ scan and recovery
+
+    def _check(self, segment: MappedFile, position: int, *, check_crc: bool) -> int | None:
+        """Size of the valid record at ``position``; 0 for the end-of-file marker or the
+        zeroed end of data; None for anything invalid."""
+        limit = segment.file_size
+        if limit - position < 8:
+            return 0 if not any(segment.buffer[position:limit]) else None
+        size, magic = _HEAD.unpack_from(segment.buffer, position)
+        if magic == BLANK_MAGIC:
+            return 0 if size == limit - position else None
+        if size == 0 and magic == 0:
+            return 0  # preallocated zeros: the end of the data
+        if magic not in (MAGIC_V1, MAGIC_V2) or not _MIN_RECORD <= size <= limit - position:
+            return None
+        try:
+            message, _ = decode_message(
+                memoryview(segment.buffer)[position : position + size],
+                decompress=False,
+                check_crc=check_crc,
+            )
+        except RemoteProtocolError:
+            return None
+        if not _properties_complete(segment.buffer, position, size, message, magic):
+            return None
+        return int(size)
+
+    def scan(self, from_offset: int, *, check_crc: bool = True) -> Iterator[ScannedRecord]:
+        """Valid records from ``from_offset`` (a record boundary) to the first invalid byte."""
+        segment = self._segment_for(from_offset)
+        index = self._segments.index(segment) if segment is not None else len(self._segments)
+        position = from_offset - segment.file_from_offset if segment is not None else 0
+        while index < len(self._segments):
+            segment = self._segments[index]
+            while position < segment.wrote_position:
+                size = self._check(segment, position, check_crc=check_crc)
+                if not size:
+                    break
+                message, _ = decode_message(memoryview(segment.buffer), position, decompress=False)
+                yield ScannedRecord(segment.file_from_offset + position, size, message)
+                position += size
+            index += 1
+            position = 0
+
+    def recover(self, from_offset: int = 0, *, check_crc: bool = True) -> RecoveryReport:
+        """Find the end of the valid data from ``from_offset`` on and cut everything after.
+
+        Scans record by record (magic, size, layout and, with ``check_crc``, body CRC); the
+        first invalid byte ends the log: the rest of that segment is zeroed (a torn write
+        leaves at most one partial record, so one maximal record's worth of bytes) and later
+        segments are deleted.
+        """
+        if not self._segments:
+            return RecoveryReport(0, 0, 0, 0, 0)
+        start = max(from_offset, self.min_offset)
+        segment = self._segment_for(start) or self._segments[0]
+        index = self._segments.index(segment)
+        position = start - segment.file_from_offset
+        scanned = records = 0
+        end_segment, end_position = segment, position
+        torn = False
+        while index < len(self._segments):
+            segment = self._segments[index]
+            scanned += 1
+            while True:
+                size = self._check(segment, position, check_crc=check_crc)
+                if size is None:
+                    torn = True
+                    break
+                if size == 0:
+                    if self._ends_with_blank(segment, position):
+                        position = segment.file_size  # full: the next record goes on
+                    break
+                position += size
+                records += 1
+            end_segment, end_position = segment, position
+            if torn or position < segment.file_size:
+                break
+            index += 1
+            position = 0
+        truncated = self._truncated_length(end_segment, end_position) if torn else 0
+        end_segment.truncate_to(end_position, zero=self.max_record_size + 8 if torn else 0)
+        later = self._segments[self._segments.index(end_segment) + 1 :]
+        for extra in later:
+            extra.destroy()
+        del self._segments[len(self._segments) - len(later) :]
+        report = RecoveryReport(
+            scanned, records, end_segment.file_from_offset + end_position, truncated, len(later)
+        )
+        logger.info(
+            "commit log recovered: %d segments scanned, %d records, max offset %d, "
+            "torn tail of %d bytes discarded, %d later segments removed",
+            report.segments,
+            report.records,
+            report.max_offset,
+            report.truncated_bytes,
+            report.removed_segments,
+        )
+        return report
+
+    def _ends_with_blank(self, segment: MappedFile, position: int) -> bool:
+        if segment.file_size - position < 8:
+            return True
+        size, magic = _HEAD.unpack_from(segment.buffer, position)
+        return bool(magic == BLANK_MAGIC and size == segment.file_size - position)
+
+    def _truncated_length(self, segment: MappedFile, position: int) -> int:
+        """How many non-zero bytes follow ``position`` (the torn tail's extent, bounded)."""
+        end = min(segment.file_size, position + self.max_record_size + 8)
+        data = segment.buffer[position:end]
+        return len(data.rstrip(b"\x00"))
+
+    # ------------------------------------------------------------------ durability
+
+    def flush(self) -> int:
+        """msync every segment with unflushed bytes; returns the flushed offset."""
+        for segment in self._segments:
+            if segment.flushed_position < segment.wrote_position:
+                segment.flush()
+        return self.flushed_offset
+
+    def close(self) -> None:
+        for segment in self._segments:
+            segment.close()
+        self._segments = []

@@ -1,0 +1,37 @@
+"""Errors raised by rmq-store: one base, :class:`StoreError`."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorruptRecordError",
+    "MessageTooLargeError",
+    "StoreClosedError",
+    "StoreError",
+]
+
+
+class StoreError(Exception):
+    """Base class of every error raised by rmq-store."""
+
+
+class StoreClosedError(StoreError):
+    """The store (or file) was used after it was closed."""
+
+
+class MessageTooLargeError(StoreError, ValueError):
+    """A message (or batch) exceeds ``maxMessageSize`` or fits no segment."""
+
+    def __init__(self, size: int, limit: int, what: str) -> None:
+        self.size, self.limit = size, limit
+        super().__init__(
+            f"{what} of {size} bytes exceeds the limit of {limit} bytes; "
+            "split it or raise maxMessageSize"
+        )
+
+
+class CorruptRecordError(StoreError):
+    """A stored record is not valid at ``offset`` (physical commit-log offset)."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        self.offset, self.reason = offset, reason
+        super().__init__(f"commit log record at offset {offset}: {reason}")
