@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "CorruptRecordError",
+    "IndexFileError",
     "MessageTooLargeError",
     "StoreClosedError",
     "StoreError",
@@ -35,3 +38,11 @@ class CorruptRecordError(StoreError):
     def __init__(self, offset: int, reason: str) -> None:
         self.offset, self.reason = offset, reason
         super().__init__(f"commit log record at offset {offset}: {reason}")
+
+
+class IndexFileError(StoreError):
+    """An index file at ``path`` cannot be used: wrong size, or a corrupt header."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"index file {path}: {reason}")
