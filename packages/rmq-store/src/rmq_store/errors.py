@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "CheckpointFileError",
     "CorruptRecordError",
     "IndexFileError",
     "MessageTooLargeError",
     "StoreClosedError",
     "StoreError",
+    "StoreLockedError",
 ]
 
 
@@ -46,3 +48,22 @@ class IndexFileError(StoreError):
     def __init__(self, path: Path, reason: str) -> None:
         self.path, self.reason = path, reason
         super().__init__(f"index file {path}: {reason}")
+
+
+class CheckpointFileError(StoreError):
+    """The checkpoint file at ``path`` cannot be used (wrong size)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"checkpoint file {path}: {reason}")
+
+
+class StoreLockedError(StoreError):
+    """Another process (or another StoreLock) holds the store directory's lock."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        super().__init__(
+            f"store directory {root} is in use by another process ({root / 'lock'} is "
+            "locked); stop that broker or use a different storePathRootDir"
+        )
