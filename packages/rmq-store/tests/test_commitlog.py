@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -84,7 +85,6 @@ def test_recovery_at_every_byte_of_the_last_record(tmp_path: Path, damage: str) 
     size = len(_record(count - 1, 120).data)
     segment_start = last - last % SEGMENT
     segment_file = f"{segment_start:020d}"
-    body_start = last - segment_start + 88  # spec §3.1: BODY at 88 (IPv4)
     positions = range(size) if damage == "cut" else [*range(0, 8), *range(88, 88 + 120)]
     for cut in positions:
         store = _copy(clean, tmp_path / f"{damage}{cut}")
@@ -109,7 +109,6 @@ def test_recovery_at_every_byte_of_the_last_record(tmp_path: Path, damage: str) 
         assert reopened.recover().records == count
         reopened.close()
         shutil.rmtree(store)
-    del body_start
 
 
 def test_scan_yields_every_record_for_dispatch(tmp_path: Path) -> None:
@@ -127,8 +126,6 @@ GOLDEN = Path(__file__).parent / "data" / "golden-store"
 
 @pytest.mark.parametrize("variant", ["clean", "torn"])
 def test_golden_store_written_independently_recovers_exactly(tmp_path: Path, variant: str) -> None:
-    import json
-
     expected = json.loads((GOLDEN / "expected.json").read_text())
     sizes = json.loads((GOLDEN / "store.json").read_text())
     store = tmp_path / variant

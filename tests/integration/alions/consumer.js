@@ -4,11 +4,7 @@
 
 const { Consumer } = require('ali-ons');
 
-const noHttp = {
-  async request(url) {
-    throw new Error(`unexpected HTTP request to ${url}`);
-  },
-};
+const noHttp = require('./no_http');
 
 async function main() {
   const [nameSrv, topic, expected] = process.argv.slice(2);

@@ -4,13 +4,7 @@
 
 const { Producer, Message } = require('ali-ons');
 
-// ali-ons insists on an HTTP client, used only to look NameServers up at Aliyun's
-// address service; with nameSrv given it is never called, and must not be.
-const noHttp = {
-  async request(url) {
-    throw new Error(`unexpected HTTP request to ${url}`);
-  },
-};
+const noHttp = require('./no_http');
 
 async function main() {
   const [nameSrv, topic, count] = process.argv.slice(2);
