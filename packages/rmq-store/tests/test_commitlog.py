@@ -25,7 +25,7 @@ def _record(i: int, body_size: int = 300) -> PreparedRecord:
         store_host=HostPort("127.0.0.1", 10911),
         properties={"TAGS": "TagA", "UNIQ_KEY": f"{i:032X}"},
     )
-    return PreparedRecord(encode_message(message), queue_offset=i // 2, sys_flag=0)
+    return PreparedRecord(encode_message(message), queue_offset=i // 2)
 
 
 def _write(path: Path, count: int, body_size: int = 300) -> list[int]:

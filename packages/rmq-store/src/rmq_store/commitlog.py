@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import struct
+import threading
 import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ from rmq_protocol.codec.message import (
     MAGIC_V2,
     PHYSICAL_OFFSET_POSITION,
     QUEUE_OFFSET_POSITION,
+    SYSFLAG_POSITION,
     MessageExt,
     decode_message,
     store_timestamp_position,
@@ -47,6 +49,7 @@ _BLANK: Final = struct.Struct(">iI")
 _HEAD: Final = struct.Struct(">iI")
 _I64: Final = struct.Struct(">q")
 _I16: Final = struct.Struct(">h")
+_I32: Final = struct.Struct(">i")
 _MIN_RECORD: Final = 91  # fixed part of an IPv4, magic-v1 record (spec §3.1)
 
 
@@ -56,7 +59,6 @@ class PreparedRecord:
 
     data: bytes  # spec §3.1 layout; QUEUEOFFSET/PHYSICALOFFSET/STORETIMESTAMP are filled in
     queue_offset: int
-    sys_flag: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,14 +119,23 @@ class CommitLog:
     are safe during an append.
     """
 
-    def __init__(self, directory: Path, segment_size: int, *, max_record_size: int) -> None:
+    def __init__(
+        self, directory: Path, segment_size: int, *, max_record_size: int, read_only: bool = False
+    ) -> None:
         self.directory = directory
         self.segment_size = segment_size
         self.max_record_size = max_record_size
-        directory.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
+        if not read_only:
+            directory.mkdir(parents=True, exist_ok=True)
         self._segments: list[MappedFile] = []
-        for path in sorted(p for p in directory.iterdir() if p.name.isdigit()):
-            segment = MappedFile(path, segment_size, create=False)
+        self._segments_lock = threading.Lock()  # creating and deleting segments
+        self._zombies: list[MappedFile] = []  # deleted segments with live views
+        names = (
+            sorted(p for p in directory.iterdir() if p.name.isdigit()) if directory.is_dir() else []
+        )
+        for path in names:
+            segment = MappedFile(path, segment_size, create=False, read_only=read_only)
             if self._segments and segment.file_from_offset != (
                 self._segments[-1].file_from_offset + segment_size
             ):
@@ -160,10 +171,11 @@ class CommitLog:
         return last.file_from_offset + last.flushed_position
 
     def _segment_for(self, offset: int) -> MappedFile | None:
-        if not self._segments or offset < self.min_offset:
+        segments = self._segments  # one snapshot: retention swaps the list, never edits it
+        if not segments or offset < segments[0].file_from_offset:
             return None
-        index = (offset - self.min_offset) // self.segment_size
-        return self._segments[index] if index < len(self._segments) else None
+        index = (offset - segments[0].file_from_offset) // self.segment_size
+        return segments[index] if index < len(segments) else None
 
     # ------------------------------------------------------------------ append
 
@@ -178,8 +190,12 @@ class CommitLog:
             _BLANK.pack_into(last.buffer, last.wrote_position, remaining, BLANK_MAGIC)
             last.wrote_position = last.file_size
         start = last.file_from_offset + last.file_size if last is not None else 0
+        return self._new_segment(start)
+
+    def _new_segment(self, start: int) -> MappedFile:
         segment = MappedFile(self.directory / segment_name(start), self.segment_size, create=True)
-        self._segments.append(segment)
+        with self._segments_lock:
+            self._segments.append(segment)
         return segment
 
     def append(self, records: Sequence[PreparedRecord], store_timestamp: int) -> list[AppendResult]:
@@ -188,11 +204,33 @@ class CommitLog:
         Raises:
             MessageTooLargeError: a record does not fit in an empty segment.
         """
+        for record in records:
+            if len(record.data) > self.max_record_size:
+                raise MessageTooLargeError(len(record.data), self.max_record_size, "record")
+        segment_count = len(self._segments)
+        start = self._segments[-1].wrote_position if self._segments else 0
+        try:
+            return self._append(records, store_timestamp)
+        except BaseException:
+            self._roll_back(segment_count, start)  # all of the call's records, or none
+            raise
+
+    def _roll_back(self, segment_count: int, position: int) -> None:
+        with self._segments_lock:
+            created = self._segments[segment_count:]
+            self._segments = self._segments[:segment_count]
+        for segment in created:
+            segment.destroy()
+        if self._segments:
+            last = self._segments[-1]
+            last.truncate_to(position, zero=last.file_size - position)
+
+    def _append(
+        self, records: Sequence[PreparedRecord], store_timestamp: int
+    ) -> list[AppendResult]:
         results = []
         for record in records:
             size = len(record.data)
-            if size > self.max_record_size:
-                raise MessageTooLargeError(size, self.max_record_size, "record")
             segment = self._writable(size)
             position = segment.wrote_position
             phy_offset = segment.file_from_offset + position
@@ -200,9 +238,9 @@ class CommitLog:
             buffer[position : position + size] = record.data
             _I64.pack_into(buffer, position + QUEUE_OFFSET_POSITION, record.queue_offset)
             _I64.pack_into(buffer, position + PHYSICAL_OFFSET_POSITION, phy_offset)
-            _I64.pack_into(
-                buffer, position + store_timestamp_position(record.sys_flag), store_timestamp
-            )
+            # The record's own sysFlag (the encoder sets the IPv6 host bits) places STORETIMESTAMP.
+            (sys_flag,) = _I32.unpack_from(record.data, SYSFLAG_POSITION)
+            _I64.pack_into(buffer, position + store_timestamp_position(sys_flag), store_timestamp)
             segment.wrote_position = position + size
             results.append(AppendResult(phy_offset, size, record.queue_offset, store_timestamp))
         return results
@@ -271,8 +309,8 @@ class CommitLog:
             segment = self._segments[index]
             while position < segment.wrote_position:
                 size = self._check(segment, position, check_crc=check_crc)
-                if not size:
-                    break
+                if not size or position + size > segment.wrote_position:
+                    break  # the end of the data (or of a segment), or a partial record
                 message, _ = decode_message(memoryview(segment.buffer), position, decompress=False)
                 yield ScannedRecord(segment.file_from_offset + position, size, message)
                 position += size
@@ -347,6 +385,118 @@ class CommitLog:
         data = segment.buffer[position:end]
         return len(data.rstrip(b"\x00"))
 
+    # ------------------------------------------------------------------ inspection (read-only)
+
+    def check_record(self, phy_offset: int, *, check_crc: bool = True) -> int | None:
+        """Recovery's own verdict on the bytes at ``phy_offset``; changes nothing.
+
+        The same check :meth:`recover` applies (magic, size, layout, body CRC with
+        ``check_crc``, the properties' final 0x02), so tools that inspect a log share one
+        definition of a valid record. Reads only: safe on a ``read_only`` log and
+        alongside other readers.
+
+        Returns:
+            The size of the valid record there; 0 for an end-of-file marker or the zeroed
+            end of the data (:meth:`is_segment_end` tells them apart); None for anything
+            invalid, and for an offset outside the segments.
+        """
+        segment = self._segment_for(phy_offset)
+        if segment is None:
+            return None
+        return self._check(segment, phy_offset - segment.file_from_offset, check_crc=check_crc)
+
+    def is_segment_end(self, phy_offset: int) -> bool:
+        """Whether recovery treats the segment holding ``phy_offset`` as full from there on:
+        an end-of-file marker, or fewer than 8 bytes left. Reads only."""
+        segment = self._segment_for(phy_offset)
+        if segment is None:
+            return False
+        return self._ends_with_blank(segment, phy_offset - segment.file_from_offset)
+
+    def explain_invalid(self, phy_offset: int, *, check_crc: bool = True) -> str:
+        """Why :meth:`check_record` finds no record at ``phy_offset``, for diagnostics.
+
+        Repeats the steps of the record check to name the one that fails; the verdict is
+        always :meth:`check_record`'s. Byte positions in the text are positions in the
+        segment file. Reads only.
+        """
+        segment = self._segment_for(phy_offset)
+        if segment is None:
+            return f"offset {phy_offset} is outside the segments ({self.min_offset} on)"
+        position = phy_offset - segment.file_from_offset
+        buffer = segment.buffer
+        left = segment.file_size - position
+        if left < 8:
+            return f"the last {left} bytes of the segment are not zero (no room for a record)"
+        size, magic = _HEAD.unpack_from(buffer, position)
+        if magic == BLANK_MAGIC:
+            if size != left:
+                return f"end-of-file marker says {size} bytes remain in the segment, but {left} do"
+            return "an end-of-file marker, not a record"
+        if size == 0 and magic == 0:
+            return "zeros (the end of the data), not a record"
+        if magic not in (MAGIC_V1, MAGIC_V2):
+            return f"unknown magic code 0x{magic:08X} (TOTALSIZE field {size})"
+        if not _MIN_RECORD <= size <= left:
+            return (
+                f"TOTALSIZE {size} is not in {_MIN_RECORD}..{left} (the bytes left in the segment)"
+            )
+        try:
+            message, _ = decode_message(
+                memoryview(buffer)[: position + size],
+                position,
+                decompress=False,
+                check_crc=check_crc,
+            )
+        except RemoteProtocolError as exc:
+            return exc.detail
+        if not _properties_complete(buffer, position, size, message, magic):
+            return "the properties do not end with the 0x02 separator (a torn write)"
+        return "a valid record"
+
+    def plan_recovery(self, from_offset: int = 0, *, check_crc: bool = True) -> RecoveryReport:
+        """What :meth:`recover` would find from ``from_offset``, without changing anything.
+
+        The same scan as :meth:`recover` (same record check, same end-of-segment rule), but
+        nothing is zeroed, truncated or deleted, so it is safe on a ``read_only`` log.
+        ``max_offset`` is the end of the valid data; ``truncated_bytes`` > 0 means an
+        invalid record (a torn tail or corruption) starts there; ``removed_segments``
+        counts the later segments recovery would delete. Reads only.
+        """
+        if not self._segments:
+            return RecoveryReport(0, 0, 0, 0, 0)
+        start = max(from_offset, self.min_offset)
+        segment = self._segment_for(start) or self._segments[0]
+        index = self._segments.index(segment)
+        position = start - segment.file_from_offset
+        scanned = records = 0
+        torn = False
+        while True:
+            segment = self._segments[index]
+            scanned += 1
+            while True:
+                size = self._check(segment, position, check_crc=check_crc)
+                if size is None:
+                    torn = True
+                    break
+                if size == 0:
+                    if self._ends_with_blank(segment, position):
+                        position = segment.file_size
+                    break
+                position += size
+                records += 1
+            if torn or position < segment.file_size or index + 1 == len(self._segments):
+                break
+            index += 1
+            position = 0
+        return RecoveryReport(
+            scanned,
+            records,
+            segment.file_from_offset + position,
+            self._truncated_length(segment, position) if torn else 0,
+            len(self._segments) - index - 1,
+        )
+
     # ------------------------------------------------------------------ durability
 
     def flush(self) -> int:
@@ -357,6 +507,87 @@ class CommitLog:
         return self.flushed_offset
 
     def close(self) -> None:
-        for segment in self._segments:
+        """Close every segment. Views handed out earlier must have been released."""
+        for segment in [*self._zombies, *self._segments]:
             segment.close()
         self._segments = []
+        self._zombies = []
+
+    # ------------------------------------------------------------------ retention
+
+    def delete_expired(
+        self, *, expired_before_ms: int, force: bool = False, max_count: int = 10
+    ) -> list[Path]:
+        """Delete segments from the head of the log, never the one being written.
+
+        A segment goes when its last modification is before ``expired_before_ms`` (or at
+        once with ``force``); the first one that does not qualify stops the walk, so the
+        log stays contiguous. At most ``max_count`` per call (RocketMQ's
+        deleteFileBatchMax). Safe to call while another thread appends or reads: readers
+        of a deleted segment get None (a message that was removing), and a mapping that
+        still has live views is closed by a later call.
+
+        Returns:
+            The paths deleted.
+        """
+        self._close_zombies()
+        deleted: list[MappedFile] = []
+        with self._segments_lock:
+            for segment in self._segments[:-1]:
+                if len(deleted) >= max_count:
+                    break
+                if not force and segment.path.stat().st_mtime * 1000 >= expired_before_ms:
+                    break
+                deleted.append(segment)
+            if deleted:
+                self._segments = self._segments[len(deleted) :]
+        for segment in deleted:
+            if not segment.destroy():
+                self._zombies.append(segment)
+            logger.info("commit log segment %s deleted (retention)", segment.path)
+        return [segment.path for segment in deleted]
+
+    def _close_zombies(self) -> None:
+        self._zombies = [segment for segment in self._zombies if not segment.close()]
+
+    # ------------------------------------------------------------------ replication
+
+    def append_raw(self, start_offset: int, data: bytes | bytearray | memoryview) -> int:
+        """Append bytes copied from a master's commit log at ``start_offset``.
+
+        ``start_offset`` must be this log's :attr:`max_offset` (where the master's bytes
+        continue), or, for an empty log, the start of a segment (a new slave starts from
+        the master's newest segment, as in RocketMQ). The bytes may end inside a record:
+        the write position moves, and :meth:`scan` yields only complete records, so
+        dispatch picks the rest up with the next chunk. Bytes that run past the end of a
+        segment go on in the next one.
+
+        Returns:
+            The new :attr:`max_offset`.
+
+        Raises:
+            StoreError: ``start_offset`` is not where this log ends.
+        """
+        empty_and_aligned = not self._segments and start_offset % self.segment_size == 0
+        if start_offset != self.max_offset and not empty_and_aligned:
+            raise StoreError(
+                f"replicated bytes start at offset {start_offset} but this commit log ends at "
+                f"{self.max_offset}; resume replication from {self.max_offset}"
+            )
+        view = memoryview(data).cast("B")
+        offset = start_offset
+        while view:
+            last = self._segments[-1] if self._segments else None
+            if last is None or last.free == 0:
+                start = (
+                    last.file_from_offset + last.file_size
+                    if last is not None
+                    else (offset - offset % self.segment_size)
+                )
+                last = self._new_segment(start)
+            n = min(len(view), last.free)
+            last.write(last.wrote_position, view[:n])
+            last.wrote_position += n
+            offset += n
+            view = view[n:]
+        return offset

@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import mmap
 import struct
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final, Self
@@ -57,15 +58,19 @@ BLANK_UNIT: Final = CqUnit(0, _BLANK_SIZE, 0)
 class ConsumeQueue:
     """The units of one queue (``topic``, ``queue_id``) under ``root/topic/queue_id``."""
 
-    def __init__(self, root: Path, topic: str, queue_id: int, file_size: int) -> None:
+    def __init__(
+        self, root: Path, topic: str, queue_id: int, file_size: int, *, read_only: bool = False
+    ) -> None:
         if file_size % UNIT_SIZE:
             raise ValueError(f"consume queue file size {file_size} is not a multiple of 20")
         self.topic, self.queue_id, self.file_size = topic, queue_id, file_size
         self.directory = root / topic / str(queue_id)
         self._files: list[MappedFile] = []
+        self._files_lock = threading.Lock()  # creating and deleting files
+        self._zombies: list[MappedFile] = []  # deleted files with live views
         if self.directory.is_dir():
             for path in sorted(p for p in self.directory.iterdir() if p.name.isdigit()):
-                mapped = MappedFile(path, file_size, create=False)
+                mapped = MappedFile(path, file_size, create=False, read_only=read_only)
                 if self._files and mapped.file_from_offset != (
                     self._files[-1].file_from_offset + file_size
                 ):
@@ -102,10 +107,11 @@ class ConsumeQueue:
         return self._min_offset
 
     def _file_for(self, byte_offset: int) -> MappedFile | None:
-        if not self._files or byte_offset < self._files[0].file_from_offset:
+        files = self._files  # one snapshot: retention swaps the list, never edits it
+        if not files or byte_offset < files[0].file_from_offset:
             return None
-        index = (byte_offset - self._files[0].file_from_offset) // self.file_size
-        return self._files[index] if index < len(self._files) else None
+        index = (byte_offset - files[0].file_from_offset) // self.file_size
+        return files[index] if index < len(files) else None
 
     # ------------------------------------------------------------------ write
 
@@ -120,7 +126,8 @@ class ConsumeQueue:
         )
         self.directory.mkdir(parents=True, exist_ok=True)
         mapped = MappedFile(self.directory / segment_name(start), self.file_size, create=True)
-        self._files.append(mapped)
+        with self._files_lock:
+            self._files.append(mapped)
         return mapped
 
     def put(self, queue_offset: int, commit_log_offset: int, size: int, tags_code: int) -> bool:
@@ -254,6 +261,56 @@ class ConsumeQueue:
                 mapped.flush()
 
     def close(self) -> None:
-        for mapped in self._files:
+        for mapped in [*self._zombies, *self._files]:
             mapped.close()
         self._files = []
+        self._zombies = []
+
+    # ------------------------------------------------------------------ retention
+
+    def correct_min_offset(self, commit_log_min_offset: int) -> int:
+        """Move :attr:`min_offset` past units whose record was deleted from the commit log
+        (RocketMQ's correctMinOffset); returns the new min offset. Units point at
+        increasing commit-log offsets, so this is a binary search."""
+        low, high = self.min_offset, self.max_offset
+        while low < high:
+            middle = (low + high) // 2
+            unit = self.get(middle)
+            if unit is not None and (
+                unit.is_blank or unit.commit_log_offset < commit_log_min_offset
+            ):
+                low = middle + 1
+            else:
+                high = middle
+        self._min_offset = low
+        return low
+
+    def delete_expired(self, commit_log_min_offset: int) -> int:
+        """Delete files (never the last) whose every unit points below
+        ``commit_log_min_offset``, then correct :attr:`min_offset`; returns how many
+        files were deleted. Safe while the dispatcher appends and readers read."""
+        self._zombies = [mapped for mapped in self._zombies if not mapped.close()]
+        deleted: list[MappedFile] = []
+        with self._files_lock:
+            for mapped in self._files[:-1]:
+                last = CqUnit.unpack_from(mapped.buffer, self.file_size - UNIT_SIZE)
+                if last.commit_log_offset >= commit_log_min_offset:
+                    break
+                deleted.append(mapped)
+            if deleted:
+                self._files = self._files[len(deleted) :]
+        for mapped in deleted:
+            if not mapped.destroy():
+                self._zombies.append(mapped)
+        if deleted:
+            self._min_offset = max(self.min_offset, self._files[0].file_from_offset // UNIT_SIZE)
+        self.correct_min_offset(commit_log_min_offset)
+        if deleted:
+            logger.info(
+                "consume queue %s/%d: %d expired files deleted, min offset now %d",
+                self.topic,
+                self.queue_id,
+                len(deleted),
+                self.min_offset,
+            )
+        return len(deleted)

@@ -7,6 +7,8 @@ from pathlib import Path
 __all__ = [
     "CheckpointFileError",
     "CorruptRecordError",
+    "DiskFullError",
+    "FlushDiskTimeoutError",
     "IndexFileError",
     "MessageTooLargeError",
     "StoreClosedError",
@@ -66,4 +68,34 @@ class StoreLockedError(StoreError):
         super().__init__(
             f"store directory {root} is in use by another process ({root / 'lock'} is "
             "locked); stop that broker or use a different storePathRootDir"
+        )
+
+
+class DiskFullError(StoreError, OSError):
+    """Writes are refused: the disk holding ``path`` is past the store's hard limit.
+
+    The store resumes writing by itself once retention (or the operator) frees space.
+    """
+
+    def __init__(self, path: Path, used_ratio: float, limit_ratio: float) -> None:
+        self.path, self.used_ratio, self.limit_ratio = path, used_ratio, limit_ratio
+        super().__init__(
+            f"disk of {path} is {used_ratio:.1%} full, past the {limit_ratio:.0%} limit "
+            "(diskSpaceWarningLevelRatio): writes are refused until space is freed; delete "
+            "old data, lower fileReservedTime or add disk"
+        )
+
+
+class FlushDiskTimeoutError(StoreError, TimeoutError):
+    """A SYNC_FLUSH write was stored but not made durable within ``syncFlushTimeout``.
+
+    RocketMQ answers FLUSH_DISK_TIMEOUT: the message is in the commit log and will be
+    flushed later, so a retry may store it twice.
+    """
+
+    def __init__(self, offset: int, timeout: float) -> None:
+        self.offset, self.timeout = offset, timeout
+        super().__init__(
+            f"commit log not flushed up to offset {offset} within {timeout:g} s "
+            "(syncFlushTimeout); the disk is slow or failing"
         )

@@ -5,22 +5,25 @@ consume queue are sequences of equal-size files whose names are the 20-digit, ze
 global offset of their first byte (``00000000001073741824``). New files are created at
 full size (sparse, so untouched pages cost nothing) and mapped read-write.
 
+New files get their blocks reserved with ``posix_fallocate`` (where the file system supports
+it), so a full disk is an ``OSError`` when a segment is created, never a SIGBUS on a write
+into a hole of the mapping later.
+
 Not safe for concurrent writers; readers may take views while one writer appends (views
-of bytes below the write position never change).
+of bytes below the write position never change), and one other thread may :meth:`flush`
+while the writer appends.
 """
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 from pathlib import Path
-from typing import Final
 
 from rmq_store.errors import StoreClosedError, StoreError
 
 __all__ = ["MappedFile", "segment_name"]
-
-_FLUSH_ALIGN: Final = mmap.PAGESIZE
 
 
 def segment_name(offset: int) -> str:
@@ -32,20 +35,25 @@ class MappedFile:
     """A segment: ``file_from_offset`` is the global offset of its byte 0."""
 
     __slots__ = ("_fd", "_map", "file_from_offset", "file_size", "flushed_position", "path",
-                 "wrote_position")  # fmt: skip
+                 "read_only", "wrote_position")  # fmt: skip
 
-    def __init__(self, path: Path, file_size: int, *, create: bool) -> None:
+    def __init__(
+        self, path: Path, file_size: int, *, create: bool, read_only: bool = False
+    ) -> None:
         self.path = path
         self.file_size = file_size
+        self.read_only = read_only
         try:
             self.file_from_offset = int(path.name)
         except ValueError:
             raise StoreError(f"{path}: segment name is not a 20-digit offset") from None
-        flags = os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0)
+        if create and read_only:
+            raise ValueError(f"{path}: cannot create a read-only segment")
+        flags = os.O_RDONLY if read_only else os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0)
         self._fd = os.open(path, flags, 0o644)
         try:
             if create:
-                os.ftruncate(self._fd, file_size)
+                _reserve(self._fd, file_size)
             else:
                 actual = os.fstat(self._fd).st_size
                 if actual != file_size:
@@ -53,9 +61,12 @@ class MappedFile:
                         f"{path}: segment is {actual} bytes, the configured size is {file_size}; "
                         "open the store with the size it was written with"
                     )
-            self._map: mmap.mmap | None = mmap.mmap(self._fd, file_size)
+            access = mmap.ACCESS_READ if read_only else mmap.ACCESS_WRITE
+            self._map: mmap.mmap | None = mmap.mmap(self._fd, file_size, access=access)
         except BaseException:
             os.close(self._fd)
+            if create:
+                path.unlink(missing_ok=True)  # leave no half-made segment behind
             raise
         self.wrote_position = 0
         self.flushed_position = 0
@@ -85,15 +96,19 @@ class MappedFile:
         return memoryview(self.buffer)[position : position + size]
 
     def flush(self) -> int:
-        """msync the bytes written since the last flush; returns the new flushed position.
+        """Make the bytes written so far durable; returns the new flushed position.
+
+        ``fdatasync`` of the file writes back the mapping's dirty pages (they are the
+        file's page cache) and, unlike ``mmap.flush`` (msync), releases the GIL while it
+        waits for the disk. Safe to call from one thread while another appends: only the
+        bytes below the write position seen on entry are claimed as flushed.
 
         Raises:
             OSError: the kernel could not write the pages (disk full, I/O error).
         """
-        start = self.flushed_position - self.flushed_position % _FLUSH_ALIGN
         end = self.wrote_position
         if end > self.flushed_position:
-            self.buffer.flush(start, end - start)
+            os.fdatasync(self._fd)
             self.flushed_position = end
         return self.flushed_position
 
@@ -110,14 +125,39 @@ class MappedFile:
             self.buffer[pos : pos + n] = chunk[:n]
             pos += n
 
-    def close(self) -> None:
-        """Unmap and close (idempotent). Views taken earlier must be released first."""
+    def close(self) -> bool:
+        """Unmap and close (idempotent).
+
+        Returns:
+            False when views of the mapping are still alive (a reader holds a pulled
+            message): the mapping stays open and a later ``close`` finishes the job.
+        """
         if self._map is not None:
-            self._map.close()
+            try:
+                self._map.close()
+            except BufferError:
+                return False
             self._map = None
             os.close(self._fd)
+        return True
 
-    def destroy(self) -> None:
-        """Close and delete the file."""
-        self.close()
+    def destroy(self) -> bool:
+        """Delete the file and close it. Deleting first is safe on POSIX: views that are
+        still alive keep reading the unlinked pages until they are released.
+
+        Returns:
+            As :meth:`close`: False when the mapping could not be closed yet.
+        """
         self.path.unlink(missing_ok=True)
+        return self.close()
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Give a new file its full size with real blocks (``posix_fallocate``), falling back
+    to a sparse ``ftruncate`` on file systems without fallocate support."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+        os.ftruncate(fd, size)
