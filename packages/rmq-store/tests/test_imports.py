@@ -8,7 +8,7 @@ import sys
 
 def test_store_loads_no_event_loop_sockets_or_transport() -> None:
     code = (
-        "import sys, rmq_store, rmq_store.commitlog, rmq_store.mapped_file, rmq_store.config; "
+        "import sys, rmq_store, rmq_store.store, rmq_store.flush, rmq_store.index_service; "
         "print('\\n'.join(sorted(sys.modules)))"
     )
     out = subprocess.run(  # noqa: S603 - our own interpreter

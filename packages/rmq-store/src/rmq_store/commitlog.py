@@ -320,48 +320,23 @@ class CommitLog:
     def recover(self, from_offset: int = 0, *, check_crc: bool = True) -> RecoveryReport:
         """Find the end of the valid data from ``from_offset`` on and cut everything after.
 
-        Scans record by record (magic, size, layout and, with ``check_crc``, body CRC); the
-        first invalid byte ends the log: the rest of that segment is zeroed (a torn write
-        leaves at most one partial record, so one maximal record's worth of bytes) and later
-        segments are deleted.
+        Scans record by record (:meth:`plan_recovery`: magic, size, layout and, with
+        ``check_crc``, body CRC); the first invalid byte ends the log: the rest of that
+        segment is zeroed (a torn write leaves at most one partial record, so one maximal
+        record's worth of bytes) and later segments are deleted.
         """
+        report = self.plan_recovery(from_offset, check_crc=check_crc)
         if not self._segments:
-            return RecoveryReport(0, 0, 0, 0, 0)
-        start = max(from_offset, self.min_offset)
-        segment = self._segment_for(start) or self._segments[0]
-        index = self._segments.index(segment)
-        position = start - segment.file_from_offset
-        scanned = records = 0
-        end_segment, end_position = segment, position
-        torn = False
-        while index < len(self._segments):
-            segment = self._segments[index]
-            scanned += 1
-            while True:
-                size = self._check(segment, position, check_crc=check_crc)
-                if size is None:
-                    torn = True
-                    break
-                if size == 0:
-                    if self._ends_with_blank(segment, position):
-                        position = segment.file_size  # full: the next record goes on
-                    break
-                position += size
-                records += 1
-            end_segment, end_position = segment, position
-            if torn or position < segment.file_size:
-                break
-            index += 1
-            position = 0
-        truncated = self._truncated_length(end_segment, end_position) if torn else 0
+            return report
+        end_segment = self._segments[len(self._segments) - report.removed_segments - 1]
+        end_position = report.max_offset - end_segment.file_from_offset
+        torn = report.truncated_bytes > 0  # an invalid record has a non-zero byte
         end_segment.truncate_to(end_position, zero=self.max_record_size + 8 if torn else 0)
-        later = self._segments[self._segments.index(end_segment) + 1 :]
+        with self._segments_lock:
+            later = self._segments[len(self._segments) - report.removed_segments :]
+            self._segments = self._segments[: len(self._segments) - report.removed_segments]
         for extra in later:
             extra.destroy()
-        del self._segments[len(self._segments) - len(later) :]
-        report = RecoveryReport(
-            scanned, records, end_segment.file_from_offset + end_position, truncated, len(later)
-        )
         logger.info(
             "commit log recovered: %d segments scanned, %d records, max offset %d, "
             "torn tail of %d bytes discarded, %d later segments removed",

@@ -125,7 +125,9 @@ class ConsumeQueue:
             else byte_offset - byte_offset % self.file_size
         )
         self.directory.mkdir(parents=True, exist_ok=True)
-        mapped = MappedFile(self.directory / segment_name(start), self.file_size, create=True)
+        mapped = MappedFile(
+            self.directory / segment_name(start), self.file_size, create=True, preallocate=False
+        )
         with self._files_lock:
             self._files.append(mapped)
         return mapped

@@ -125,11 +125,12 @@ class CommitLogFlusher:
         """
         deadline = time.monotonic() + timeout
         with self._cond:
+            errors_before = self._errors  # only a flush that fails from now on is ours
             if offset > self._flushed:
                 self._wanted = max(self._wanted, offset)
                 self._cond.notify_all()
             while offset > self._flushed:
-                if self._error is not None:
+                if self._errors > errors_before and self._error is not None:
                     raise self._error
                 if self._stopping and not self._thread.is_alive():
                     raise StoreClosedError("the store closed before the write was flushed")

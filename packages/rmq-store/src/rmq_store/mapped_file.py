@@ -7,7 +7,9 @@ full size (sparse, so untouched pages cost nothing) and mapped read-write.
 
 New files get their blocks reserved with ``posix_fallocate`` (where the file system supports
 it), so a full disk is an ``OSError`` when a segment is created, never a SIGBUS on a write
-into a hole of the mapping later.
+into a hole of the mapping later. Consume-queue files opt out (``preallocate=False``):
+there are many of them, they fill slowly, and a sparse 6 MB file per queue costs nothing
+until used; the store refuses writes well before the disk is full.
 
 Not safe for concurrent writers; readers may take views while one writer appends (views
 of bytes below the write position never change), and one other thread may :meth:`flush`
@@ -38,7 +40,13 @@ class MappedFile:
                  "read_only", "wrote_position")  # fmt: skip
 
     def __init__(
-        self, path: Path, file_size: int, *, create: bool, read_only: bool = False
+        self,
+        path: Path,
+        file_size: int,
+        *,
+        create: bool,
+        read_only: bool = False,
+        preallocate: bool = True,
     ) -> None:
         self.path = path
         self.file_size = file_size
@@ -53,7 +61,10 @@ class MappedFile:
         self._fd = os.open(path, flags, 0o644)
         try:
             if create:
-                _reserve(self._fd, file_size)
+                if preallocate:
+                    _reserve(self._fd, file_size)
+                else:
+                    os.ftruncate(self._fd, file_size)  # sparse
             else:
                 actual = os.fstat(self._fd).st_size
                 if actual != file_size:
