@@ -18,6 +18,7 @@ from rmq_protocol.codec import (
     encode_command,
 )
 from rmq_protocol.errors import (
+    ConfigError,
     ConnectError,
     ConnectionClosedError,
     ConnectionLostError,
@@ -29,6 +30,7 @@ from rmq_protocol.errors import (
 )
 
 __all__ = [
+    "ConfigError",
     "ConnectError",
     "ConnectionClosedError",
     "ConnectionLostError",

@@ -5,12 +5,14 @@ One base, :class:`ProtocolError`. Codec errors split the way h11 splits them:
 protocol) and :class:`LocalProtocolError` (we were asked to build something the
 protocol cannot carry). Transport errors distinguish a connection *we* closed
 (:class:`ConnectionClosedError`) from one the peer or the network lost
-(:class:`ConnectionLostError`, cause in ``__cause__``).
+(:class:`ConnectionLostError`, cause in ``__cause__``). :class:`ConfigError` is
+raised by the configuration loader (:mod:`rmq_protocol.config`) the servers share.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ConfigError",
     "ConnectError",
     "ConnectionClosedError",
     "ConnectionLostError",
@@ -93,3 +95,29 @@ class RequestTimeoutError(ProtocolError, TimeoutError):
             f"{code_name(code, response=False)} to {peer}: no response within {timeout:g} s "
             "(peer overloaded or unreachable; raise the timeout or check the peer)"
         )
+
+
+class ConfigError(ProtocolError, ValueError):
+    """A configuration file (or another config source) has an unknown key or a bad value.
+
+    Attributes:
+        source: the file name (as given) or a label such as ``"UPDATE_NAMESRV_CONFIG"``.
+        line: 1-based line of the entry, when known.
+        key: the RocketMQ key at fault, when there is one.
+        suggestion: the nearest known key, for an unknown key that resembles one.
+        detail: the message without the ``source:line:`` prefix.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        detail: str,
+        *,
+        line: int | None = None,
+        key: str | None = None,
+        suggestion: str | None = None,
+    ) -> None:
+        self.source, self.line, self.key = source, line, key
+        self.suggestion, self.detail = suggestion, detail
+        where = source if line is None else f"{source}:{line}"
+        super().__init__(f"{where}: {detail}")

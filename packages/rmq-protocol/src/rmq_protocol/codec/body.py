@@ -137,6 +137,7 @@ __all__ = [
     "TopicRouteData",
     "TopicStatsTable",
     "UnlockBatchRequestBody",
+    "decode_properties_entries",
     "decode_properties_text",
     "encode_properties_text",
 ]
@@ -1361,11 +1362,15 @@ def _escape_property(text: str, *, key: bool) -> str:
     return "".join(out)
 
 
-def _logical_lines(text: str) -> list[str]:
-    """Join continuation lines and drop comments and blank lines (Properties.load)."""
-    result: list[str] = []
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Join continuation lines and drop comments and blank lines (Properties.load).
+
+    Returns (1-based number of the physical line where the logical line starts, text).
+    """
+    result: list[tuple[int, str]] = []
     pending: str | None = None
-    for raw in _LINE_BREAK.split(text):
+    start = 0
+    for number, raw in enumerate(_LINE_BREAK.split(text), 1):
         line = raw.lstrip(" \t\f")
         if pending is None and (not line or line[0] in "#!"):
             continue
@@ -1373,12 +1378,15 @@ def _logical_lines(text: str) -> list[str]:
         continued = trailing % 2 == 1
         if continued:
             line = line[:-1]
-        pending = line if pending is None else pending + line
+        if pending is None:
+            pending, start = line, number
+        else:
+            pending += line
         if not continued:
-            result.append(pending)
+            result.append((start, pending))
             pending = None
     if pending is not None:
-        result.append(pending)
+        result.append((start, pending))
     return result
 
 
@@ -1439,6 +1447,20 @@ def decode_properties_text(data: bytes | bytearray | memoryview | str) -> dict[s
     Raises:
         RemoteProtocolError: a malformed ``\\uXXXX`` escape (Java fails on it too).
     """
+    return {key: value for _, key, value in decode_properties_entries(data)}
+
+
+def decode_properties_entries(
+    data: bytes | bytearray | memoryview | str,
+) -> list[tuple[int, str, str]]:
+    """Like :func:`decode_properties_text`, but every entry in file order, repeats
+    included, with the 1-based number of the line it starts on: ``(line, key, value)``.
+
+    For configuration files, whose errors name the line.
+
+    Raises:
+        RemoteProtocolError: a malformed ``\\uXXXX`` escape (the message names the line).
+    """
     if isinstance(data, str):
         text = data
     else:
@@ -1447,8 +1469,8 @@ def decode_properties_text(data: bytes | bytearray | memoryview | str) -> dict[s
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = raw.decode("latin-1")
-    result: dict[str, str] = {}
-    for no, line in enumerate(_logical_lines(text), 1):
+    entries: list[tuple[int, str, str]] = []
+    for number, line in _logical_lines(text):
         key, value = _split_property(line)
-        result[_unescape_property(key, no)] = _unescape_property(value, no)
-    return result
+        entries.append((number, _unescape_property(key, number), _unescape_property(value, number)))
+    return entries
