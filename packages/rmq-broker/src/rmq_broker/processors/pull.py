@@ -1,0 +1,312 @@
+"""PULL_MESSAGE and LITE_PULL_MESSAGE, with long polling.
+
+Mirrors ``org.apache.rocketmq.broker.processor.PullMessageProcessor`` and
+``DefaultPullMessageResultHandler`` (spec §6.2):
+
+* checks in Java's order, codes and remarks: broker read permission, subscription group
+  (SUBSCRIPTION_GROUP_NOT_EXIST, created when ``autoCreateSubscriptionGroup``), group
+  consume permission, topic (TOPIC_NOT_EXIST), topic read permission, queue id
+  (INVALID_PARAMETER), the subscription: from the request when sysFlag has 0x4 (a
+  malformed one is SUBSCRIPTION_PARSE_FAILED), else the group's heartbeat registration
+  (SUBSCRIPTION_NOT_EXIST, SUBSCRIPTION_NOT_LATEST); SQL92 is answered SYSTEM_ERROR
+  ``The broker does not support consumer to filter message by SQL92`` (as Java with
+  ``enablePropertyFilter`` off: property filtering is a later issue);
+* TAG subscriptions filter on the consume queue's tag hash (``codeSet``); the client
+  re-checks the tag string;
+* store status → code as Java: FOUND 0; NO_MATCHED_MESSAGE, MESSAGE_WAS_REMOVING 20;
+  NO_MESSAGE_IN_QUEUE / NO_MATCHED_LOGIC_QUEUE 21 if the request offset ≠ 0 else 19;
+  OFFSET_FOUND_NULL, OFFSET_OVERFLOW_ONE 19; OFFSET_OVERFLOW_BADLY, OFFSET_TOO_SMALL 21;
+  remark = the status name; header ``nextBeginOffset``, ``minOffset``, ``maxOffset``,
+  ``suggestWhichBrokerId`` (0, or the group's choice with ``slaveReadEnable``),
+  ``topicSysFlag``, ``groupSysFlag``;
+* commit-offset piggyback (sysFlag 0x1) stores ``commitOffset`` on the first run only;
+* PULL_NOT_FOUND with the suspend flag (0x2) parks the pull in the
+  :class:`~rmq_broker.long_polling.PullHoldService` for ``suspendTimeoutMillis``
+  (``shortPollingTimeMills`` with long polling off); it is answered when a matching
+  message arrives or at the deadline, by running it again without suspension;
+* a FOUND body is the stored records themselves: the store's memoryviews go to the
+  socket through ``Connection.send_response(response, body_parts)``, no per-message copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final, final
+
+from rmq_broker.client_manager import SUB_ALL, build_subscription, is_tag_type
+from rmq_broker.config import PERM_READ
+from rmq_broker.controller import BrokerController, suggest_todo
+from rmq_broker.long_polling import HeldPull
+from rmq_broker.processors._common import respond
+from rmq_protocol.codec.body import MessageModel, SubscriptionData
+from rmq_protocol.codec.codes import RequestCode, ResponseCode
+from rmq_protocol.codec.command import RemotingCommand
+from rmq_protocol.codec.headers import PullMessageRequestHeader, PullMessageResponseHeader
+from rmq_protocol.transport import Connection, ProcessorRegistry
+from rmq_store import GetMessageStatus, GetResult
+
+__all__ = ["PullMessageProcessor"]
+
+logger = logging.getLogger(__name__)
+
+FLAG_COMMIT_OFFSET: Final = 0x1
+FLAG_SUSPEND: Final = 0x2
+FLAG_SUBSCRIPTION: Final = 0x4
+
+_FOUND: Final = GetMessageStatus.FOUND
+_CODES: Final = {
+    GetMessageStatus.FOUND: ResponseCode.SUCCESS,
+    GetMessageStatus.MESSAGE_WAS_REMOVING: ResponseCode.PULL_RETRY_IMMEDIATELY,
+    GetMessageStatus.NO_MATCHED_MESSAGE: ResponseCode.PULL_RETRY_IMMEDIATELY,
+    GetMessageStatus.OFFSET_FOUND_NULL: ResponseCode.PULL_NOT_FOUND,
+    GetMessageStatus.OFFSET_OVERFLOW_ONE: ResponseCode.PULL_NOT_FOUND,
+    GetMessageStatus.OFFSET_OVERFLOW_BADLY: ResponseCode.PULL_OFFSET_MOVED,
+    GetMessageStatus.OFFSET_TOO_SMALL: ResponseCode.PULL_OFFSET_MOVED,
+}
+_EMPTY_QUEUE: Final = frozenset(
+    {GetMessageStatus.NO_MESSAGE_IN_QUEUE, GetMessageStatus.NO_MATCHED_LOGIC_QUEUE}
+)
+
+
+@final
+class PullMessageProcessor:
+    """Answers pulls from the store; parks empty ones for long polling."""
+
+    def __init__(self, controller: BrokerController) -> None:
+        self._c = controller
+        controller.resume_pulls = self._resume
+
+    def register(self, registry: ProcessorRegistry) -> None:
+        registry.register(RequestCode.PULL_MESSAGE, self.process)
+        registry.register(RequestCode.LITE_PULL_MESSAGE, self.process)
+
+    def process(self, request: RemotingCommand, conn: Connection) -> RemotingCommand | None:
+        return self._process(request, conn, allow_suspend=True)
+
+    def _resume(self, pulls: list[HeldPull]) -> None:
+        """Answer parked pulls (woken or timed out): run them again, without suspension."""
+        for pull in pulls:
+            conn = pull.connection
+            if conn.is_closing:
+                continue
+            try:
+                response = self._process(pull.request, conn, allow_suspend=False)
+            except Exception as exc:  # answered as the transport answers a failed processor
+                logger.exception("pull from %s failed when woken", conn.peer)
+                response = respond(
+                    pull.request, ResponseCode.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}"
+                )
+            if response is not None:
+                conn.send_response(response)
+
+    def _process(
+        self, request: RemotingCommand, conn: Connection, *, allow_suspend: bool
+    ) -> RemotingCommand | None:
+        c = self._c
+        config = c.config
+        header = request.decode_header(PullMessageRequestHeader)
+        if not config.broker_permission & PERM_READ:
+            return respond(
+                request,
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{c.broker_ip}] pulling message is forbidden",
+            )
+        if request.code == RequestCode.LITE_PULL_MESSAGE and not config.lite_pull_message_enable:
+            return respond(
+                request,
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{c.broker_ip}] for lite pull consumer is forbidden",
+            )
+        group = header.consumer_group
+        group_config = c.groups.find(group)
+        if group_config is None:
+            return respond(
+                request,
+                ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
+                f"subscription group [{group}] does not exist, {suggest_todo()}",
+            )
+        if not group_config.consume_enable:
+            return respond(
+                request, ResponseCode.NO_PERMISSION, f"subscription group no permission, {group}"
+            )
+        topic = header.topic
+        topic_config = c.topics.select(topic)
+        if topic_config is None:
+            logger.error("the topic %s does not exist, consumer %s", topic, conn.peer)
+            return respond(
+                request,
+                ResponseCode.TOPIC_NOT_EXIST,
+                f"topic[{topic}] not exist, apply first please! {suggest_todo()}",
+            )
+        if not topic_config.perm & PERM_READ:
+            return respond(
+                request,
+                ResponseCode.NO_PERMISSION,
+                f"the topic[{topic}] pulling message is forbidden",
+            )
+        queue_id = header.queue_id
+        if queue_id < 0 or queue_id >= topic_config.read_queue_nums:
+            info = (
+                f"queueId[{queue_id}] is illegal, topic:[{topic}] topicConfig.readQueueNums:"
+                f"[{topic_config.read_queue_nums}] consumer:[/{conn.peer}]"
+            )
+            logger.warning("%s", info)
+            return respond(request, ResponseCode.INVALID_PARAMETER, info)
+
+        subscription: SubscriptionData | None
+        if header.sys_flag & FLAG_SUBSCRIPTION:
+            if header.subscription is None and is_tag_type(header.expression_type):
+                subscription = build_subscription(topic, SUB_ALL)
+            elif header.subscription is None:
+                return respond(
+                    request,
+                    ResponseCode.SUBSCRIPTION_PARSE_FAILED,
+                    "parse the consumer's subscription failed",
+                )
+            else:
+                subscription = build_subscription(
+                    topic, header.subscription, header.expression_type, header.sub_version
+                )
+            c.clients.compensate_subscription(group, subscription)
+        else:
+            group_info = c.clients.consumer_group(group)
+            if group_info is None:
+                logger.warning("the consumer's group info does not exist, group %s", group)
+                return respond(
+                    request,
+                    ResponseCode.SUBSCRIPTION_NOT_EXIST,
+                    f"the consumer's group info not exist{suggest_todo()}",
+                )
+            if (
+                not group_config.consume_broadcast_enable
+                and group_info.message_model is MessageModel.BROADCASTING
+            ):
+                return respond(
+                    request,
+                    ResponseCode.NO_PERMISSION,
+                    f"the consumer group[{group}] can not consume by broadcast way",
+                )
+            subscription = group_info.find_subscription(topic)
+            if subscription is None:
+                logger.warning(
+                    "the consumer's subscription does not exist, group %s topic %s", group, topic
+                )
+                return respond(
+                    request,
+                    ResponseCode.SUBSCRIPTION_NOT_EXIST,
+                    f"the consumer's subscription not exist{suggest_todo()}",
+                )
+            if subscription.sub_version < header.sub_version:
+                logger.warning(
+                    "the broker's subscription is not the latest, group %s %s",
+                    group,
+                    subscription.sub_string,
+                )
+                return respond(
+                    request,
+                    ResponseCode.SUBSCRIPTION_NOT_LATEST,
+                    "the consumer's subscription not latest",
+                )
+        if not is_tag_type(subscription.expression_type):
+            return respond(
+                request,
+                ResponseCode.SYSTEM_ERROR,
+                "The broker does not support consumer to filter message by "
+                + subscription.expression_type,
+            )
+        codes = None if subscription.sub_string == SUB_ALL else frozenset(subscription.code_set)
+
+        store = c.store
+        offset = header.queue_offset
+        if header.max_msg_bytes is not None and header.max_msg_bytes > 0:
+            result = store.get_messages(
+                topic, queue_id, offset, max_count=header.max_msg_nums,
+                max_bytes=header.max_msg_bytes, tags_codes=codes,
+            )  # fmt: skip
+        else:
+            result = store.get_messages(
+                topic, queue_id, offset, max_count=header.max_msg_nums, tags_codes=codes
+            )
+        status = result.status
+        if status in _EMPTY_QUEUE:
+            code = ResponseCode.PULL_OFFSET_MOVED if offset != 0 else ResponseCode.PULL_NOT_FOUND
+        else:
+            code = _CODES[status]
+        suggest = 0
+        if config.slave_read_enable:
+            suggest = (
+                group_config.which_broker_when_consume_slowly
+                if result.suggest_pulling_from_slave
+                else group_config.broker_id
+            )
+        if code == ResponseCode.PULL_OFFSET_MOVED:
+            logger.info(
+                "pull offset moved: group %s topic %s queue %d requested %d, next %d (%s)",
+                group, topic, queue_id, offset, result.next_begin_offset, status.name,
+            )  # fmt: skip
+        if allow_suspend and header.sys_flag & FLAG_COMMIT_OFFSET:
+            c.offsets.commit_offset(group, topic, queue_id, header.commit_offset)
+
+        if code == ResponseCode.PULL_NOT_FOUND and allow_suspend and header.sys_flag & FLAG_SUSPEND:
+            if self._hold(
+                request, conn, topic, queue_id, offset, codes, header.suspend_timeout_millis
+            ):
+                return None
+            return respond(
+                request,
+                ResponseCode.SYSTEM_BUSY,
+                f"[OVERLOAD]system busy, {len(c.holds)} pulls are held, start flow control "
+                "for a while",
+            )
+        response = respond(
+            request,
+            code,
+            status.name,
+            PullMessageResponseHeader(
+                suggest_which_broker_id=suggest,
+                next_begin_offset=result.next_begin_offset,
+                min_offset=result.min_offset,
+                max_offset=result.max_offset,
+                topic_sys_flag=topic_config.topic_sys_flag,
+                group_sys_flag=group_config.group_sys_flag,
+            ),
+        )
+        if status is _FOUND:
+            self._send_found(conn, response, result)
+            return None
+        return response
+
+    def _send_found(self, conn: Connection, response: RemotingCommand, result: GetResult) -> None:
+        """Write the response with the records as its body: one header, then the views."""
+        conn.send_response(response, result.messages)
+
+    def _hold(
+        self,
+        request: RemotingCommand,
+        conn: Connection,
+        topic: str,
+        queue_id: int,
+        offset: int,
+        codes: frozenset[int] | None,
+        suspend_timeout_ms: int,
+    ) -> bool:
+        c = self._c
+        timeout_ms = (
+            suspend_timeout_ms
+            if c.config.long_polling_enable
+            else c.config.short_polling_time_mills
+        )
+        now = asyncio.get_running_loop().time()
+        return c.holds.hold(
+            HeldPull(
+                request=request,
+                connection=conn,
+                topic=topic,
+                queue_id=queue_id,
+                offset=offset,
+                tags_codes=codes,
+                held_at=now,
+                deadline=now + max(timeout_ms, 0) / 1000,
+            )
+        )

@@ -1,0 +1,418 @@
+"""SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE.
+
+Mirrors ``org.apache.rocketmq.broker.processor.SendMessageProcessor`` and
+``AbstractSendMessageProcessor.msgCheck``:
+
+* every response carries ``MSG_REGION`` (``regionId``) and ``TRACE_ON`` (spec §2.5);
+* checks in Java's order and with Java's codes and remarks: topic name
+  (INVALID_PARAMETER), topics producers may not send to (NO_PERMISSION), a missing topic
+  created from the request's ``defaultTopic`` template (TBW102) or, for ``%RETRY%``
+  topics, with one queue, else TOPIC_NOT_EXIST; a queue id past the topic's queues
+  (INVALID_PARAMETER); ``queueId`` < 0 picks a random writable queue;
+* ``%RETRY%<group>`` sends: SUBSCRIPTION_GROUP_NOT_EXIST for an unknown group, and
+  past ``maxReconsumeTimes`` (or while the group holds queue locks) the message goes to
+  ``%DLQ%<group>``;
+* the message is stored with the properties the client sent plus ``CLUSTER``;
+  SEND_BATCH_MESSAGE stores each inner message as its own record, consecutively;
+* SYNC_FLUSH (and the message's ``WAIT`` not ``false``): the answer waits for the group
+  commit without blocking the loop, FLUSH_DISK_TIMEOUT after ``syncFlushTimeout``;
+* store errors map as Java's PutMessageStatus does: too large → MESSAGE_ILLEGAL with
+  Java's remark, disk full / store closed → SERVICE_NOT_AVAILABLE;
+* overload (``sendThreadPoolQueueCapacity`` sends already waiting for a flush) →
+  SYSTEM_BUSY before anything is stored.
+
+Where rmq is stricter than Java: a broker without write permission refuses every
+send (Java only refuses ordered topics, relying on the NameServer routes for the rest)
+and a topic without write permission refuses sends (Java stores them).
+Transactional half messages are refused (NO_PERMISSION) until transactions exist;
+delay levels are not scheduled yet (the message is stored at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable
+from typing import Final, final
+
+from rmq_broker.config import PERM_READ, PERM_WRITE
+from rmq_broker.controller import BrokerController, suggest_todo
+from rmq_broker.processors._common import respond
+from rmq_broker.topic_config import (
+    DLQ_GROUP_TOPIC_PREFIX,
+    RETRY_GROUP_TOPIC_PREFIX,
+    is_not_allowed_send_topic,
+    topic_config_string,
+    validate_topic,
+)
+from rmq_protocol.codec import properties as props
+from rmq_protocol.codec.body import TopicConfig, TopicFilterType
+from rmq_protocol.codec.codes import RequestCode, ResponseCode
+from rmq_protocol.codec.command import RemotingCommand
+from rmq_protocol.codec.headers import (
+    SendMessageRequestHeader,
+    SendMessageRequestHeaderV2,
+    SendMessageResponseHeader,
+)
+from rmq_protocol.codec.message import MessageExt, decode_batch
+from rmq_protocol.errors import LocalProtocolError, RemoteProtocolError
+from rmq_protocol.transport import Connection, ProcessorRegistry
+from rmq_store import DiskFullError, MessageTooLargeError, PutResult, StoreClosedError, StoreError
+
+__all__ = ["SendMessageProcessor"]
+
+logger = logging.getLogger(__name__)
+
+_MULTI_TAGS_FLAG: Final = 0x2
+_DLQ_NUMS_PER_GROUP: Final = 1
+_V3_4_9: Final = 106  # MQVersion ordinal: from it on, maxReconsumeTimes comes from the header
+_TOPIC_SYS_FLAG_UNIT: Final = 0x1
+_TOPIC_SYS_FLAG_UNIT_SUB: Final = 0x2
+
+SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
+_Result = RemotingCommand | Awaitable[RemotingCommand]
+
+
+@final
+class SendMessageProcessor:
+    """Stores sent messages; one instance per broker."""
+
+    def __init__(self, controller: BrokerController) -> None:
+        self._c = controller
+        config = controller.config
+        self._ext = {
+            props.MSG_REGION: config.region_id,
+            props.TRACE_SWITCH: "true" if config.trace_on else "false",
+        }
+        self._random = random.Random()  # noqa: S311 - queue choice, not security
+        self._warned_delay = False
+
+    def register(self, registry: ProcessorRegistry) -> None:
+        registry.register(RequestCode.SEND_MESSAGE, self.process)
+        registry.register(RequestCode.SEND_MESSAGE_V2, self.process)
+        registry.register(RequestCode.SEND_BATCH_MESSAGE, self.process)
+
+    # ------------------------------------------------------------------ entry
+
+    def process(self, request: RemotingCommand, conn: Connection) -> _Result:
+        code = request.code
+        header: SendHeader
+        if code == RequestCode.SEND_MESSAGE:
+            header = request.decode_header(SendMessageRequestHeader)
+        else:
+            header = request.decode_header(SendMessageRequestHeaderV2)
+        checked = self._pre_send(request, header, conn)
+        if isinstance(checked, RemotingCommand):
+            return checked
+        if code == RequestCode.SEND_BATCH_MESSAGE or header.batch:
+            return self._send_batch(request, header, conn, checked)
+        return self._send_one(request, header, conn, checked)
+
+    def _fail(self, request: RemotingCommand, code: int, remark: str) -> RemotingCommand:
+        return respond(request, code, remark, ext_fields=self._ext)
+
+    def _pre_send(
+        self, request: RemotingCommand, header: SendHeader, conn: Connection
+    ) -> RemotingCommand | TopicConfig:
+        """Java's ``preSend`` + ``msgCheck``: the topic's config when the send may go
+        on, else the error response."""
+        c = self._c
+        config = c.config
+        topic = header.topic
+        if config.start_accept_send_request_time_stamp > c.clock_ms():
+            return self._fail(
+                request,
+                ResponseCode.SYSTEM_ERROR,
+                f"broker unable to service, until {config.start_accept_send_request_time_stamp}",
+            )
+        if not config.broker_permission & PERM_WRITE:
+            return self._fail(
+                request,
+                ResponseCode.NO_PERMISSION,
+                f"the broker[{c.broker_ip}] sending message is forbidden",
+            )
+        invalid = validate_topic(topic)
+        if invalid is not None:
+            return self._fail(request, ResponseCode.INVALID_PARAMETER, invalid)
+        if is_not_allowed_send_topic(topic):
+            return self._fail(
+                request,
+                ResponseCode.NO_PERMISSION,
+                f"Sending message to topic[{topic}] is forbidden.",
+            )
+        topic_config = c.topics.select(topic)
+        if topic_config is None:
+            sys_flag = 0
+            if header.unit_mode:
+                sys_flag = (
+                    _TOPIC_SYS_FLAG_UNIT_SUB
+                    if topic.startswith(RETRY_GROUP_TOPIC_PREFIX)
+                    else _TOPIC_SYS_FLAG_UNIT
+                )
+            logger.warning("the topic %s does not exist, producer %s", topic, conn.peer)
+            topic_config = c.topics.create_in_send_message(
+                topic, header.default_topic, header.default_topic_queue_nums, sys_flag, conn.peer
+            )
+            if topic_config is None and topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+                topic_config = c.topics.create_in_send_message_back(
+                    topic, 1, PERM_WRITE | PERM_READ, sys_flag
+                )
+            if topic_config is None:
+                return self._fail(
+                    request,
+                    ResponseCode.TOPIC_NOT_EXIST,
+                    f"topic[{topic}] not exist, apply first please!{suggest_todo()}",
+                )
+        queue_id = header.queue_id
+        if queue_id >= max(topic_config.write_queue_nums, topic_config.read_queue_nums):
+            info = (
+                f"request queueId[{queue_id}] is illegal, {topic_config_string(topic_config)} "
+                f"Producer: {conn.peer}"
+            )
+            logger.warning("%s", info)
+            return self._fail(request, ResponseCode.INVALID_PARAMETER, info)
+        if not topic_config.perm & PERM_WRITE or topic_config.write_queue_nums <= 0:
+            return self._fail(
+                request,
+                ResponseCode.NO_PERMISSION,
+                f"the topic[{topic}] sending message is forbidden",
+            )
+        waiter = c.flush_waiter
+        if waiter is not None and len(waiter) >= config.send_thread_pool_queue_capacity:
+            return self._fail(
+                request,
+                ResponseCode.SYSTEM_BUSY,
+                f"[REJECTREQUEST]system busy, {len(waiter)} sends wait for the disk flush, "
+                "start flow control for a while",
+            )
+        return topic_config
+
+    # ------------------------------------------------------------------ one message
+
+    def _send_one(
+        self,
+        request: RemotingCommand,
+        header: SendHeader,
+        conn: Connection,
+        topic_config: TopicConfig,
+    ) -> _Result:
+        c = self._c
+        topic = header.topic
+        queue_id = header.queue_id
+        if queue_id < 0:
+            queue_id = self._random.randrange(topic_config.write_queue_nums)
+        properties = props.decode_properties(header.properties) if header.properties else {}
+        reconsume_times = header.reconsume_times or 0
+        sys_flag = header.sys_flag
+        if topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+            routed = self._retry_or_dlq(request, header, properties, reconsume_times)
+            if isinstance(routed, RemotingCommand):
+                return routed
+            if routed is not None:
+                topic, queue_id, topic_config = routed
+        if topic_config.topic_filter_type is TopicFilterType.MULTI_TAG:
+            sys_flag |= _MULTI_TAGS_FLAG
+        if properties.get(props.TRANSACTION_PREPARED, "").lower() == "true" and not (
+            reconsume_times > 0 and _delay_level(properties) > 0
+        ):
+            remark = (
+                f"the broker[{c.broker_ip}] sending transaction message is forbidden"
+                if c.config.reject_transaction_message
+                else f"the broker[{c.broker_ip}] sending transaction message is forbidden: "
+                "transactional messages are not implemented in rmq-broker yet"
+            )
+            return self._fail(request, ResponseCode.NO_PERMISSION, remark)
+        if not self._warned_delay and _delay_level(properties) > 0:
+            self._warned_delay = True
+            logger.warning(
+                "message to %s has delay level %s: delay levels are not scheduled by rmq-broker "
+                "yet, the message is delivered at once (logged once)",
+                topic, properties.get(props.DELAY_TIME_LEVEL),
+            )  # fmt: skip
+        properties[props.CLUSTER] = c.config.broker_cluster_name
+        message = MessageExt(
+            topic=topic,
+            queue_id=queue_id,
+            flag=header.flag,
+            sys_flag=sys_flag,
+            born_timestamp=header.born_timestamp,
+            born_host=c.born_host(conn),
+            store_host=c.store_host,
+            reconsume_times=reconsume_times,
+            body=request.body if type(request.body) is bytes else bytes(request.body),
+            properties=properties,
+        )
+        return self._store(request, [message], queue_id, properties.get(props.UNIQ_KEY), properties)
+
+    def _retry_or_dlq(
+        self,
+        request: RemotingCommand,
+        header: SendHeader,
+        properties: dict[str, str],
+        reconsume_times: int,
+    ) -> RemotingCommand | tuple[str, int, TopicConfig] | None:
+        """Java's ``handleRetryAndDLQ``: an error response, a new (topic, queue, config)
+        for the dead-letter queue, or None to send to the retry topic as asked."""
+        c = self._c
+        group = header.topic[len(RETRY_GROUP_TOPIC_PREFIX) :]
+        group_config = c.groups.find(group)
+        if group_config is None:
+            return self._fail(
+                request,
+                ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST,
+                f"subscription group not exist, {group} {suggest_todo()}",
+            )
+        max_reconsume = group_config.retry_max_times
+        if request.version >= _V3_4_9 and header.max_reconsume_times is not None:
+            max_reconsume = header.max_reconsume_times
+        if reconsume_times <= max_reconsume and c.locks.is_lock_all_expired(group):
+            return None
+        properties[props.DELAY_TIME_LEVEL] = "-1"
+        dlq = DLQ_GROUP_TOPIC_PREFIX + group
+        config = c.topics.create_in_send_message_back(
+            dlq, _DLQ_NUMS_PER_GROUP, PERM_WRITE | PERM_READ, 0
+        )
+        logger.info(
+            "message of %s reconsumed %d times (max %d): to %s",
+            header.topic, reconsume_times, max_reconsume, dlq,
+        )  # fmt: skip
+        return dlq, self._random.randrange(_DLQ_NUMS_PER_GROUP), config
+
+    # ------------------------------------------------------------------ batches
+
+    def _send_batch(
+        self,
+        request: RemotingCommand,
+        header: SendHeader,
+        conn: Connection,
+        topic_config: TopicConfig,
+    ) -> _Result:
+        c = self._c
+        topic = header.topic
+        queue_id = header.queue_id
+        if queue_id < 0:
+            queue_id = self._random.randrange(topic_config.write_queue_nums)
+        if len(topic) > 127:
+            return self._fail(
+                request, ResponseCode.MESSAGE_ILLEGAL, f"message topic length too long {len(topic)}"
+            )
+        if topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+            return self._fail(
+                request,
+                ResponseCode.MESSAGE_ILLEGAL,
+                f"batch request does not support retry group {topic}",
+            )
+        if len(request.body) > c.settings.store.max_message_size:
+            return self._fail(request, ResponseCode.MESSAGE_ILLEGAL, self._illegal_remark())
+        try:
+            entries = decode_batch(request.body)
+        except RemoteProtocolError as exc:
+            return self._fail(
+                request, ResponseCode.MESSAGE_ILLEGAL, f"the batch body is malformed: {exc}"
+            )
+        if not entries:
+            return self._fail(
+                request, ResponseCode.MESSAGE_ILLEGAL, "the batch body holds no message"
+            )
+        batch_properties = props.decode_properties(header.properties) if header.properties else {}
+        sys_flag = header.sys_flag
+        if topic_config.topic_filter_type is TopicFilterType.MULTI_TAG:
+            sys_flag |= _MULTI_TAGS_FLAG
+        born_host = c.born_host(conn)
+        store_host = c.store_host
+        reconsume_times = header.reconsume_times or 0
+        messages = [
+            MessageExt(
+                topic=topic,
+                queue_id=queue_id,
+                flag=entry.flag,
+                sys_flag=sys_flag,
+                born_timestamp=header.born_timestamp,
+                born_host=born_host,
+                store_host=store_host,
+                reconsume_times=reconsume_times,
+                body=entry.body,
+                properties=entry.properties,
+            )
+            for entry in entries
+        ]
+        return self._store(
+            request, messages, queue_id, batch_properties.get(props.UNIQ_KEY), batch_properties
+        )
+
+    # ------------------------------------------------------------------ storing
+
+    def _illegal_remark(self) -> str:
+        return (
+            "the message is illegal, maybe msg body or properties length not matched. msg body "
+            f"length limit {self._c.settings.store.max_message_size}B, msg properties length "
+            "limit 32KB."
+        )
+
+    def _store(
+        self,
+        request: RemotingCommand,
+        messages: list[MessageExt],
+        queue_id: int,
+        uniq_key: str | None,
+        properties: dict[str, str],
+    ) -> _Result:
+        c = self._c
+        try:
+            result = c.store.append_messages(messages)
+        except MessageTooLargeError:
+            return self._fail(request, ResponseCode.MESSAGE_ILLEGAL, self._illegal_remark())
+        except LocalProtocolError as exc:  # properties too long, a field out of range
+            logger.info("message to %s refused: %s", messages[0].topic, exc)
+            return self._fail(request, ResponseCode.MESSAGE_ILLEGAL, self._illegal_remark())
+        except (DiskFullError, StoreClosedError) as exc:
+            return self._fail(
+                request,
+                ResponseCode.SERVICE_NOT_AVAILABLE,
+                "service not available now. It may be caused by one of the following reasons: "
+                f"the broker's disk is full, messages are put to the slave, message store has "
+                f"been shut down, etc. ({exc})",
+            )
+        except StoreError as exc:
+            logger.error("storing a message to %s failed: %s", messages[0].topic, exc)
+            return self._fail(request, ResponseCode.SYSTEM_ERROR, f"store putMessage failed: {exc}")
+        response_header = SendMessageResponseHeader(
+            msg_id=result.msg_id if len(result.msg_ids) == 1 else ",".join(result.msg_ids),
+            queue_id=queue_id,
+            queue_offset=result.queue_offset,
+            transaction_id=uniq_key,
+        )
+        waiter = c.flush_waiter
+        if waiter is None or properties.get(props.WAIT_STORE_MSG_OK, "true").lower() == "false":
+            return respond(request, header=response_header, ext_fields=self._ext)
+        flushed = waiter.wait(result.end_offset)
+        if flushed.done() and flushed.result():
+            return respond(request, header=response_header, ext_fields=self._ext)
+        return self._await_flush(request, flushed, response_header, result)
+
+    async def _await_flush(
+        self,
+        request: RemotingCommand,
+        flushed: asyncio.Future[bool],
+        header: SendMessageResponseHeader,
+        result: PutResult,
+    ) -> RemotingCommand:
+        ok = await flushed
+        if ok:
+            return respond(request, header=header, ext_fields=self._ext)
+        logger.warning(
+            "commit log not flushed to offset %d within syncFlushTimeout: FLUSH_DISK_TIMEOUT",
+            result.end_offset,
+        )
+        return respond(request, ResponseCode.FLUSH_DISK_TIMEOUT, None, header, ext_fields=self._ext)
+
+
+def _delay_level(properties: dict[str, str]) -> int:
+    text = properties.get(props.DELAY_TIME_LEVEL)
+    if not text:
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        return 0

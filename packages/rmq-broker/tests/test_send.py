@@ -1,0 +1,333 @@
+"""SEND_MESSAGE, SEND_MESSAGE_V2, SEND_BATCH_MESSAGE against a real broker and store."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from rmq_broker import Broker, BrokerSettings
+from rmq_protocol.codec.codes import RequestCode, ResponseCode
+from rmq_protocol.codec.headers import SendMessageResponseHeader
+from rmq_protocol.codec.message import BatchEntry, encode_batch
+from rmq_protocol.codec.msgid import decode_offset_msg_id
+from rmq_protocol.transport import RemotingClient
+from rmq_store import FlushDiskType, MessageStore
+
+if TYPE_CHECKING:
+    from conftest import Builders, Send
+
+
+def _header(response: object) -> SendMessageResponseHeader:
+    from rmq_protocol.codec.command import RemotingCommand
+
+    assert isinstance(response, RemotingCommand)
+    assert response.code == ResponseCode.SUCCESS, (response.code, response.remark)
+    return response.decode_header(SendMessageResponseHeader)
+
+
+async def test_send_v2_response_headers(broker: Broker, send: Send) -> None:
+    response = await send("TopicSend", b"one", queue_id=1, tags="TagA", keys="k1")
+    header = _header(response)
+    assert header.queue_id == 1
+    assert header.queue_offset == 0
+    host, port, offset = decode_offset_msg_id(header.msg_id)
+    assert (host, port) == ("127.0.0.1", broker.port)
+    assert offset == 0
+    assert header.transaction_id is not None
+    assert header.transaction_id.startswith("7F000001")
+    assert response.ext_fields is not None
+    assert response.ext_fields["MSG_REGION"] == "DefaultRegion"
+    assert response.ext_fields["TRACE_ON"] == "true"
+    second = _header(await send("TopicSend", b"two", queue_id=1))
+    assert second.queue_offset == 1
+
+
+async def test_send_v1_long_header_names(broker: Broker, send: Send) -> None:
+    header = _header(
+        await send("TopicV1", b"from the C++ 1.x client", code=RequestCode.SEND_MESSAGE)
+    )
+    assert header.queue_offset == 0
+
+
+async def test_properties_are_stored_as_sent_plus_cluster(broker: Broker, send: Send) -> None:
+    _header(await send("TopicProps", b"x", tags="TagA", keys="k1 k2", properties={"custom": "v"}))
+    store = broker.controller.store
+    assert isinstance(store, MessageStore)
+    message = store.look_message_by_offset(0)
+    assert message is not None
+    assert message.properties["custom"] == "v"
+    assert message.properties["TAGS"] == "TagA"
+    assert message.properties["KEYS"] == "k1 k2"
+    assert message.properties["CLUSTER"] == "DefaultCluster"
+    assert message.born_host.host == "127.0.0.1"
+    assert message.store_host.port == broker.port
+
+
+async def test_random_queue_when_queue_id_is_negative(broker: Broker, send: Send) -> None:
+    seen = {_header(await send("TopicRandom", queue_id=-1)).queue_id for _ in range(40)}
+    assert seen <= {0, 1, 2, 3}
+    assert len(seen) > 1
+
+
+async def test_auto_create_via_tbw102(broker: Broker, send: Send) -> None:
+    assert broker.controller.topics.select("TopicAuto") is None
+    _header(await send("TopicAuto"))
+    created = broker.controller.topics.select("TopicAuto")
+    assert created is not None
+    assert (created.read_queue_nums, created.write_queue_nums, created.perm) == (4, 4, 6)
+
+
+async def test_queue_id_out_of_range(broker: Broker, send: Send) -> None:
+    _header(await send("TopicRange"))
+    response = await send("TopicRange", queue_id=4)
+    assert response.code == ResponseCode.INVALID_PARAMETER
+    assert response.remark is not None
+    assert response.remark.startswith(
+        "request queueId[4] is illegal, TopicConfig [topicName=TopicRange, readQueueNums=4, "
+        "writeQueueNums=4, perm=RW-,"
+    )
+    assert "Producer: 127.0.0.1:" in response.remark
+    assert response.ext_fields is not None
+    assert "MSG_REGION" in response.ext_fields
+
+
+@pytest.mark.parametrize(
+    ("topic", "code", "remark"),
+    [
+        (
+            "bad topic",
+            ResponseCode.INVALID_PARAMETER,
+            "The specified topic: bad topic, contains illegal characters, allowing only "
+            "^[%|a-zA-Z0-9_-]+$",
+        ),
+        (
+            "SCHEDULE_TOPIC_XXXX",
+            ResponseCode.NO_PERMISSION,
+            "Sending message to topic[SCHEDULE_TOPIC_XXXX] is forbidden.",
+        ),
+    ],
+)
+async def test_topic_checks(broker: Broker, send: Send, topic: str, code: int, remark: str) -> None:
+    response = await send(topic)
+    assert (response.code, response.remark) == (code, remark)
+
+
+async def test_topic_not_exist_without_auto_create(
+    settings: BrokerSettings, client: RemotingClient, build: Builders
+) -> None:
+    async with Broker(build.with_broker(settings, auto_create_topic_enable=False)) as broker:
+        response = await client.request(broker.address, build.send("TopicNone"), timeout=5)
+    assert response.code == ResponseCode.TOPIC_NOT_EXIST
+    assert response.remark == (
+        "topic[TopicNone] not exist, apply first please!\n"
+        "See https://rocketmq.apache.org/docs/bestPractice/06FAQ for further details."
+    )
+
+
+async def test_no_permission_when_the_broker_is_not_writable(
+    settings: BrokerSettings, client: RemotingClient, build: Builders
+) -> None:
+    async with Broker(build.with_broker(settings, broker_permission=4)) as broker:
+        response = await client.request(broker.address, build.send("TopicRO"), timeout=5)
+    assert response.code == ResponseCode.NO_PERMISSION
+    assert response.remark == "the broker[127.0.0.1] sending message is forbidden"
+
+
+async def test_no_permission_when_the_topic_is_not_writable(broker: Broker, send: Send) -> None:
+    from rmq_protocol.codec.body import TopicConfig
+
+    broker.controller.topics.update(TopicConfig(topic_name="TopicR", perm=4))
+    response = await send("TopicR")
+    assert response.code == ResponseCode.NO_PERMISSION
+    assert response.remark == "the topic[TopicR] sending message is forbidden"
+
+
+async def test_message_too_large(
+    settings: BrokerSettings, client: RemotingClient, build: Builders
+) -> None:
+    small = dataclasses.replace(
+        settings, store=dataclasses.replace(settings.store, max_message_size=1024)
+    )
+    async with Broker(small) as broker:
+        response = await client.request(
+            broker.address, build.send("TopicBig", b"x" * 1025), timeout=5
+        )
+        ok = await client.request(broker.address, build.send("TopicBig", b"x" * 1024), timeout=5)
+    assert response.code == ResponseCode.MESSAGE_ILLEGAL
+    assert response.remark == (
+        "the message is illegal, maybe msg body or properties length not matched. msg body "
+        "length limit 1024B, msg properties length limit 32KB."
+    )
+    assert ok.code == ResponseCode.SUCCESS
+
+
+async def test_batch(broker: Broker, client: RemotingClient, build: Builders) -> None:
+    entries = [
+        BatchEntry(f"batch-{i}".encode(), properties={"UNIQ_KEY": f"U{i}", "TAGS": "TagB"})
+        for i in range(5)
+    ]
+    request = build.send(
+        "TopicBatch", encode_batch(entries), queue_id=2, code=RequestCode.SEND_BATCH_MESSAGE
+    )
+    header = _header(await client.request(broker.address, request, timeout=5))
+    ids = header.msg_id.split(",")
+    assert len(ids) == 5
+    offsets = [decode_offset_msg_id(i)[2] for i in ids]
+    assert offsets == sorted(offsets)
+    assert offsets[0] == 0
+    assert (header.queue_id, header.queue_offset) == (2, 0)
+    store = broker.controller.store
+    assert store.get_max_offset_in_queue("TopicBatch", 2) == 5
+    again = _header(await client.request(broker.address, request, timeout=5))
+    assert again.queue_offset == 5
+
+
+async def test_batch_to_a_retry_topic_is_refused(
+    broker: Broker, client: RemotingClient, build: Builders
+) -> None:
+    body = encode_batch([BatchEntry(b"x")])
+    broker.controller.groups.find("CID_b")
+    response = await client.request(
+        broker.address,
+        build.send("%RETRY%CID_b", body, code=RequestCode.SEND_BATCH_MESSAGE),
+        timeout=5,
+    )
+    assert response.code == ResponseCode.MESSAGE_ILLEGAL
+    assert response.remark == "batch request does not support retry group %RETRY%CID_b"
+
+
+async def test_retry_topic_and_dead_letter_queue(
+    broker: Broker, client: RemotingClient, build: Builders
+) -> None:
+    from rmq_protocol.codec.headers import SendMessageRequestHeaderV2
+
+    async def retry(reconsume_times: int) -> SendMessageResponseHeader:
+        request = build.send("%RETRY%CID_dlq", b"retry me", queue_id=-1)
+        header = request.decode_header(SendMessageRequestHeaderV2)._replace(
+            reconsume_times=reconsume_times, max_reconsume_times=16
+        )
+        request = request._replace(ext_fields=header.to_ext_fields())
+        return _header(await client.request(broker.address, request, timeout=5))
+
+    # as in Java, a retry topic nobody's heartbeat created yet is made from TBW102
+    store = broker.controller.store
+
+    def stored(topic: str) -> int:
+        return sum(store.get_max_offset_in_queue(topic, q) for q in range(8))
+
+    await retry(3)
+    assert broker.controller.topics.select("%RETRY%CID_dlq") is not None
+    assert stored("%RETRY%CID_dlq") == 1
+    await retry(17)  # past maxReconsumeTimes 16: dead letter
+    dlq = broker.controller.topics.select("%DLQ%CID_dlq")
+    assert dlq is not None
+    assert (dlq.write_queue_nums, dlq.perm) == (1, 6)
+    assert stored("%DLQ%CID_dlq") == 1
+    assert stored("%RETRY%CID_dlq") == 1
+
+
+async def test_retry_topic_of_an_unknown_group(
+    settings: BrokerSettings, client: RemotingClient, build: Builders
+) -> None:
+    async with Broker(build.with_broker(settings, auto_create_subscription_group=False)) as broker:
+        response = await client.request(broker.address, build.send("%RETRY%CID_none"), timeout=5)
+    assert response.code == ResponseCode.SUBSCRIPTION_GROUP_NOT_EXIST
+    assert response.remark is not None
+    assert response.remark.startswith("subscription group not exist, CID_none \nSee ")
+
+
+async def test_transactions_are_refused_for_now(broker: Broker, send: Send) -> None:
+    response = await send("TopicTx", properties={"TRAN_MSG": "true", "PGROUP": "PID_tx"})
+    assert response.code == ResponseCode.NO_PERMISSION
+    assert response.remark is not None
+    assert "transaction" in response.remark
+
+
+async def test_sync_flush(
+    settings: BrokerSettings, client: RemotingClient, build: Builders
+) -> None:
+    sync = dataclasses.replace(
+        settings,
+        store=dataclasses.replace(settings.store, flush_disk_type=FlushDiskType.SYNC_FLUSH),
+    )
+    async with Broker(sync) as broker:
+        responses = await asyncio.gather(
+            *(
+                client.request(broker.address, build.send("TopicSync", b"d"), timeout=5)
+                for _ in range(20)
+            )
+        )
+        store = broker.controller.store
+        assert all(r.code == ResponseCode.SUCCESS for r in responses)
+        assert store.flushed_offset >= store.get_max_offset_in_queue("TopicSync", 0) * 100
+
+
+class _StalledFlushStore:
+    """A real store whose flushes never report (a disk that hangs)."""
+
+    def __init__(self, store: MessageStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    @property
+    def flushed_offset(self) -> int:
+        return 0
+
+    def add_flush_listener(self, listener: Callable[[int], None]) -> None:
+        pass
+
+    def remove_flush_listener(self, listener: Callable[[int], None]) -> None:
+        pass
+
+    def flush_future(self, offset: int) -> concurrent.futures.Future[int]:
+        return concurrent.futures.Future()
+
+
+async def test_flush_disk_timeout_and_system_busy(
+    settings: BrokerSettings, client: RemotingClient, build: Builders, tmp_path: Path
+) -> None:
+    store_config = dataclasses.replace(
+        settings.store, flush_disk_type=FlushDiskType.SYNC_FLUSH, sync_flush_timeout=300
+    )
+    sync = build.with_broker(
+        dataclasses.replace(settings, store=store_config), send_thread_pool_queue_capacity=1
+    )
+    with MessageStore.open(store_config) as real:
+        async with Broker(sync, store=_StalledFlushStore(real)) as broker:  # type: ignore[arg-type]
+            first = asyncio.ensure_future(
+                client.request(broker.address, build.send("TopicStall"), timeout=5)
+            )
+            await asyncio.sleep(0.05)
+            busy = await client.request(broker.address, build.send("TopicStall"), timeout=5)
+            timed_out = await first
+    assert busy.code == ResponseCode.SYSTEM_BUSY
+    assert busy.remark is not None
+    assert busy.remark.startswith("[REJECTREQUEST]")
+    assert timed_out.code == ResponseCode.FLUSH_DISK_TIMEOUT
+    header = timed_out.decode_header(SendMessageResponseHeader)  # a "sent" code carries it
+    assert header.queue_offset == 0
+
+
+async def test_wait_false_does_not_wait_for_the_flush(
+    settings: BrokerSettings, client: RemotingClient, build: Builders
+) -> None:
+    store_config = dataclasses.replace(
+        settings.store, flush_disk_type=FlushDiskType.SYNC_FLUSH, sync_flush_timeout=300
+    )
+    with MessageStore.open(store_config) as real:
+        async with Broker(
+            dataclasses.replace(settings, store=store_config),
+            store=_StalledFlushStore(real),  # type: ignore[arg-type]
+        ) as broker:
+            response = await client.request(
+                broker.address, build.send("TopicNoWait", properties={"WAIT": "false"}), timeout=5
+            )
+    assert response.code == ResponseCode.SUCCESS
