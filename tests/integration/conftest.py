@@ -7,12 +7,14 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from rmq_broker import Broker, BrokerConfig, BrokerSettings
+from rmq_namesrv import NameServer, NamesrvConfig
 from rmq_protocol.codec.body import (
     BrokerData,
     GetConsumerListByGroupResponseBody,
@@ -35,6 +37,7 @@ from rmq_protocol.codec.headers import (
 from rmq_protocol.codec.message import HostPort, MessageExt, compress_body, encode_message
 from rmq_protocol.codec.msgid import offset_msg_id
 from rmq_protocol.transport import Connection, ProcessorRegistry, RemotingServer, start_server
+from rmq_store import StoreConfig
 
 TOPIC = "TopicInterop"
 
@@ -61,15 +64,21 @@ RunClient = Callable[..., Awaitable[ClientRun]]
 def run_client(tmp_path: Path) -> RunClient:
     """Run a client program to completion (``await run_client(*argv, cwd=…)``).
 
-    HOME is a temporary directory (the C++ client writes its logs there); the process
-    is killed if it outlives ``timeout`` seconds.
+    HOME is a temporary directory (the C++ client writes its logs there); ``env`` adds
+    variables (PYTHONPATH, …); the process is killed if it outlives ``timeout`` seconds.
     """
 
-    async def run(*argv: str, cwd: Path, timeout: float = 90) -> ClientRun:
+    async def run(
+        *argv: str, cwd: Path, timeout: float = 90, env: Mapping[str, str] | None = None
+    ) -> ClientRun:
         proc = await asyncio.create_subprocess_exec(
             *argv,
             cwd=cwd,
-            env={"HOME": str(tmp_path), "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            env={
+                "HOME": str(tmp_path),
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                **(env or {}),
+            },
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -104,6 +113,59 @@ def alions() -> Path:
             timeout=600,
         )
     return ALIONS_DIR
+
+
+@pytest.fixture(scope="session")
+def rocketmq044() -> Path:
+    """Where ``rocketmq==0.4.4`` (PyPI: a ctypes wrapper whose wheel bundles the C++
+    client 1.x) is installed: a ``pip install --target`` directory that tox's
+    integration env fills and names in ``RMQ_ROCKETMQ044_DIR``.
+
+    It cannot be an ordinary dependency: its top-level package is ``rocketmq``, as is
+    rocketmq-python-cvs's (librocketmq 2.1.0); drivers put it first on PYTHONPATH.
+    Skipped locally when missing, a failure in CI (CI=true).
+    """
+    target = os.environ.get("RMQ_ROCKETMQ044_DIR")
+    if target is None or not (Path(target) / "rocketmq" / "librocketmq.so").is_file():
+        message = (
+            "rocketmq==0.4.4 not installed: run `python3 tools/dev.py test --env integration`, "
+            "or `pip install --no-deps --target DIR rocketmq==0.4.4` and set "
+            "RMQ_ROCKETMQ044_DIR=DIR (Linux x86_64 only: the wheel is manylinux1_x86_64)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return Path(target)
+
+
+@pytest.fixture
+async def servers(tmp_path: Path) -> AsyncIterator[tuple[NameServer, Broker]]:
+    """A real rmq NameServer and an rmq Broker registered with it, on free ports, with the
+    store in tmp_path."""
+    namesrv_config = NamesrvConfig(
+        listen_port=0,
+        bind_address="127.0.0.1",
+        kv_config_path=tmp_path / "namesrv" / "kvConfig.json",
+        config_store_path=tmp_path / "namesrv" / "namesrv.properties",
+    )
+    async with NameServer(namesrv_config) as namesrv:
+        settings = BrokerSettings(
+            broker=BrokerConfig(
+                listen_port=0,
+                bind_address="127.0.0.1",
+                broker_ip1="127.0.0.1",
+                broker_name="broker-a",
+                namesrv_addr=namesrv.address,
+            ),
+            store=StoreConfig(
+                store_path_root_dir=tmp_path / "store",
+                mapped_file_size_commit_log=16 * 1024 * 1024,
+                max_hash_slot_num=10_000,
+                max_index_num=40_000,
+            ),
+        )
+        async with Broker(settings) as broker:
+            yield namesrv, broker
 
 
 @dataclass

@@ -2,58 +2,29 @@
 
 The same producer and consumer drivers as the FakeCluster tests (ali-ons, and the C++
 client librocketmq 2.1.0), but the servers are rmq-namesrv and rmq-broker on free
-ports with a store in tmp_path: the clients route through the NameServer the broker
-registered with, send into the store and consume with push consumers (heartbeats,
-rebalance, QUERY_CONSUMER_OFFSET, long-polling pulls, offset commits).
+ports with a store in tmp_path (conftest's ``servers``): the clients route through the
+NameServer the broker registered with, send into the store and consume with push
+consumers (heartbeats, rebalance, QUERY_CONSUMER_OFFSET, long-polling pulls, offset
+commits).
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from rmq_broker import Broker, BrokerConfig, BrokerSettings
-from rmq_namesrv import NameServer, NamesrvConfig
+from rmq_broker import Broker
+from rmq_namesrv import NameServer
 from rmq_protocol.codec.body import TopicConfig
-from rmq_store import StoreConfig
 
 if TYPE_CHECKING:
     from conftest import RunClient
 
 HERE = Path(__file__).parent
-
-
-@pytest.fixture
-async def servers(tmp_path: Path) -> AsyncIterator[tuple[NameServer, Broker]]:
-    namesrv_config = NamesrvConfig(
-        listen_port=0,
-        bind_address="127.0.0.1",
-        kv_config_path=tmp_path / "namesrv" / "kvConfig.json",
-        config_store_path=tmp_path / "namesrv" / "namesrv.properties",
-    )
-    async with NameServer(namesrv_config) as namesrv:
-        settings = BrokerSettings(
-            broker=BrokerConfig(
-                listen_port=0,
-                bind_address="127.0.0.1",
-                broker_ip1="127.0.0.1",
-                broker_name="broker-a",
-                namesrv_addr=namesrv.address,
-            ),
-            store=StoreConfig(
-                store_path_root_dir=tmp_path / "store",
-                mapped_file_size_commit_log=16 * 1024 * 1024,
-                max_hash_slot_num=10_000,
-                max_index_num=40_000,
-            ),
-        )
-        async with Broker(settings) as broker:
-            yield namesrv, broker
 
 
 async def _create_topic(broker: Broker, topic: str, queues: int = 4) -> None:

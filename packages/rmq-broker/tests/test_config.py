@@ -70,6 +70,20 @@ def test_namesrv_option_overrides_the_file(tmp_path: Path) -> None:
     assert settings.broker.namesrv_addresses == ["127.0.0.1:9999"]
 
 
+def test_base_supplies_the_keys_the_file_does_not_set(tmp_path: Path) -> None:
+    path = tmp_path / "broker.conf"
+    path.write_text("brokerName=broker-b\nlistenPort=10950\n")
+    base = BrokerSettings(
+        broker=BrokerConfig(bind_address="127.0.0.1", listen_port=10911),
+        store=StoreConfig(store_path_root_dir=tmp_path / "base-store"),
+    )
+    settings = load_broker_settings(path, base=base)
+    assert settings.broker.bind_address == "127.0.0.1"  # from base
+    assert settings.broker.listen_port == 10950  # the file wins
+    assert settings.broker.broker_name == "broker-b"
+    assert settings.store.store_path_root_dir == tmp_path / "base-store"
+
+
 def test_masters_are_broker_id_zero(tmp_path: Path) -> None:
     path = tmp_path / "broker.conf"
     path.write_text("brokerId=3\nbrokerRole=SYNC_MASTER\n")

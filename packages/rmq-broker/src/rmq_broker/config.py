@@ -163,20 +163,27 @@ class BrokerSettings:
     store: StoreConfig = dataclasses.field(default_factory=StoreConfig)
 
 
-def load_broker_settings(path: str | Path, *, namesrv_addr: str | None = None) -> BrokerSettings:
+def load_broker_settings(
+    path: str | Path,
+    *,
+    namesrv_addr: str | None = None,
+    base: BrokerSettings | None = None,
+) -> BrokerSettings:
     """Read a ``broker.conf`` (properties or TOML), as ``mqbroker -c`` does.
 
     Args:
         path: the file; broker and store keys may be mixed, as in Java.
         namesrv_addr: ``mqbroker -n``: overrides the file's ``namesrvAddr``.
+        base: the values of keys the file does not set (default: RocketMQ's defaults);
+            ``rmq standalone`` passes its own (127.0.0.1, its data directory).
 
     Raises:
         ConfigError: unreadable file, unknown key (with the nearest known key) or a value
             that does not convert.
     """
     source = ConfigSource.read(path)
-    broker = source.build(BrokerConfig)
-    store = source.build(StoreConfig)
+    broker = source.build(BrokerConfig, base=None if base is None else base.broker)
+    store = source.build(StoreConfig, base=None if base is None else base.store)
     source.check_claimed()
     if namesrv_addr is not None:
         broker = dataclasses.replace(broker, namesrv_addr=namesrv_addr)
