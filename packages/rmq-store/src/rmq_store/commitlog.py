@@ -30,7 +30,6 @@ from rmq_protocol.codec.message import (
     BLANK_MAGIC,
     MAGIC_V1,
     MAGIC_V2,
-    PHYSICAL_OFFSET_POSITION,
     QUEUE_OFFSET_POSITION,
     SYSFLAG_POSITION,
     MessageExt,
@@ -39,7 +38,7 @@ from rmq_protocol.codec.message import (
 )
 from rmq_protocol.errors import RemoteProtocolError
 from rmq_store.errors import CorruptRecordError, MessageTooLargeError, StoreError
-from rmq_store.mapped_file import MappedFile, segment_name
+from rmq_store.mapped_file import MappedFile, segment_files, segment_name
 
 __all__ = ["AppendResult", "CommitLog", "PreparedRecord", "RecoveryReport", "ScannedRecord"]
 
@@ -48,6 +47,8 @@ logger = logging.getLogger(__name__)
 _BLANK: Final = struct.Struct(">iI")
 _HEAD: Final = struct.Struct(">iI")
 _I64: Final = struct.Struct(">q")
+_QUEUE_AND_PHYSICAL_OFFSET: Final = struct.Struct(">qq")  # QUEUEOFFSET, then PHYSICALOFFSET
+_STORE_TIMESTAMP_AT: Final = (store_timestamp_position(0), store_timestamp_position(0x10))
 _I16: Final = struct.Struct(">h")
 _I32: Final = struct.Struct(">i")
 _MIN_RECORD: Final = 91  # fixed part of an IPv4, magic-v1 record (spec §3.1)
@@ -87,6 +88,84 @@ class RecoveryReport:
     removed_segments: int  # whole segments after the torn tail that were deleted
 
 
+@typing.final
+class _Prefaulter:
+    """Faults the newest segment's pages into memory ahead of the writer, on its own thread.
+
+    The first write into a page that was never touched costs a page fault on the writer's
+    thread and, on a VM, one in the hypervisor too: 1189-byte records were copied into a
+    fresh segment at 0.4 to 2.5 µs each, into faulted pages at 0.15 to 0.2 µs (this
+    machine). :meth:`MappedFile.populate` maps the pages in chunks with the GIL released,
+    without dirtying them, so a flush writes nothing for pages the writer has not reached.
+    """
+
+    _CHUNK: Final = 8 * 1024 * 1024  # bytes per madvise: a short wait for forget()
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._cond = threading.Condition()
+        self._segment: MappedFile | None = None  # what is left to do: segment, from position
+        self._position = 0
+        self._busy: MappedFile | None = None  # the segment a chunk is being faulted in
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def prefault(self, segment: MappedFile, position: int) -> None:
+        """Fault ``segment`` in from ``position`` on (instead of any earlier segment)."""
+        with self._cond:
+            if self._stopping:
+                return
+            self._segment, self._position = segment, position
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def forget(self, segment: MappedFile) -> None:
+        """Leave ``segment`` alone from now on (before it is unmapped): waits for a chunk
+        of it that is being faulted in."""
+        with self._cond:
+            if self._segment is segment:
+                self._segment = None
+            while self._busy is segment:
+                self._cond.wait()
+
+    def stop(self) -> None:
+        """Stop and join the thread (idempotent)."""
+        with self._cond:
+            self._stopping = True
+            self._segment = None
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._segment is None and not self._stopping:
+                    self._cond.wait()
+                segment, position = self._segment, self._position
+                if segment is None:  # stopping
+                    return
+                size = min(self._CHUNK, segment.file_size - position)
+                if size <= 0:
+                    self._segment = None
+                    continue
+                self._position = position + size
+                self._busy = segment
+            done = False
+            try:
+                done = segment.populate(position, size)
+            except StoreError:  # closed after all: nothing to do
+                pass
+            finally:
+                with self._cond:
+                    self._busy = None
+                    if not done and self._segment is segment:
+                        self._segment = None  # the system cannot: the writer faults itself
+                    self._cond.notify_all()
+
+
 def _properties_complete(
     buffer: bytes | bytearray | memoryview | object,
     position: int,
@@ -120,8 +199,16 @@ class CommitLog:
     """
 
     def __init__(
-        self, directory: Path, segment_size: int, *, max_record_size: int, read_only: bool = False
+        self,
+        directory: Path,
+        segment_size: int,
+        *,
+        max_record_size: int,
+        read_only: bool = False,
+        prefault: bool = False,
     ) -> None:
+        """``prefault``: fault each new segment into memory ahead of the writer, on a
+        thread of its own (:class:`_Prefaulter`; the store's log does)."""
         self.directory = directory
         self.segment_size = segment_size
         self.max_record_size = max_record_size
@@ -131,9 +218,8 @@ class CommitLog:
         self._segments: list[MappedFile] = []
         self._segments_lock = threading.Lock()  # creating and deleting segments
         self._zombies: list[MappedFile] = []  # deleted segments with live views
-        names = (
-            sorted(p for p in directory.iterdir() if p.name.isdigit()) if directory.is_dir() else []
-        )
+        self._prefaulter = _Prefaulter("rmq-store-prefault") if prefault and not read_only else None
+        names = segment_files(directory, read_only=read_only)
         for path in names:
             segment = MappedFile(path, segment_size, create=False, read_only=read_only)
             if self._segments and segment.file_from_offset != (
@@ -185,7 +271,9 @@ class CommitLog:
         last = self._segments[-1] if self._segments else None
         if last is not None and last.free >= size + 8:
             return last
-        if last is not None:  # end-of-file marker, then a new segment
+        if last is not None and last.free:  # end-of-file marker, then a new segment
+            # (A segment recovered full already has its marker: the process stopped
+            # after writing it and before creating the next segment.)
             remaining = last.free
             _BLANK.pack_into(last.buffer, last.wrote_position, remaining, BLANK_MAGIC)
             last.wrote_position = last.file_size
@@ -196,6 +284,8 @@ class CommitLog:
         segment = MappedFile(self.directory / segment_name(start), self.segment_size, create=True)
         with self._segments_lock:
             self._segments.append(segment)
+        if self._prefaulter is not None:
+            self._prefaulter.prefault(segment, 0)
         return segment
 
     def append(self, records: Sequence[PreparedRecord], store_timestamp: int) -> list[AppendResult]:
@@ -204,13 +294,33 @@ class CommitLog:
         Raises:
             MessageTooLargeError: a record does not fit in an empty segment.
         """
-        for record in records:
-            if len(record.data) > self.max_record_size:
-                raise MessageTooLargeError(len(record.data), self.max_record_size, "record")
+        offsets = self.append_records(
+            [record.data for record in records],
+            [record.queue_offset for record in records],
+            store_timestamp,
+        )
+        return [
+            AppendResult(phy_offset, len(record.data), record.queue_offset, store_timestamp)
+            for phy_offset, record in zip(offsets, records, strict=True)
+        ]
+
+    def append_records(
+        self, records: Sequence[bytes], queue_offsets: Sequence[int], store_timestamp: int
+    ) -> list[int]:
+        """:meth:`append` without the result objects (the store's hot path): copy encoded
+        ``records`` into the log with their ``queue_offsets``; returns the commit-log
+        offset of each record, all of them or none written.
+
+        Raises:
+            MessageTooLargeError: a record does not fit in an empty segment.
+        """
+        for data in records:
+            if len(data) > self.max_record_size:
+                raise MessageTooLargeError(len(data), self.max_record_size, "record")
         segment_count = len(self._segments)
         start = self._segments[-1].wrote_position if self._segments else 0
         try:
-            return self._append(records, store_timestamp)
+            return self._append(records, queue_offsets, store_timestamp)
         except BaseException:
             self._roll_back(segment_count, start)  # all of the call's records, or none
             raise
@@ -220,30 +330,50 @@ class CommitLog:
             created = self._segments[segment_count:]
             self._segments = self._segments[:segment_count]
         for segment in created:
+            if self._prefaulter is not None:
+                self._prefaulter.forget(segment)
             segment.destroy()
         if self._segments:
             last = self._segments[-1]
             last.truncate_to(position, zero=last.file_size - position)
 
     def _append(
-        self, records: Sequence[PreparedRecord], store_timestamp: int
-    ) -> list[AppendResult]:
-        results = []
-        for record in records:
-            size = len(record.data)
-            segment = self._writable(size)
-            position = segment.wrote_position
-            phy_offset = segment.file_from_offset + position
-            buffer = segment.buffer
-            buffer[position : position + size] = record.data
-            _I64.pack_into(buffer, position + QUEUE_OFFSET_POSITION, record.queue_offset)
-            _I64.pack_into(buffer, position + PHYSICAL_OFFSET_POSITION, phy_offset)
-            # The record's own sysFlag (the encoder sets the IPv6 host bits) places STORETIMESTAMP.
-            (sys_flag,) = _I32.unpack_from(record.data, SYSFLAG_POSITION)
-            _I64.pack_into(buffer, position + store_timestamp_position(sys_flag), store_timestamp)
-            segment.wrote_position = position + size
-            results.append(AppendResult(phy_offset, size, record.queue_offset, store_timestamp))
-        return results
+        self, records: Sequence[bytes], queue_offsets: Sequence[int], store_timestamp: int
+    ) -> list[int]:
+        offsets: list[int] = []
+        if not records:
+            return offsets
+        segment = self._writable(len(records[0]))
+        buffer = segment.buffer
+        base, position = segment.file_from_offset, segment.wrote_position
+        room = segment.file_size - position - 8  # what records may take before the marker
+        for data, queue_offset in zip(records, queue_offsets, strict=True):
+            size = len(data)
+            if size > room:  # the end-of-file marker, and on in the next segment
+                segment.wrote_position = position
+                segment = self._writable(size)
+                buffer = segment.buffer
+                base, position = segment.file_from_offset, segment.wrote_position
+                room = segment.file_size - position - 8
+            end = position + size
+            # Everything but the 8-byte head first, then the fields only the store knows,
+            # then the head: a process killed half way leaves a zero head, which recovery
+            # reads as the end of the data, never a complete-looking record with its
+            # offsets and store time still unset.
+            buffer[position + 8 : end] = memoryview(data)[8:]
+            _QUEUE_AND_PHYSICAL_OFFSET.pack_into(
+                buffer, position + QUEUE_OFFSET_POSITION, queue_offset, base + position
+            )
+            # The record's own sysFlag (its low byte holds the IPv6 born-host bit, 0x10)
+            # places STORETIMESTAMP.
+            at = _STORE_TIMESTAMP_AT[data[SYSFLAG_POSITION + 3] >> 4 & 1]
+            _I64.pack_into(buffer, position + at, store_timestamp)
+            buffer[position : position + 8] = data[:8]
+            offsets.append(base + position)
+            position = end
+            room -= size
+        segment.wrote_position = position
+        return offsets
 
     # ------------------------------------------------------------------ read
 
@@ -330,13 +460,18 @@ class CommitLog:
             return report
         end_segment = self._segments[len(self._segments) - report.removed_segments - 1]
         end_position = report.max_offset - end_segment.file_from_offset
-        torn = report.truncated_bytes > 0  # an invalid record has a non-zero byte
+        torn = report.truncated_bytes > 0  # non-zero bytes after the valid data
         end_segment.truncate_to(end_position, zero=self.max_record_size + 8 if torn else 0)
         with self._segments_lock:
             later = self._segments[len(self._segments) - report.removed_segments :]
             self._segments = self._segments[: len(self._segments) - report.removed_segments]
         for extra in later:
+            if self._prefaulter is not None:
+                self._prefaulter.forget(extra)
             extra.destroy()
+        if self._prefaulter is not None and self._segments:
+            last = self._segments[-1]
+            self._prefaulter.prefault(last, last.wrote_position)
         logger.info(
             "commit log recovered: %d segments scanned, %d records, max offset %d, "
             "torn tail of %d bytes discarded, %d later segments removed",
@@ -464,11 +599,13 @@ class CommitLog:
                 break
             index += 1
             position = 0
+        # Bytes after the end are part of a torn record even when its first 8 bytes are
+        # still zero (memcpy may write a record's head last); they are discarded too.
         return RecoveryReport(
             scanned,
             records,
             segment.file_from_offset + position,
-            self._truncated_length(segment, position) if torn else 0,
+            self._truncated_length(segment, position) if position < segment.file_size else 0,
             len(self._segments) - index - 1,
         )
 
@@ -483,6 +620,8 @@ class CommitLog:
 
     def close(self) -> None:
         """Close every segment. Views handed out earlier must have been released."""
+        if self._prefaulter is not None:
+            self._prefaulter.stop()
         for segment in [*self._zombies, *self._segments]:
             segment.close()
         self._segments = []

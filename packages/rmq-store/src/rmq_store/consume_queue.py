@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Final, Self
 
 from rmq_store.errors import StoreError
-from rmq_store.mapped_file import MappedFile, segment_name
+from rmq_store.mapped_file import MappedFile, segment_files, segment_name
 
 __all__ = ["BLANK_UNIT", "UNIT_SIZE", "ConsumeQueue", "CqUnit"]
 
@@ -68,17 +68,16 @@ class ConsumeQueue:
         self._files: list[MappedFile] = []
         self._files_lock = threading.Lock()  # creating and deleting files
         self._zombies: list[MappedFile] = []  # deleted files with live views
-        if self.directory.is_dir():
-            for path in sorted(p for p in self.directory.iterdir() if p.name.isdigit()):
-                mapped = MappedFile(path, file_size, create=False, read_only=read_only)
-                if self._files and mapped.file_from_offset != (
-                    self._files[-1].file_from_offset + file_size
-                ):
-                    raise StoreError(
-                        f"{path}: consume-queue files of {topic}/{queue_id} are not contiguous"
-                    )
-                mapped.wrote_position = mapped.flushed_position = file_size  # until recover()
-                self._files.append(mapped)
+        for path in segment_files(self.directory, read_only=read_only):
+            mapped = MappedFile(path, file_size, create=False, read_only=read_only)
+            if self._files and mapped.file_from_offset != (
+                self._files[-1].file_from_offset + file_size
+            ):
+                raise StoreError(
+                    f"{path}: consume-queue files of {topic}/{queue_id} are not contiguous"
+                )
+            mapped.wrote_position = mapped.flushed_position = file_size  # until recover()
+            self._files.append(mapped)
         self.max_physic_offset = 0  # end of the last record a unit points at
         self._min_offset: int | None = None  # cached: first non-blank unit
 
@@ -143,6 +142,15 @@ class ConsumeQueue:
             points elsewhere (the caller's view of the queue is inconsistent).
         """
         wanted = queue_offset * UNIT_SIZE
+        files = self._files
+        if files:  # the common case first: the next unit, in the last file
+            last = files[-1]
+            position = last.wrote_position
+            if position < self.file_size and last.file_from_offset + position == wanted:
+                _UNIT.pack_into(last.buffer, position, commit_log_offset, size, tags_code)
+                last.wrote_position = position + UNIT_SIZE
+                self.max_physic_offset = commit_log_offset + size
+                return True
         if not self._files:  # a new queue starts in the file that holds its first offset
             current = wanted - wanted % self.file_size
             self._last_file(current)

@@ -337,7 +337,7 @@ class IndexService:
         twice indexes it once (RocketMQ would index the boundary record again).
 
         When the newest file fills up, a new file is created with the full file's end
-        values, and the full file is flushed (msync) before this method returns, holding
+        values, and the full file is flushed (fdatasync) before this method returns, holding
         the lock. The new file is named ``clock_ms()`` as local ``yyyyMMddHHmmssSSS``,
         moved 1 ms on while that name exists or does not sort after the newest file's.
 
@@ -347,25 +347,25 @@ class IndexService:
             StoreClosedError: the service is closed.
             OSError: a new index file cannot be created, or the full one flushed.
         """
-        index_keys: list[str] = []
-        if unique_key is not None:
-            index_keys.append(index_key(topic, unique_key))
+        prefix = index_key(topic, "")
+        index_keys = [] if unique_key is None else [prefix + unique_key]
         if keys:
-            index_keys.extend(index_key(topic, k) for k in keys.split(KEY_SEPARATOR) if k)
+            index_keys += [prefix + k for k in keys.split(KEY_SEPARATOR) if k]
         with self._lock:
             self._check_loaded()
             if transaction_rollback or not index_keys:
                 return
-            if self._files:
-                end = self._files[-1].end_phy_offset
+            files = self._files
+            if files:
+                end = files[-1].end_phy_offset
                 if phy_offset < end:
                     return
-                if phy_offset == end:
-                    present = self._hashes_at(phy_offset)
-                    if present:
-                        index_keys = _without_present(index_keys, present)
-            for key in index_keys:
-                self._put(key, phy_offset, store_timestamp)
+            key_hashes = [index_key_hash(key) for key in index_keys]
+            if files and phy_offset == end:
+                present = self._hashes_at(phy_offset)
+                if present:
+                    key_hashes = _without_present(key_hashes, present)
+            self._put(key_hashes, phy_offset, store_timestamp)
 
     def _hashes_at(self, phy_offset: int) -> Counter[int]:
         """keyHashes of the newest entries pointing at ``phy_offset``, across files."""
@@ -380,19 +380,26 @@ class IndexService:
                 number -= 1
         return present
 
-    def _put(self, key: str, phy_offset: int, store_timestamp: int) -> None:
-        current = self._files[-1] if self._files else None
-        if current is not None and current.put_key(key, phy_offset, store_timestamp):
-            self._dirty.add(current)
-            return
-        if current is not None:
-            logger.info("index file %s is full; creating another one", current.path)
-        created = self._create_file(current)
-        if not created.put_key(key, phy_offset, store_timestamp):  # pragma: no cover
-            raise AssertionError(f"new index file {created.path} is already full")
-        if current is not None:  # full: it never changes again
-            current.flush()
-            self._dirty.discard(current)
+    def _put(self, key_hashes: list[int], phy_offset: int, store_timestamp: int) -> None:
+        """Add the entries of one record to the newest file, and to new ones as they fill."""
+        while key_hashes:
+            current = self._files[-1] if self._files else None
+            if current is not None:
+                added = current.put_hashes(key_hashes, phy_offset, store_timestamp)
+                if added:
+                    self._dirty.add(current)
+                    key_hashes = key_hashes[added:]
+                    continue
+                logger.info("index file %s is full; creating another one", current.path)
+            created = self._create_file(current)
+            if not created.put_hashes(
+                key_hashes[:1], phy_offset, store_timestamp
+            ):  # pragma: no cover
+                raise AssertionError(f"new index file {created.path} is already full")
+            key_hashes = key_hashes[1:]
+            if current is not None:  # full: it never changes again
+                current.flush()
+                self._dirty.discard(current)
 
     def _create_file(self, previous: IndexFile | None) -> IndexFile:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -572,16 +579,15 @@ class IndexService:
         return f"<IndexService {str(self.directory)!r} {state}>"
 
 
-def _without_present(index_keys: list[str], present: Counter[int]) -> list[str]:
-    """``index_keys`` minus one key per keyHash occurrence already stored (in order)."""
+def _without_present(key_hashes: list[int], present: Counter[int]) -> list[int]:
+    """``key_hashes`` minus one per keyHash occurrence already stored (in order)."""
     remaining = Counter(present)
-    missing: list[str] = []
-    for key in index_keys:
-        key_hash = index_key_hash(key)
+    missing: list[int] = []
+    for key_hash in key_hashes:
         if remaining[key_hash] > 0:
             remaining[key_hash] -= 1
         else:
-            missing.append(key)
+            missing.append(key_hash)
     return missing
 
 

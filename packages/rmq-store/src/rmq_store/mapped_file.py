@@ -13,19 +13,51 @@ until used; the store refuses writes well before the disk is full.
 
 Not safe for concurrent writers; readers may take views while one writer appends (views
 of bytes below the write position never change), and one other thread may :meth:`flush`
-while the writer appends.
+or :meth:`populate` while the writer appends.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
+import logging
 import mmap
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 from rmq_store.errors import StoreClosedError, StoreError
 
-__all__ = ["MappedFile", "segment_name"]
+__all__ = ["TEMPORARY_SUFFIX", "MappedFile", "segment_files", "segment_name"]
+
+logger = logging.getLogger(__name__)
+
+_MADV_POPULATE_READ: Final = 22  # Linux 5.14+: fault pages in without dirtying them
+
+
+TEMPORARY_SUFFIX: Final = ".tmp"
+
+
+def segment_files(directory: Path, *, read_only: bool) -> list[Path]:
+    """The segment files of ``directory`` in offset order, after tidying what a killed
+    process can leave: ``.tmp`` files of an interrupted creation are deleted, and so is a
+    zero-length last file (RocketMQ creates a file before sizing it). With
+    ``read_only`` nothing is deleted; the leftovers are just skipped."""
+    if not directory.is_dir():
+        return []
+    paths = sorted(p for p in directory.iterdir() if p.name.isdigit())
+    if not read_only:
+        for stale in directory.glob("*" + TEMPORARY_SUFFIX):
+            logger.warning("%s: deleting a segment whose creation was interrupted", stale)
+            stale.unlink(missing_ok=True)
+    if paths and paths[-1].stat().st_size == 0:
+        if not read_only:
+            logger.warning("%s: deleting an empty last segment (interrupted creation)", paths[-1])
+            paths[-1].unlink()
+        paths.pop()
+    return paths
 
 
 def segment_name(offset: int) -> str:
@@ -57,14 +89,21 @@ class MappedFile:
             raise StoreError(f"{path}: segment name is not a 20-digit offset") from None
         if create and read_only:
             raise ValueError(f"{path}: cannot create a read-only segment")
-        flags = os.O_RDONLY if read_only else os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0)
-        self._fd = os.open(path, flags, 0o644)
+        # A new file is made under a temporary name and renamed once it has its full
+        # size: a process killed half way leaves a ``.tmp`` file that the store ignores,
+        # never a short segment that would stop the store from opening.
+        if create and path.exists():
+            raise FileExistsError(f"{path}: segment already exists")
+        opened = path.with_name(path.name + TEMPORARY_SUFFIX) if create else path
+        flags = os.O_RDONLY if read_only else os.O_RDWR | (os.O_CREAT | os.O_TRUNC if create else 0)
+        self._fd = os.open(opened, flags, 0o644)
         try:
             if create:
                 if preallocate:
                     _reserve(self._fd, file_size)
                 else:
                     os.ftruncate(self._fd, file_size)  # sparse
+                os.rename(opened, path)
             else:
                 actual = os.fstat(self._fd).st_size
                 if actual != file_size:
@@ -77,7 +116,7 @@ class MappedFile:
         except BaseException:
             os.close(self._fd)
             if create:
-                path.unlink(missing_ok=True)  # leave no half-made segment behind
+                opened.unlink(missing_ok=True)  # leave no half-made segment behind
             raise
         self.wrote_position = 0
         self.flushed_position = 0
@@ -122,6 +161,28 @@ class MappedFile:
             os.fdatasync(self._fd)
             self.flushed_position = end
         return self.flushed_position
+
+    def populate(self, position: int, size: int) -> bool:
+        """Fault the pages of ``size`` bytes at ``position`` into memory, so that writing
+        there later costs no page fault on the writer's thread.
+
+        ``madvise(MADV_POPULATE_READ)`` maps the pages without dirtying them (a flush
+        writes nothing for them), called through ctypes so that the GIL is released while
+        the kernel works (``mmap.madvise`` holds it). Safe while the writer appends, but
+        not while another thread closes the file: the caller keeps it open.
+
+        Returns:
+            False when the system cannot (not Linux 5.14+, or a read-only mapping).
+        """
+        madvise = _madvise()
+        if madvise is None or self.read_only:
+            return False
+        start = position - position % mmap.PAGESIZE
+        end = min(position + size, self.file_size)
+        if end <= start:
+            return True
+        address = ctypes.addressof(ctypes.c_char.from_buffer(self.buffer)) + start
+        return madvise(address, end - start, _MADV_POPULATE_READ) == 0
 
     def truncate_to(self, position: int, *, zero: int = 0) -> None:
         """Forget everything from ``position`` on, zeroing ``zero`` bytes there (a torn
@@ -172,3 +233,15 @@ def _reserve(fd: int, size: int) -> None:
         if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
             raise
         os.ftruncate(fd, size)
+
+
+@functools.cache
+def _madvise() -> Callable[[int, int, int], int] | None:
+    """libc's ``madvise`` through ctypes (which releases the GIL), or None."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
