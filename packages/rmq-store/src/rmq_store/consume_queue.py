@@ -208,6 +208,25 @@ class ConsumeQueue:
                 yield offset, CqUnit(*_UNIT.unpack_from(buffer, at))
                 offset += 1
 
+    def unit_tuples(self, queue_offset: int, max_count: int) -> Iterator[tuple[int, int, int]]:
+        """:meth:`units` without the objects, for the pull path: ``(commit_log_offset,
+        size, tags_code)`` of the units from ``queue_offset`` on, at most ``max_count``,
+        unpacked lazily from one copy of their bytes per file (a ``CqUnit`` per unit
+        took 40 % of a pull)."""
+        offset = queue_offset
+        end = min(self.max_offset, queue_offset + max_count)
+        while offset < end:
+            byte_offset = offset * UNIT_SIZE
+            mapped = self._file_for(byte_offset)
+            if mapped is None:
+                return
+            position = byte_offset - mapped.file_from_offset
+            stop = min(mapped.wrote_position, position + (end - offset) * UNIT_SIZE)
+            if stop <= position:
+                return
+            yield from _UNIT.iter_unpack(mapped.buffer[position:stop])
+            offset += (stop - position) // UNIT_SIZE
+
     # ------------------------------------------------------------------ recovery
 
     def recover(self) -> int:
@@ -216,13 +235,16 @@ class ConsumeQueue:
         max_physic = 0
         for index, mapped in enumerate(self._files):
             position = 0
-            while position + UNIT_SIZE <= self.file_size:
-                unit = CqUnit.unpack_from(mapped.buffer, position)
-                if not (unit.commit_log_offset >= 0 and unit.size > 0):
-                    break
-                if not unit.is_blank:
-                    max_physic = unit.commit_log_offset + unit.size
-                position += UNIT_SIZE
+            valid = True
+            while valid and position < self.file_size:  # in chunks: one struct pass each
+                chunk = mapped.buffer[position : position + 4096 * UNIT_SIZE]
+                for commit_log_offset, size, tags_code in _UNIT.iter_unpack(chunk):
+                    if not (commit_log_offset >= 0 and size > 0):
+                        valid = False
+                        break
+                    if not (commit_log_offset == 0 and size == _BLANK_SIZE and tags_code == 0):
+                        max_physic = commit_log_offset + size
+                    position += UNIT_SIZE
             if position < self.file_size:
                 mapped.truncate_to(position, zero=self.file_size - position)
                 for extra in self._files[index + 1 :]:

@@ -473,8 +473,12 @@ class IndexFile:
             StoreClosedError: the file is closed.
         """
         mapping = self._mapping()
-        _check_int64("phy_offset", phy_offset)
-        _check_int64("store_timestamp_ms", store_timestamp_ms)
+        if not (
+            _INT64_MIN <= phy_offset <= _INT64_MAX
+            and _INT64_MIN <= store_timestamp_ms <= _INT64_MAX
+        ):
+            _check_int64("phy_offset", phy_offset)
+            _check_int64("store_timestamp_ms", store_timestamp_ms)
         count = start = self._index_count
         entries_at, hash_slot_num, index_num = self._entries_at, self.hash_slot_num, self.index_num
         time_diff = 0

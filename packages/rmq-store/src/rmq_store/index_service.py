@@ -347,21 +347,23 @@ class IndexService:
             StoreClosedError: the service is closed.
             OSError: a new index file cannot be created, or the full one flushed.
         """
-        prefix = index_key(topic, "")
-        index_keys = [] if unique_key is None else [prefix + unique_key]
-        if keys:
-            index_keys += [prefix + k for k in keys.split(KEY_SEPARATOR) if k]
         with self._lock:
-            self._check_loaded()
-            if transaction_rollback or not index_keys:
+            if self._closed or not self._loaded:
+                self._check_loaded()  # raises
+            if transaction_rollback:
                 return
             files = self._files
-            if files:
-                end = files[-1].end_phy_offset
-                if phy_offset < end:
-                    return
+            end = files[-1].end_phy_offset if files else None
+            if end is not None and phy_offset < end:
+                return  # indexed before a restart (re-dispatch after recovery)
+            prefix = index_key(topic, "")
+            index_keys = [] if unique_key is None else [prefix + unique_key]
+            if keys:
+                index_keys += [prefix + k for k in keys.split(KEY_SEPARATOR) if k]
+            if not index_keys:
+                return
             key_hashes = [index_key_hash(key) for key in index_keys]
-            if files and phy_offset == end:
+            if phy_offset == end:
                 present = self._hashes_at(phy_offset)
                 if present:
                     key_hashes = _without_present(key_hashes, present)

@@ -934,39 +934,37 @@ def encode_message(message: MessageExt) -> bytes:
             IP address, the topic or properties are too long, a property holds a
             separator, or ``magic`` is neither v1 nor v2.
     """
-    if message.magic not in (MAGIC_V1, MAGIC_V2):
+    magic = message.magic
+    if magic != MAGIC_V1 and magic != MAGIC_V2:
         raise LocalProtocolError(
-            f"magic 0x{message.magic:X} is neither MAGIC_V1 nor MAGIC_V2: cannot encode a record"
+            f"magic 0x{magic:X} is neither MAGIC_V1 nor MAGIC_V2: cannot encode a record"
         )
     body = message.body
-    topic = message.topic.encode()
-    raw_props = _raw_properties(message)
+    cached = _topic_fields.get((message.topic, magic))
+    topic = message.topic.encode() if cached is None else b""
+    raw_props = _PROPERTIES_SLOT.__get__(message, MessageExt)
     props_text = raw_props if isinstance(raw_props, str) else _props.encode_properties(raw_props)
     props = props_text.encode()
-    if len(props) > _props.MAX_PROPERTIES_LENGTH:
+    props_len = len(props)
+    if props_len > _props.MAX_PROPERTIES_LENGTH:
         raise LocalProtocolError(
-            f"properties are {len(props)} bytes encoded, more than the "
+            f"properties are {props_len} bytes encoded, more than the "
             f"{_props.MAX_PROPERTIES_LENGTH} a record can carry"
         )
-    v2 = message.magic == MAGIC_V2 or len(topic) > MAX_TOPIC_LENGTH_V1
-    if v2:
-        if len(topic) > 0x7FFF:
-            raise LocalProtocolError(f"topic is {len(topic)} bytes, more than 32767")
-        topic_len = _I16.pack(len(topic))
-    else:
-        topic_len = _U8.pack(len(topic))
-    born = _host_to_wire(message.born_host, "born host")
-    store = _host_to_wire(message.store_host, "store host")
+    topic_field, record_magic = cached or _topic_field(message.topic, topic, magic)
+    host = message.born_host
+    born = _wire_by_host.get((host.host, host.port)) or _host_to_wire(host, "born host")
+    host = message.store_host
+    store = _wire_by_host.get((host.host, host.port)) or _host_to_wire(host, "store host")
     flags = (message.sys_flag & ~_HOSTS_V6_MASK) | (0x10 if len(born) == 20 else 0)
     flags |= 0x20 if len(store) == 20 else 0
     layout = _FIXED[(flags >> 4) & 3]
     body_len = len(body)
-    props_len = len(props)
-    size = layout.size + body_len + len(topic_len) + len(topic) + 2 + props_len
+    size = layout.size + body_len + len(topic_field) + 2 + props_len
     try:
         head = layout.pack(
             size,
-            MAGIC_V2 if v2 else MAGIC_V1,
+            record_magic,
             zlib.crc32(body) & 0x7FFFFFFF,
             message.queue_id,
             message.flag,
@@ -983,7 +981,26 @@ def encode_message(message: MessageExt) -> bytes:
         )
     except struct.error:
         raise _field_error(message) from None
-    return b"".join((head, body, topic_len, topic, _I16.pack(props_len), props))
+    return b"".join((head, body, topic_field, _I16.pack(props_len), props))
+
+
+# (topic, magic asked for) → (TOPICLENGTH + TOPIC, magic written)
+_topic_fields: dict[tuple[str, int], tuple[bytes, int]] = {}
+
+
+def _topic_field(topic: str, encoded: bytes, magic: int) -> tuple[bytes, int]:
+    """TOPICLENGTH and TOPIC of a record, and its magic: v2 (a 2-byte length) when asked
+    for or when the topic is longer than 127 bytes. Cached: a store sees few topics."""
+    if magic == MAGIC_V2 or len(encoded) > MAX_TOPIC_LENGTH_V1:
+        if len(encoded) > 0x7FFF:
+            raise LocalProtocolError(f"topic is {len(encoded)} bytes, more than 32767")
+        result = (_I16.pack(len(encoded)) + encoded, MAGIC_V2)
+    else:
+        result = (_U8.pack(len(encoded)) + encoded, MAGIC_V1)
+    if len(_topic_fields) >= _CACHE_LIMIT:
+        _topic_fields.clear()
+    _topic_fields[(topic, magic)] = result
+    return result
 
 
 # --- batch bodies ----------------------------------------------------------------------------
