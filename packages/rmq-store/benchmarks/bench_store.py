@@ -82,6 +82,7 @@ class Settings:
     rounds: int
     profile: bool
     phases: frozenset[int]
+    settle: bool  # sync the page cache before each round (not in a smoke run)
 
 
 # ---------------------------------------------------------------------- the machine
@@ -213,6 +214,12 @@ def profiled(enabled: bool, title: str) -> Iterator[None]:
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(14)
 
 
+def settle(settings: Settings) -> None:
+    """Write back dirty pages now, so that no round pays for those of the one before."""
+    if settings.settle:
+        os.sync()
+
+
 def best_of(
     settings: Settings, title: str, run: Callable[[], T], key: Callable[[T], float]
 ) -> tuple[T, T]:
@@ -220,10 +227,10 @@ def best_of(
     no round pays for the write-back of the one before), then one profiled run if asked."""
     results = []
     for _ in range(settings.rounds):
-        os.sync()
+        settle(settings)
         results.append(run())
     if settings.profile:
-        os.sync()
+        settle(settings)
         with profiled(True, title):
             run()
     return max(results, key=key), min(results, key=key)
@@ -284,13 +291,22 @@ async def _asyncio_writers(
 ) -> int:
     """64 tasks append one message each and await durability; returns acknowledgements.
 
-    With ``listener``, one flush listener hands each group commit to the loop with one
-    ``call_soon_threadsafe``, which answers every waiter the flush covered (a broker's
-    way); without, each writer awaits ``wrap_future(flush_future(end))``.
+    With ``listener`` (a broker's way), the writers of one loop iteration ask for one
+    flush together (one ``flush_future`` for the highest end offset), and one flush
+    listener hands each group commit to the loop with one ``call_soon_threadsafe``,
+    which answers every waiter the flush covered. Without, each writer awaits
+    ``wrap_future(flush_future(end))``: a future and a thread hand-off per message.
     """
     loop = asyncio.get_running_loop()
     waiting: list[tuple[int, int, asyncio.Future[None]]] = []  # (end offset, seq, future)
     sequence = itertools.count()
+    highest = 0  # end offset that the next flush request asks for
+    requested = False  # a request is scheduled for this loop iteration
+
+    def request_flush() -> None:
+        nonlocal requested
+        requested = False
+        store.flush_future(highest)  # wakes the flush thread; the listener answers
 
     def release(flushed: int) -> None:
         while waiting and waiting[0][0] <= flushed:
@@ -298,26 +314,28 @@ async def _asyncio_writers(
             if not future.done():
                 future.set_result(None)
 
-    def on_flush(flushed: int) -> None:  # on the flush thread
+    def on_flush(flushed: int) -> None:  # on the flush thread, once per group commit
         loop.call_soon_threadsafe(release, flushed)
 
     acknowledged = 0
     deadline = loop.time() + seconds
 
     async def writer(n: int) -> None:
-        nonlocal acknowledged
+        nonlocal acknowledged, highest, requested
         i = n
         while loop.time() < deadline:
-            result = store.append_messages((pool[i % len(pool)],))
+            end = store.append_messages((pool[i % len(pool)],)).end_offset
             i += WRITERS
-            durable = store.flush_future(result.end_offset)  # wakes the flush thread
-            if listener:
-                if not durable.done():
-                    future = loop.create_future()
-                    heapq.heappush(waiting, (result.end_offset, next(sequence), future))
-                    await future
-            else:
-                await asyncio.wrap_future(durable)
+            if not listener:
+                await asyncio.wrap_future(store.flush_future(end))
+            elif store.flushed_offset < end:
+                future = loop.create_future()
+                heapq.heappush(waiting, (end, next(sequence), future))
+                highest = max(highest, end)
+                if not requested:
+                    requested = True
+                    loop.call_soon(request_flush)
+                await future
             acknowledged += 1
 
     if listener:
@@ -439,7 +457,7 @@ def run(settings: Settings) -> None:
 
     main = root / "main"
     if 1 in phases:
-        os.sync()
+        settle(settings)
         raws = sorted(raw_write_bandwidth(root, settings.raw_bytes) for _ in range(settings.rounds))
         best, worst = best_of(
             settings, "batch append", lambda: append_batches(settings, main, pool), key=float
@@ -468,7 +486,7 @@ def run(settings: Settings) -> None:
               f"[{worst:,.0f}]")  # fmt: skip
 
     if 3 in phases:
-        os.sync()
+        settle(settings)
         fsyncs = sorted(
             raw_fsync_rate(root, settings.fsync_seconds) for _ in range(settings.rounds)
         )
@@ -549,6 +567,7 @@ def main() -> None:
         rounds=1 if args.quick else max(args.rounds, 1),
         profile=args.profile,
         phases=frozenset(int(phase) for phase in args.only.split(",")),
+        settle=not args.quick,
     )
     try:
         describe_machine(root)

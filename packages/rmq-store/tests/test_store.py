@@ -19,7 +19,7 @@ from rmq_protocol.codec.hashing import tags_code
 from rmq_protocol.codec.message import MAGIC_V2, HostPort, MessageExt, decode_message
 from rmq_store.checkpoint import AbortMarker
 from rmq_store.config import FlushDiskType, StoreConfig
-from rmq_store.errors import DiskFullError, MessageTooLargeError, StoreLockedError
+from rmq_store.errors import DiskFullError, MessageTooLargeError, StoreError, StoreLockedError
 from rmq_store.store import BoundaryType, GetMessageStatus, MessageStore
 
 GOLDEN: Final = Path(__file__).resolve().parent / "data" / "golden-store"
@@ -633,3 +633,22 @@ def test_golden_store_reads_exactly(tmp_path: Path, variant: str) -> None:
         result = store.put_message(message())
         assert result.phy_offset == 73271
         assert result.queue_offset == 20
+
+
+def test_a_failed_batch_leaves_queue_offsets_as_they_were(tmp_path: Path) -> None:
+    # Segments of 64 KiB; a batch that needs a new segment fails to create it (the
+    # directory is read-only to the store for a moment), and nothing of it is kept.
+    with MessageStore.open(small_config(tmp_path), clock_ms=FakeClock()) as store:
+        store.put_message(message(body=os.urandom(60_000)))
+        real_new_segment = store.commit_log._new_segment
+
+        def failing(start: int) -> object:
+            raise OSError(5, "I/O error")
+
+        store.commit_log._new_segment = failing  # type: ignore[method-assign,assignment]
+        with pytest.raises(StoreError, match="I/O error"):
+            store.put_messages([message(body=os.urandom(3000)) for _ in range(3)])
+        store.commit_log._new_segment = real_new_segment  # type: ignore[method-assign]
+        result = store.put_messages([message() for _ in range(3)])
+        assert result.queue_offset == 1
+        assert store.get_max_offset_in_queue("TopicTest", 0) == 4

@@ -472,47 +472,77 @@ class IndexFile:
             ValueError: ``phy_offset`` or ``store_timestamp_ms`` is not an int64.
             StoreClosedError: the file is closed.
         """
+        done, added = self.put_records(((key_hashes, phy_offset, store_timestamp_ms),))
+        return len(key_hashes) if done else added
+
+    def put_records(self, records: Sequence[tuple[Sequence[int], int, int]]) -> tuple[int, int]:
+        """:meth:`put_hashes` for consecutive records, each ``(key hashes, phy offset,
+        store time in ms)``, in order; the header is written once, after the last entry.
+
+        One call per batch of messages instead of one per message (with
+        :meth:`IndexService.build_indexes`: 110,000 → 100,000 instructions per message of
+        a batch append, callgrind).
+
+        Returns:
+            ``(records added, entries of the next record added)``: fewer than
+            ``len(records)`` records when the file became full.
+
+        Raises:
+            ValueError: a phy offset or store time is not an int64 (the records before
+                it are added).
+            StoreClosedError: the file is closed.
+        """
         mapping = self._mapping()
-        if not (
-            _INT64_MIN <= phy_offset <= _INT64_MAX
-            and _INT64_MIN <= store_timestamp_ms <= _INT64_MAX
-        ):
-            _check_int64("phy_offset", phy_offset)
-            _check_int64("store_timestamp_ms", store_timestamp_ms)
-        count = start = self._index_count
+        count = self._index_count
         entries_at, hash_slot_num, index_num = self._entries_at, self.hash_slot_num, self.index_num
-        time_diff = 0
-        for key_hash in key_hashes:
-            if count >= index_num:
-                break
-            if count == start or count <= 2:  # begin_timestamp is set by entry 1
-                if self._begin_timestamp <= 0:
-                    time_diff = 0
-                else:
-                    # Whole seconds; a negative difference clamps to 0 whatever the rounding.
-                    time_diff = min(
-                        max((store_timestamp_ms - self._begin_timestamp) // 1000, 0), _INT32_MAX
+        try:
+            for done, (key_hashes, phy_offset, store_timestamp_ms) in enumerate(records):
+                if not (
+                    _INT64_MIN <= phy_offset <= _INT64_MAX
+                    and _INT64_MIN <= store_timestamp_ms <= _INT64_MAX
+                ):
+                    _check_int64("phy_offset", phy_offset)
+                    _check_int64("store_timestamp_ms", store_timestamp_ms)
+                first = count
+                time_diff = 0
+                for added, key_hash in enumerate(key_hashes):
+                    if count >= index_num:
+                        return done, added
+                    if count == first or count <= 2:  # begin_timestamp is set by entry 1
+                        if self._begin_timestamp <= 0:
+                            time_diff = 0
+                        else:
+                            # Whole seconds; a negative difference clamps to 0 whatever
+                            # the rounding.
+                            time_diff = min(
+                                max((store_timestamp_ms - self._begin_timestamp) // 1000, 0),
+                                _INT32_MAX,
+                            )
+                    slot_at = HEADER_SIZE + SLOT_SIZE * (key_hash % hash_slot_num)
+                    (prev,) = _SLOT.unpack_from(mapping, slot_at)
+                    if prev <= 0 or prev > count:  # empty, or garbage: start a new chain
+                        prev = 0
+                        self._hash_slot_count += 1
+                    _ENTRY.pack_into(
+                        mapping,
+                        entries_at + ENTRY_SIZE * count,
+                        key_hash,
+                        phy_offset,
+                        time_diff,
+                        prev,
                     )
-            slot_at = HEADER_SIZE + SLOT_SIZE * (key_hash % hash_slot_num)
-            (prev,) = _SLOT.unpack_from(mapping, slot_at)
-            if prev <= 0 or prev > count:  # empty, or garbage: start a new chain
-                prev = 0
-                self._hash_slot_count += 1
-            _ENTRY.pack_into(
-                mapping, entries_at + ENTRY_SIZE * count, key_hash, phy_offset, time_diff, prev
-            )
-            _SLOT.pack_into(mapping, slot_at, count)
-            if count <= 1:
-                self._begin_phy_offset = phy_offset
-                self._begin_timestamp = store_timestamp_ms
-            count += 1
-        if count == start:
-            return 0
-        self._index_count = count
-        self._end_phy_offset = phy_offset
-        self._end_timestamp = store_timestamp_ms
-        self._write_header(mapping)
-        return count - start
+                    _SLOT.pack_into(mapping, slot_at, count)
+                    if count <= 1:
+                        self._begin_phy_offset = phy_offset
+                        self._begin_timestamp = store_timestamp_ms
+                    count += 1
+                    self._end_phy_offset = phy_offset
+                    self._end_timestamp = store_timestamp_ms
+            return len(records), 0
+        finally:
+            if count != self._index_count:
+                self._index_count = count
+                self._write_header(mapping)
 
     def select_phy_offsets(self, key: str, max_num: int, begin_ms: int, end_ms: int) -> list[int]:
         """Commit-log offsets indexed under ``key``, newest first, at most ``max_num``.

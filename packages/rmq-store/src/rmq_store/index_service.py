@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,7 +37,7 @@ from rmq_protocol.codec.hashing import index_key_hash
 from rmq_store.errors import StoreClosedError
 from rmq_store.index import IndexFile, index_key
 
-__all__ = ["KEY_SEPARATOR", "IndexQueryResult", "IndexService", "index_file_name"]
+__all__ = ["KEY_SEPARATOR", "IndexQueryResult", "IndexRecord", "IndexService", "index_file_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ KEY_SEPARATOR: Final = " "  # MessageConst.KEY_SEPARATOR: splits the KEYS proper
 _INT32_MAX: Final = 2**31 - 1
 _ONE_MS: Final = timedelta(milliseconds=1)
 _NAME: Final = re.compile(r"[0-9]+")  # RocketMQ skips names that do not parse as a long
+
+IndexRecord = tuple[str, str | None, str | None, int, int]
+"""A record to index: ``(topic, keys, unique_key, phy_offset, store_timestamp)``."""
 
 
 def _wall_clock_ms() -> int:
@@ -347,27 +350,46 @@ class IndexService:
             StoreClosedError: the service is closed.
             OSError: a new index file cannot be created, or the full one flushed.
         """
+        if transaction_rollback:
+            with self._lock:
+                self._check_loaded()
+            return
+        self.build_indexes(((topic, keys, unique_key, phy_offset, store_timestamp),))
+
+    def build_indexes(self, records: Iterable[IndexRecord]) -> None:
+        """:meth:`build_index` for consecutive records ``(topic, keys, unique_key,
+        phy_offset, store_timestamp)`` (none a transaction rollback), in order, under one
+        lock: the store's dispatch of a batch. Raises as :meth:`build_index` does, with
+        the records before the failing one indexed."""
         with self._lock:
             if self._closed or not self._loaded:
                 self._check_loaded()  # raises
-            if transaction_rollback:
-                return
             files = self._files
             end = files[-1].end_phy_offset if files else None
-            if end is not None and phy_offset < end:
-                return  # indexed before a restart (re-dispatch after recovery)
-            prefix = index_key(topic, "")
-            index_keys = [] if unique_key is None else [prefix + unique_key]
-            if keys:
-                index_keys += [prefix + k for k in keys.split(KEY_SEPARATOR) if k]
-            if not index_keys:
-                return
-            key_hashes = [index_key_hash(key) for key in index_keys]
-            if phy_offset == end:
-                present = self._hashes_at(phy_offset)
-                if present:
-                    key_hashes = _without_present(key_hashes, present)
-            self._put(key_hashes, phy_offset, store_timestamp)
+            pending: list[tuple[list[int], int, int]] = []  # (key hashes, phy, time) to add
+            try:
+                for topic, keys, unique_key, phy_offset, store_timestamp in records:
+                    if end is not None and phy_offset < end:
+                        continue  # indexed before a restart (re-dispatch after recovery)
+                    prefix = index_key(topic, "")
+                    index_keys = [] if unique_key is None else [prefix + unique_key]
+                    if keys:
+                        index_keys += [prefix + k for k in keys.split(KEY_SEPARATOR) if k]
+                    if not index_keys:
+                        continue
+                    key_hashes = [index_key_hash(key) for key in index_keys]
+                    if phy_offset == end:
+                        written, pending = pending, []
+                        self._put(written)  # _hashes_at reads what is written
+                        present = self._hashes_at(phy_offset)
+                        if present:
+                            key_hashes = _without_present(key_hashes, present)
+                            if not key_hashes:
+                                continue
+                    pending.append((key_hashes, phy_offset, store_timestamp))
+                    end = phy_offset
+            finally:
+                self._put(pending)
 
     def _hashes_at(self, phy_offset: int) -> Counter[int]:
         """keyHashes of the newest entries pointing at ``phy_offset``, across files."""
@@ -382,23 +404,26 @@ class IndexService:
                 number -= 1
         return present
 
-    def _put(self, key_hashes: list[int], phy_offset: int, store_timestamp: int) -> None:
-        """Add the entries of one record to the newest file, and to new ones as they fill."""
-        while key_hashes:
+    def _put(self, records: list[tuple[list[int], int, int]]) -> None:
+        """Add the entries of ``records`` to the newest file, and to new ones as they fill."""
+        while records:
             current = self._files[-1] if self._files else None
             if current is not None:
-                added = current.put_hashes(key_hashes, phy_offset, store_timestamp)
-                if added:
+                done, added = current.put_records(records)
+                if done or added:
                     self._dirty.add(current)
-                    key_hashes = key_hashes[added:]
-                    continue
+                if done == len(records):
+                    return
+                records = records[done:]
+                if added:
+                    key_hashes, phy_offset, store_timestamp = records[0]
+                    records = [(key_hashes[added:], phy_offset, store_timestamp), *records[1:]]
                 logger.info("index file %s is full; creating another one", current.path)
             created = self._create_file(current)
-            if not created.put_hashes(
-                key_hashes[:1], phy_offset, store_timestamp
-            ):  # pragma: no cover
-                raise AssertionError(f"new index file {created.path} is already full")
-            key_hashes = key_hashes[1:]
+            key_hashes, phy_offset, store_timestamp = records[0]
+            if not created.put_hashes(key_hashes[:1], phy_offset, store_timestamp):
+                raise AssertionError(f"new {created.path} is already full")  # pragma: no cover
+            records = [(key_hashes[1:], phy_offset, store_timestamp), *records[1:]]
             if current is not None:  # full: it never changes again
                 current.flush()
                 self._dirty.discard(current)

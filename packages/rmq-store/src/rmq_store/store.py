@@ -32,7 +32,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from itertools import islice, repeat
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self, final
@@ -58,7 +59,7 @@ from rmq_store.errors import (
     StoreError,
 )
 from rmq_store.flush import CommitLogFlusher, FlushListener, FlushStatistics
-from rmq_store.index_service import IndexService
+from rmq_store.index_service import IndexRecord, IndexService
 
 __all__ = [
     "ArrivalListener",
@@ -81,6 +82,7 @@ _TRANSACTION_MASK: Final = 0xC
 _ROLLBACK: Final = 0xC
 _RECORD_OVERHEAD: Final = 64 * 1024 + 256  # topic + properties + fixed fields, at most
 _NORMAL_RECOVERY_SEGMENTS: Final = 3  # RocketMQ's recoverNormally scans the last three
+_DISPATCH_CHUNK: Final = 256  # records re-dispatched together after recovery
 
 ArrivalListener = Callable[[str, int, int, int], None]
 """``listener(topic, queue_id, queue_offset, tags_code)``, called on the writing thread
@@ -410,9 +412,10 @@ class MessageStore:
         dispatch_from = min(max(dispatch_from, self.commit_log.min_offset), max_offset)
         redispatched = 0
         self._dispatched_to = dispatch_from
-        for record in self.commit_log.scan(dispatch_from, check_crc=False):
-            self._dispatch_scanned(record)
-            redispatched += 1
+        scanned = self.commit_log.scan(dispatch_from, check_crc=False)
+        while chunk := list(islice(scanned, _DISPATCH_CHUNK)):
+            self._dispatch_scanned(chunk)
+            redispatched += len(chunk)
         self._dispatched_to = max(self._dispatched_to, max_offset)
         min_offset = self.commit_log.min_offset
         for key, queue in self._queues.items():
@@ -565,17 +568,16 @@ class MessageStore:
             try:
                 phy_offsets = self.commit_log.append_records(encoded, queue_offsets, now)
             except OSError as exc:
-                for message, queue_offset in zip(messages, queue_offsets, strict=True):
+                # Nothing was written: each queue goes back to the offset its first
+                # message of the batch took (reversed, so the earliest one wins).
+                pairs = zip(reversed(messages), reversed(queue_offsets), strict=True)
+                for message, queue_offset in pairs:
                     if not message.sys_flag & _PREPARED_OR_ROLLBACK:
                         offsets[(message.topic, message.queue_id)] = queue_offset
                 raise self._write_failed(exc) from exc
-            dispatch = self._dispatch
-            for message, data, phy_offset, queue_offset in zip(
-                messages, encoded, phy_offsets, queue_offsets, strict=True
-            ):
-                code = dispatch(message, phy_offset, len(data), queue_offset, now)
-                if code is not None:
-                    arrivals.append((message.topic, message.queue_id, queue_offset, code))
+            arrivals = self._dispatch(
+                zip(messages, phy_offsets, map(len, encoded), queue_offsets, repeat(now))
+            )
             first = phy_offsets[0]
             end = phy_offsets[-1] + len(encoded[-1])
             self._last_append = (end, now)
@@ -629,48 +631,58 @@ class MessageStore:
         return tags_code(properties.get(props.TAGS))
 
     def _dispatch(
-        self,
-        message: MessageExt,
-        phy_offset: int,
-        size: int,
-        queue_offset: int,
-        store_timestamp: int,
-    ) -> int | None:
-        """Write the queue unit and index entries of one record; returns its tags code
-        (None when no queue shows the record)."""
-        transaction = message.sys_flag & _TRANSACTION_MASK
-        properties = message.properties
-        topic = message.topic
-        code = None
-        if not transaction & _PREPARED_OR_ROLLBACK:
-            queue = self._queues.get((topic, message.queue_id))
-            if queue is None:
-                queue = self._queue(topic, message.queue_id)
-            code = self._tags_code(topic, properties, store_timestamp)
-            queue.put(queue_offset, phy_offset, size, code)
-        if self._index_enabled:
-            self.index.build_index(
-                topic,
-                keys=properties.get(props.KEYS),
-                unique_key=properties.get(props.UNIQ_KEY),
-                phy_offset=phy_offset,
-                store_timestamp=store_timestamp,
-                transaction_rollback=transaction == _ROLLBACK,
-            )
-        self._last_dispatch_timestamp = store_timestamp
-        return code
+        self, records: Iterable[tuple[MessageExt, int, int, int, int]]
+    ) -> list[tuple[str, int, int, int]]:
+        """Write the queue units and index entries of ``records`` ``(message, phy_offset,
+        size, queue_offset, store_timestamp)``, in order: the units one by one, then the
+        index entries of them all in one call (one lock and header write per batch).
 
-    def _dispatch_scanned(self, record: ScannedRecord) -> None:
-        message = record.message
+        Returns:
+            ``(topic, queue_id, queue_offset, tags_code)`` of each record a queue shows.
+        """
+        arrivals: list[tuple[str, int, int, int]] = []
+        index_records: list[IndexRecord] = []
+        index_enabled = self._index_enabled
+        queues = self._queues
+        for message, phy_offset, size, queue_offset, store_timestamp in records:
+            transaction = message.sys_flag & _TRANSACTION_MASK
+            properties = message.properties
+            topic = message.topic
+            if not transaction & _PREPARED_OR_ROLLBACK:
+                queue = queues.get((topic, message.queue_id))
+                if queue is None:
+                    queue = self._queue(topic, message.queue_id)
+                code = self._tags_code(topic, properties, store_timestamp)
+                queue.put(queue_offset, phy_offset, size, code)
+                arrivals.append((topic, message.queue_id, queue_offset, code))
+            if index_enabled and transaction != _ROLLBACK:
+                index_records.append(
+                    (
+                        topic,
+                        properties.get(props.KEYS),
+                        properties.get(props.UNIQ_KEY),
+                        phy_offset,
+                        store_timestamp,
+                    )
+                )
+            self._last_dispatch_timestamp = store_timestamp
+        if index_records:
+            self.index.build_indexes(index_records)
+        return arrivals
+
+    def _dispatch_scanned(self, records: Sequence[ScannedRecord]) -> None:
         self._dispatch(
-            message, record.phy_offset, record.size, message.queue_offset, message.store_timestamp
+            (r.message, r.phy_offset, r.size, r.message.queue_offset, r.message.store_timestamp)
+            for r in records
         )
-        if not message.sys_flag & _PREPARED_OR_ROLLBACK:
-            key = (message.topic, message.queue_id)
-            self._queue_offsets[key] = max(
-                self._queue_offsets.get(key, 0), message.queue_offset + 1
-            )
-        self._dispatched_to = record.phy_offset + record.size
+        offsets = self._queue_offsets
+        for record in records:
+            message = record.message
+            if not message.sys_flag & _PREPARED_OR_ROLLBACK:
+                key = (message.topic, message.queue_id)
+                offsets[key] = max(offsets.get(key, 0), message.queue_offset + 1)
+        if records:
+            self._dispatched_to = records[-1].phy_offset + records[-1].size
 
     def _queue(self, topic: str, queue_id: int) -> ConsumeQueue:
         queue = self._queues.get((topic, queue_id))
@@ -812,7 +824,8 @@ class MessageStore:
         max_phy_pulling = 0
         skip_below = -1  # after a removed record: the start of the next segment
         segment_size = self.commit_log.segment_size
-        # The segment read last, viewed once per get (a view per message cost 30 % more):
+        # The segment read last, viewed once per get (a view per message: 11,600 instead
+        # of 8,600 instructions per message):
         segment_start = segment_written = -segment_size
         segment: memoryview | None = None
         queue_offset = offset - 1
@@ -1055,7 +1068,7 @@ class MessageStore:
                 raise self._write_failed(exc) from exc
             arrivals = []
             for record in self.commit_log.scan(self._dispatched_to, check_crc=False):
-                self._dispatch_scanned(record)
+                self._dispatch_scanned((record,))
                 message = record.message
                 if not message.sys_flag & _PREPARED_OR_ROLLBACK:
                     arrivals.append((message.topic, message.queue_id, message.queue_offset))
