@@ -10,11 +10,8 @@ second exits at once.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import logging
-import os
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -23,7 +20,7 @@ from rmq_broker.config import BrokerSettings, load_broker_settings
 from rmq_broker.errors import BrokerError
 from rmq_protocol.config import config_to_properties
 from rmq_protocol.errors import ConfigError
-from rmq_protocol.transport import run
+from rmq_protocol.transport import run, serve_until_signalled
 from rmq_store import StoreError
 
 
@@ -48,35 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve(settings: BrokerSettings) -> None:
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    signals = 0
-
-    def stop() -> None:
-        nonlocal signals
-        signals += 1
-        if signals > 1:
-            os._exit(130)
-        if main is not None:
-            main.cancel()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
-
-    def announce(broker: Broker) -> None:
-        config = broker.settings.broker
-        sys.stdout.write(
-            f"The broker[{config.broker_name}, {broker.address}] boot success. "
-            f"serializeType=JSON and name server is {config.namesrv_addr}\n"
-        )
-        sys.stdout.flush()
-
-    try:
-        await run_broker(settings, started=announce)
-    except asyncio.CancelledError:
-        if signals == 0:
-            raise
+def _announce(broker: Broker) -> None:
+    config = broker.settings.broker
+    sys.stdout.write(
+        f"The broker[{config.broker_name}, {broker.address}] boot success. "
+        f"serializeType=JSON and name server is {config.namesrv_addr}\n"
+    )
+    sys.stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        run(_serve(settings))
+        run(serve_until_signalled(run_broker(settings, started=_announce), name="rmq_broker"))
     except (BrokerError, StoreError, OSError) as exc:
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         return 1

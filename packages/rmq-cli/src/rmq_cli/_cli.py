@@ -14,11 +14,8 @@ SIGTERM cuts the graceful shutdown short.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import logging
-import os
-import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -42,7 +39,7 @@ from rmq_cli._version import __version__
 from rmq_namesrv import NameServer, NamesrvConfig, NamesrvError, load_namesrv_config, run_namesrv
 from rmq_protocol.config import config_to_properties
 from rmq_protocol.errors import ConfigError
-from rmq_protocol.transport import run, uvloop_available
+from rmq_protocol.transport import run, serve_until_signalled, uvloop_available
 from rmq_store import StoreError
 
 __all__ = ["main"]
@@ -193,43 +190,10 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
-async def _until_signal(serve: Coroutine[Any, Any, None]) -> None:
-    """Run ``serve`` until it ends or SIGINT/SIGTERM arrives.
-
-    The first signal cancels ``serve`` (a graceful shutdown) and this returns normally
-    when it has finished; a second signal exits the process at once.
-    """
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    received: list[signal.Signals] = []
-
-    def on_signal(sig: signal.Signals) -> None:
-        received.append(sig)
-        if len(received) > 1:
-            sys.stderr.write(f"rmq: {sig.name} again: exiting now, without a clean shutdown\n")
-            sys.stderr.flush()
-            os._exit(128 + sig.value)
-        logger.info("%s: shutting down gracefully (again to exit at once)", sig.name)
-        if main is not None:
-            main.cancel()
-
-    handled = (signal.SIGINT, signal.SIGTERM)
-    for sig in handled:
-        loop.add_signal_handler(sig, on_signal, sig)
-    try:
-        await serve
-    except asyncio.CancelledError:
-        if not received:
-            raise
-    finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-
-
 def _serve(serve: Callable[[], Coroutine[Any, Any, None]]) -> int:
     logger.info("rmq %s on %s", __version__, "uvloop" if uvloop_available() else "asyncio")
     try:
-        run(_until_signal(serve()))
+        run(serve_until_signalled(serve(), name="rmq"))
     except (NamesrvError, BrokerError, StoreError, OSError) as exc:
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         return EXIT_FAILED

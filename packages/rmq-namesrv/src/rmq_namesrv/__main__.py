@@ -8,10 +8,7 @@ item and exits. The first SIGINT/SIGTERM shuts down gracefully; a second exits a
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import os
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -20,7 +17,7 @@ from rmq_namesrv.errors import NamesrvError
 from rmq_namesrv.server import NameServer, run_namesrv
 from rmq_protocol.config import config_to_properties
 from rmq_protocol.errors import ConfigError
-from rmq_protocol.transport import run
+from rmq_protocol.transport import run, serve_until_signalled
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,31 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve(config: NamesrvConfig) -> None:
-    loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
-    signals = 0
-
-    def stop() -> None:
-        nonlocal signals
-        signals += 1
-        if signals > 1:
-            os._exit(130)
-        if main is not None:
-            main.cancel()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
-
-    def announce(namesrv: NameServer) -> None:
-        sys.stdout.write(f"The Name Server boot success. address {namesrv.address}\n")
-        sys.stdout.flush()
-
-    try:
-        await run_namesrv(config, started=announce)
-    except asyncio.CancelledError:
-        if signals == 0:
-            raise
+def _announce(namesrv: NameServer) -> None:
+    sys.stdout.write(f"The Name Server boot success. address {namesrv.address}\n")
+    sys.stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        run(_serve(config))
+        run(serve_until_signalled(run_namesrv(config, started=_announce), name="rmq_namesrv"))
     except (NamesrvError, OSError) as exc:
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         return 1

@@ -8,7 +8,7 @@ from rmq_protocol.transport.connection import (
     Processor,
     ProcessorRegistry,
 )
-from rmq_protocol.transport.loop import loop_factory, run, uvloop_available
+from rmq_protocol.transport.loop import loop_factory, run, serve_until_signalled, uvloop_available
 from rmq_protocol.transport.server import RemotingServer, start_server
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "loop_factory",
     "parse_address",
     "run",
+    "serve_until_signalled",
     "start_server",
     "uvloop_available",
 ]
