@@ -1,0 +1,48 @@
+"""rmq-client: the Python RocketMQ client (asyncio-native, with a synchronous facade).
+
+Works against rmq brokers and Apache RocketMQ 4.9 / 5.x brokers over the remoting
+protocol. The public API is this module's ``__all__``; synchronous facades live in
+:mod:`rmq_client.sync`.
+"""
+
+from rmq_client._version import __version__
+from rmq_client.errors import (
+    BrokerBusyError,
+    BrokerError,
+    ClientClosedError,
+    ClientError,
+    MessageTooLargeError,
+    NoPermissionError,
+    NoRouteError,
+    NotConnectedError,
+    OffsetNotFoundError,
+    RequestTimeout,
+    ServiceNotAvailableError,
+    SubscriptionGroupNotFoundError,
+    TopicNotFoundError,
+    TransactionError,
+)
+from rmq_client.message import Message, MessageQueue, ReceivedMessage, SendResult, SendStatus
+
+__all__ = [
+    "BrokerBusyError",
+    "BrokerError",
+    "ClientClosedError",
+    "ClientError",
+    "Message",
+    "MessageQueue",
+    "MessageTooLargeError",
+    "NoPermissionError",
+    "NoRouteError",
+    "NotConnectedError",
+    "OffsetNotFoundError",
+    "ReceivedMessage",
+    "RequestTimeout",
+    "SendResult",
+    "SendStatus",
+    "ServiceNotAvailableError",
+    "SubscriptionGroupNotFoundError",
+    "TopicNotFoundError",
+    "TransactionError",
+    "__version__",
+]
