@@ -5,6 +5,18 @@ protocol. The public API is this module's ``__all__``; synchronous facades live 
 :mod:`rmq_client.sync`.
 """
 
+from rmq_client._instance import ClientConfig
+from rmq_client._selector import (
+    HashSelector,
+    MessageQueueSelector,
+    RandomSelector,
+    RoundRobinSelector,
+)
+from rmq_client._transaction import (
+    LocalTransactionState,
+    TransactionListener,
+    TransactionSendResult,
+)
 from rmq_client._version import __version__
 from rmq_client.errors import (
     BrokerBusyError,
@@ -23,26 +35,37 @@ from rmq_client.errors import (
     TransactionError,
 )
 from rmq_client.message import Message, MessageQueue, ReceivedMessage, SendResult, SendStatus
+from rmq_client.producer import Producer, SendCallback
 
 __all__ = [
     "BrokerBusyError",
     "BrokerError",
     "ClientClosedError",
+    "ClientConfig",
     "ClientError",
+    "HashSelector",
+    "LocalTransactionState",
     "Message",
     "MessageQueue",
+    "MessageQueueSelector",
     "MessageTooLargeError",
     "NoPermissionError",
     "NoRouteError",
     "NotConnectedError",
     "OffsetNotFoundError",
+    "Producer",
+    "RandomSelector",
     "ReceivedMessage",
     "RequestTimeout",
+    "RoundRobinSelector",
+    "SendCallback",
     "SendResult",
     "SendStatus",
     "ServiceNotAvailableError",
     "SubscriptionGroupNotFoundError",
     "TopicNotFoundError",
     "TransactionError",
+    "TransactionListener",
+    "TransactionSendResult",
     "__version__",
 ]
