@@ -77,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         run(serve_until_signalled(run_broker(settings, started=_announce), name="rmq_broker"))
+    except ConfigError as exc:  # brokerConfigUpdates.properties (UPDATE_BROKER_CONFIG)
+        sys.stderr.write(f"ConfigError: {exc}\n")
+        return 2
     except (BrokerError, StoreError, OSError) as exc:
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         return 1

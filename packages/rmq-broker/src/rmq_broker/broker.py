@@ -35,7 +35,9 @@ from rmq_broker.controller import BrokerController
 from rmq_broker.errors import UnsupportedFeatureError
 from rmq_broker.jsonfile import write_json_file
 from rmq_broker.namesrv_api import BrokerIdentity, NamesrvRegistrar
-from rmq_broker.processors.admin import AdminTopicProcessor
+from rmq_broker.processors.admin import AdminGroupProcessor, AdminTopicProcessor
+from rmq_broker.processors.admin_config import AdminConfigProcessor, apply_config_updates
+from rmq_broker.processors.admin_stats import SAMPLE_INTERVAL, AdminStatsProcessor, StatsSampler
 from rmq_broker.processors.client import ClientManageProcessor
 from rmq_broker.processors.offsets import OffsetProcessor
 from rmq_broker.processors.pull import PullMessageProcessor
@@ -130,6 +132,7 @@ class Broker:
         self._server: RemotingServer | None = None
         self._registrar: NamesrvRegistrar | None = None
         self._tasks: asyncio.TaskGroup | None = None
+        self._sampler: StatsSampler | None = None
         self._loops: list[asyncio.Task[None]] = []
         self._persist_lock = asyncio.Lock()
         self._persisted = asyncio.Event()
@@ -152,6 +155,7 @@ class Broker:
         if self._started:
             raise RuntimeError("a Broker starts once; create a new one")
         self._started = True
+        self._settings = await asyncio.to_thread(apply_config_updates, self._settings)
         settings = self._settings
         config = settings.broker
         check_supported(config)
@@ -190,6 +194,10 @@ class Broker:
         ClientManageProcessor(controller).register(registry)
         OffsetProcessor(controller).register(registry)
         AdminTopicProcessor(controller).register(registry)
+        AdminGroupProcessor(controller).register(registry)
+        self._sampler = StatsSampler(self._read_counters)
+        AdminStatsProcessor(controller, self._sampler).register(registry)
+        AdminConfigProcessor(controller).register(registry)
         idle = config.server_channel_max_idle_time_seconds
         self._server = await start_server(
             registry,
@@ -215,12 +223,17 @@ class Broker:
             compressed=config.compressed_register,
         )
         controller.topics_changed.clear()
-        await self._registrar.register_all(controller.topics.wrapper())
+        await self._registrar.register_all(controller.topics.registration_wrapper())
         self._loops = [
             tasks.create_task(self._register_loop(), name="broker-register-namesrv"),
             tasks.create_task(self._persist_loop(), name="broker-persist-metadata"),
             tasks.create_task(self._housekeeping_loop(), name="broker-client-housekeeping"),
+            tasks.create_task(self._stats_loop(), name="broker-stats-sampling"),
         ]
+
+    def _read_counters(self) -> tuple[int, int, int]:
+        stats = self._state.store.statistics()
+        return stats.put_messages, stats.get_found, stats.get_miss
 
     @staticmethod
     def _load_metadata(controller: BrokerController) -> None:
@@ -276,21 +289,21 @@ class Broker:
         registrar = self._registrar
         if registrar is None:
             return
-        period = controller.config.register_name_server_period / 1000
         while True:
+            period = controller.config.register_name_server_period / 1000  # may be updated
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(period):
                     await controller.topics_changed.wait()
             controller.topics_changed.clear()
             try:
-                await registrar.register_all(controller.topics.wrapper())
+                await registrar.register_all(controller.topics.registration_wrapper())
             except Exception:  # a bug here must not stop the broker: log, try next period
                 logger.exception("registration with the name servers failed")
 
     async def _persist_loop(self) -> None:
         controller = self._state
-        interval = controller.config.flush_consumer_offset_interval / 1000
         while True:
+            interval = controller.config.flush_consumer_offset_interval / 1000  # may be updated
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
                     await controller.metadata_dirty.wait()
@@ -309,6 +322,17 @@ class Broker:
                 self.scan_not_active_clients()
             except Exception:  # a bug in one scan must not stop the broker: log, go on
                 logger.exception("scan for expired clients failed")
+
+    async def _stats_loop(self) -> None:
+        sampler = self._sampler
+        if sampler is None:
+            return
+        while True:
+            await asyncio.sleep(SAMPLE_INTERVAL)
+            try:
+                sampler.sample()
+            except Exception:  # a bug in sampling must not stop the broker: log, go on
+                logger.exception("sampling the store's counters failed")
 
     # ------------------------------------------------------------------ operations
 
@@ -358,7 +382,7 @@ class Broker:
     async def register_now(self) -> None:
         """Register with every NameServer now (errors are logged)."""
         if self._registrar is not None:
-            await self._registrar.register_all(self._state.topics.wrapper())
+            await self._registrar.register_all(self._state.topics.registration_wrapper())
 
     # ------------------------------------------------------------------ inspection
 

@@ -345,6 +345,14 @@ class ClientManager:
     def consumer_group(self, group: str) -> ConsumerGroupInfo | None:
         return self.consumers.get(group)
 
+    def producer_group(self, group: str) -> Mapping[Connection, ClientChannelInfo] | None:
+        """The connections of a producer group, None if it has none."""
+        return self.producers.get(group)
+
+    def query_topic_consume_by_who(self, topic: str) -> set[str]:
+        """Consumer groups subscribed to ``topic`` (Java ``queryTopicConsumeByWho``)."""
+        return {name for name, info in self.consumers.items() if topic in info.subscriptions}
+
     def compensate_subscription(self, group: str, subscription: SubscriptionData) -> None:
         """Record a subscription a pull carried (sysFlag 0x4) for a group without one."""
         group_info = self.consumers.get(group)

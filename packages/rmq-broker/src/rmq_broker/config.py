@@ -121,6 +121,12 @@ class BrokerConfig:
     pull_thread_pool_queue_capacity: int = 100_000
     start_accept_send_request_time_stamp: int = 0  # ms since the epoch; refuse sends before
 
+    # --- administration
+    # UPDATE_BROKER_CONFIG is refused (NO_PERMISSION) unless this is true; even then only
+    # the keys of rmq_broker.processors.admin_config.RUNTIME_UPDATABLE_KEYS may change
+    # (never paths, ports, identity or store keys). rmq's own key: Java has no switch.
+    enable_update_broker_config: bool = False
+
     # --- accepted, no effect (one event loop, no thread pools)
     send_message_thread_pool_nums: int = 1
     pull_message_thread_pool_nums: int = 16

@@ -126,6 +126,27 @@ class ConsumerOffsetManager:
             del self._table[key]
             self.dirty = True
 
+    def clean_offset_by_topic(self, topic: str) -> int:
+        """Forget every group's offsets of ``topic`` (Java ``cleanOffsetByTopic``, when
+        the topic is deleted). Returns how many ``topic@group`` keys went."""
+        prefix = topic + TOPIC_GROUP_SEPARATOR
+        keys = [k for k in self._table if k.startswith(prefix)]
+        for key in keys:
+            del self._table[key]
+        if keys:
+            self.dirty = True
+        return len(keys)
+
+    def which_group_by_topic(self, topic: str) -> set[str]:
+        """Groups with an offset on ``topic`` (Java ``whichGroupByTopic``)."""
+        prefix = topic + TOPIC_GROUP_SEPARATOR
+        return {k[len(prefix) :] for k in self._table if k.startswith(prefix)}
+
+    def which_topic_by_consumer(self, group: str) -> set[str]:
+        """Topics ``group`` has an offset on (Java ``whichTopicByConsumer``)."""
+        suffix = TOPIC_GROUP_SEPARATOR + group
+        return {k[: -len(suffix)] for k in self._table if k.endswith(suffix)}
+
     @property
     def table(self) -> Mapping[str, Mapping[int, int]]:
         return self._table

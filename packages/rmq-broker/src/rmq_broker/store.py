@@ -13,7 +13,14 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 from rmq_protocol.codec.message import MessageExt
-from rmq_store import BoundaryType, GetResult, PutResult, QueryResult, StoreConfig
+from rmq_store import (
+    BoundaryType,
+    GetResult,
+    PutResult,
+    QueryResult,
+    StoreConfig,
+    StoreStatistics,
+)
 
 __all__ = ["BrokerStore"]
 
@@ -70,5 +77,9 @@ class BrokerStore(Protocol):
     def get_earliest_message_time(
         self, topic: str | None = None, queue_id: int | None = None
     ) -> int | None: ...
+
+    def get_message_store_timestamp(self, topic: str, queue_id: int, offset: int) -> int | None: ...
+
+    def statistics(self) -> StoreStatistics: ...
 
     def close(self) -> None: ...

@@ -23,7 +23,7 @@ from rmq_broker.config import BrokerConfig
 from rmq_broker.errors import MetadataFileError
 from rmq_broker.jsonfile import read_json_file
 from rmq_broker.topic_config import validate_group
-from rmq_protocol.codec.body import DataVersion, SubscriptionGroupConfig
+from rmq_protocol.codec.body import DataVersion, SubscriptionGroupConfig, SubscriptionGroupWrapper
 from rmq_protocol.codec.fastjson import JSONValue, ObjectKey
 from rmq_protocol.errors import RemoteProtocolError
 
@@ -127,14 +127,32 @@ class SubscriptionGroupManager:
         self._changed()
         return found
 
+    def wrapper(self) -> SubscriptionGroupWrapper:
+        """The table as GET_ALL_SUBSCRIPTIONGROUP_CONFIG answers it (a snapshot)."""
+        return SubscriptionGroupWrapper.from_value(self.to_value())
+
+    def reconfigure(self, config: BrokerConfig) -> None:
+        """Use ``config`` from now on (UPDATE_BROKER_CONFIG); the table is kept."""
+        self._config = config
+
     def update(self, config: SubscriptionGroupConfig) -> None:
         """Create or replace a group (UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)."""
+        old = self._table.get(config.group_name)
         self._table[config.group_name] = config
+        logger.info(
+            "subscription group %s %s: %s",
+            config.group_name,
+            "updated" if old else "created",
+            config,
+        )
         self._changed()
 
     def delete(self, group: str) -> bool:
+        """Remove a group (DELETE_SUBSCRIPTIONGROUP); False if it did not exist."""
         if self._table.pop(group, None) is None:
             return False
+        self._forbidden.pop(group, None)
+        logger.info("subscription group %s deleted", group)
         self._changed()
         return True
 

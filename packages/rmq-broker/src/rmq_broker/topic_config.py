@@ -236,6 +236,27 @@ class TopicConfigManager:
             topic_config_table=dict(self._table), data_version=self.data_version
         )
 
+    def registration_wrapper(self) -> TopicConfigSerializeWrapper:
+        """The table as REGISTER_BROKER carries it: when ``brokerPermission`` lacks READ
+        or WRITE, each topic's perm is masked by it (Java ``registerBrokerAll``), so the
+        NameServers stop routing sends (or pulls) to this broker."""
+        perm = self._config.broker_permission
+        if perm & PERM_READ and perm & PERM_WRITE:
+            return self.wrapper()
+        table = {
+            name: dataclasses.replace(config, perm=config.perm & perm)
+            for name, config in self._table.items()
+        }
+        return TopicConfigSerializeWrapper(topic_config_table=table, data_version=self.data_version)
+
+    def reconfigure(self, config: BrokerConfig) -> None:
+        """Use ``config`` from now on (UPDATE_BROKER_CONFIG); the table is kept."""
+        self._config = config
+
+    def touch(self) -> None:
+        """Start a new DataVersion, as a change would (the broker then registers again)."""
+        self._changed()
+
     def to_value(self) -> JSONValue:
         """The content of topics.json."""
         return self.wrapper().to_value()

@@ -77,6 +77,9 @@ Java classes and shapes (keys as written):
 * ``ResetOffsetBody``: ``{"offsetTable":{MessageQueue:offset}}``; ``ConsumeStats`` /
   ``OffsetWrapper``; ``TopicStatsTable`` / ``TopicOffset``: spec §10. These maps are keyed
   by JSON objects; ``to_json`` writes fastjson's ``{{…}:…}`` form, which Java requires.
+* ``SubscriptionGroupWrapper`` (GET_ALL_SUBSCRIPTIONGROUP_CONFIG):
+  ``{"dataVersion":…,"forbiddenTable":{group:{topic:N}},"subscriptionGroupTable":{g:…}}``;
+  ``GroupList`` (QUERY_TOPIC_CONSUME_BY_WHO): ``{"groupList":[…]}``
 
 Java properties text (UPDATE_NAMESRV_CONFIG, GET_NAMESRV_CONFIG, GET_BROKER_CONFIG,
 ``MixAll.properties2String`` / ``string2Properties``): ``key=value`` lines, see
@@ -114,6 +117,7 @@ __all__ = [
     "ConsumerData",
     "DataVersion",
     "GetConsumerListByGroupResponseBody",
+    "GroupList",
     "HeartbeatData",
     "KVTable",
     "LockBatchRequestBody",
@@ -129,6 +133,7 @@ __all__ = [
     "SimpleSubscriptionData",
     "SubscriptionData",
     "SubscriptionGroupConfig",
+    "SubscriptionGroupWrapper",
     "TopicConfig",
     "TopicConfigSerializeWrapper",
     "TopicFilterType",
@@ -1259,6 +1264,33 @@ class SubscriptionGroupConfig(_Body):
     consume_timeout_minute: int = 15
     subscription_data_set: tuple[SimpleSubscriptionData, ...] | None = None
     attributes: Mapping[str, str] = field(default_factory=dict, metadata={"sort_keys": True})
+
+
+@final
+@_json_body
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionGroupWrapper(_Body):
+    """``SubscriptionGroupWrapper``: GET_ALL_SUBSCRIPTIONGROUP_CONFIG response body, and
+    the shape of ``subscriptionGroup.json``.
+
+    Attributes:
+        subscription_group_table: group name → its config.
+        forbidden_table: group → topic → forbidden-permission bits (5.x).
+        data_version: version of the table.
+    """
+
+    subscription_group_table: Mapping[str, SubscriptionGroupConfig] = field(default_factory=dict)
+    forbidden_table: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    data_version: DataVersion = field(default_factory=DataVersion)
+
+
+@final
+@_json_body
+@dataclass(frozen=True, slots=True)
+class GroupList(_Body):
+    """``GroupList``: QUERY_TOPIC_CONSUME_BY_WHO response body (a Java ``HashSet``)."""
+
+    group_list: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- queue-keyed maps
