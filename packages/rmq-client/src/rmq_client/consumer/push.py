@@ -1,0 +1,999 @@
+"""PushConsumer: pulls in the background and calls your listener (Java ``DefaultMQPushConsumer``).
+
+::
+
+    async def on_messages(messages: list[ReceivedMessage]) -> ConsumeResult:
+        for msg in messages:
+            print(msg.topic, msg.queue_offset, msg.body)
+        return ConsumeResult.SUCCESS
+
+    consumer = PushConsumer("my-group", namesrv_addr="127.0.0.1:9876", listener=on_messages)
+    consumer.subscribe("TopicTest", "TagA || TagB")
+    async with consumer:          # start() ... aclose()
+        await asyncio.sleep(60)
+
+How it works (Java's design, asyncio's tools):
+
+* **Rebalance** (at start, every 20 s via the client instance, and at once on
+  NOTIFY_CONSUMER_IDS_CHANGED): the allocation strategy picks this client's queues;
+  a new queue starts at the stored offset or per ``consume_from``; a queue taken away is
+  dropped and its offset persisted (orderly: unlocked).
+* **Pulling**: one task per owned queue, long polling (``suspendTimeoutMillis`` 15 s),
+  ``pull_batch_size`` 32; per-queue flow control at ``pull_threshold_for_queue`` (1,000
+  messages), ``pull_threshold_size_for_queue`` (100 MiB) and, concurrent only,
+  ``consume_concurrently_max_span`` (2,000 offsets).
+* **Concurrent listener**: ``consume_concurrency`` worker tasks (Java's 20 consume
+  threads) call ``listener`` with up to ``consume_batch_size`` messages. The listener is
+  an ``async def`` or a plain function (plain functions run on the event loop: keep them
+  short). It returns :attr:`ConsumeResult.SUCCESS` or
+  :attr:`ConsumeResult.RECONSUME_LATER`; an exception or any other value counts as
+  RECONSUME_LATER (as Java treats exceptions and null). Failed messages of a clustering
+  consumer go back to the broker with CONSUMER_SEND_MSG_BACK (delay level 0: the broker
+  decides; DLQ after ``max_reconsume_times``, 16); if that fails they are re-sent to
+  ``%RETRY%<group>`` as Java does; if that fails too they are consumed again here after
+  5 s. Broadcasting consumers drop failed messages (logged), as Java does.
+  The committed offset of a queue is its lowest offset still being consumed.
+* **Orderly listener** (``orderly=True``): one consumer at a time per queue, in offset
+  order; clustering consumers hold the broker's queue lock (LOCK_BATCH_MQ, renewed every
+  20 s, trusted for 30 s). SUSPEND_CURRENT_QUEUE_A_MOMENT retries the same messages after
+  ``suspend_current_queue_time`` (1 s) until ``max_reconsume_times`` (unbounded by
+  default), then sends them to ``%RETRY%<group>``, which the broker turns into the DLQ.
+* **Offsets**: clustering on the broker (every 5 s, piggy-backed on pulls, and at
+  shutdown), broadcasting in ``~/.rocketmq_offsets/<clientId>/<group>/offsets.json``.
+* **Shutdown** (:meth:`aclose`): stops pulling, lets listener calls in progress finish
+  (up to ``await_termination`` seconds), persists offsets, unlocks queues, unregisters.
+  Messages pulled but not yet handed to the listener are not committed and will be
+  delivered again (at least once).
+
+Not implemented (Java has them): consume timeout (15 min) expiry of stuck messages,
+per-topic pull thresholds, the ``MIN_OFFSET``/``MAX_OFFSET`` properties on received
+messages, message trace, and ``ConsumeConcurrentlyContext.ackIndex`` (a batch succeeds or
+fails as a whole).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self, TypeAlias, TypeVar, final
+
+from rmq_client._instance import (
+    CLIENT_INNER_PRODUCER_GROUP,
+    DEFAULT_TOPIC,
+    ClientConfig,
+    ClientInstance,
+)
+from rmq_client.consumer._allocate import AllocateAveragely, AllocateStrategy
+from rmq_client.consumer._offset_store import (
+    LocalFileOffsetStore,
+    OffsetStore,
+    RemoteOffsetStore,
+)
+from rmq_client.consumer._process_queue import REBALANCE_LOCK_INTERVAL, ProcessQueue
+from rmq_client.consumer._pull import (
+    Puller,
+    PullStatus,
+    build_subscription,
+    build_sys_flag,
+)
+from rmq_client.consumer._rebalance import RETRY_PREFIX, Rebalancer, start_offset
+from rmq_client.errors import ClientClosedError, ClientError
+from rmq_protocol.codec import properties as props
+from rmq_protocol.codec.body import (
+    ConsumeFromWhere,
+    ConsumeType,
+    MessageModel,
+    MessageQueue,
+    SubscriptionData,
+)
+from rmq_protocol.codec.codes import RequestCode, ResponseCode
+from rmq_protocol.codec.headers import (
+    ConsumerSendMsgBackRequestHeader,
+    SendMessageRequestHeaderV2,
+)
+from rmq_protocol.codec.message import MessageExt
+from rmq_protocol.errors import ProtocolError
+
+__all__ = [
+    "ConcurrentListener",
+    "ConsumeOrderlyResult",
+    "ConsumeResult",
+    "OrderlyListener",
+    "PushConsumer",
+]
+
+logger = logging.getLogger(__name__)
+
+PULL_DELAY_ON_EXCEPTION: Final = 3.0  # seconds (Java pullTimeDelayMillsWhenException)
+PULL_DELAY_ON_SUSPEND: Final = 1.0  # seconds a paused consumer waits between checks
+RETRY_LOCAL_DELAY: Final = 5.0  # seconds before re-consuming a message not sent back
+LOCK_RETRY_DELAY: Final = 3.0  # seconds before an orderly queue tries its lock again
+BROKER_SUSPEND_MAX: Final = 15.0  # seconds (BROKER_SUSPEND_MAX_TIME_MILLIS)
+PULL_TIMEOUT_WHEN_SUSPEND: Final = 30.0  # seconds (CONSUMER_TIMEOUT_MILLIS_WHEN_SUSPEND)
+SEND_BACK_TIMEOUT: Final = 3.0  # seconds
+DEFAULT_MAX_RECONSUME: Final = 16
+_ORDERLY_UNBOUNDED: Final = 2**31 - 1
+
+
+class ConsumeResult(enum.Enum):
+    """What a concurrent listener returns (Java ``ConsumeConcurrentlyStatus``)."""
+
+    SUCCESS = "CONSUME_SUCCESS"
+    RECONSUME_LATER = "RECONSUME_LATER"
+
+
+class ConsumeOrderlyResult(enum.Enum):
+    """What an orderly listener returns (Java ``ConsumeOrderlyStatus``)."""
+
+    SUCCESS = "SUCCESS"
+    SUSPEND_CURRENT_QUEUE_A_MOMENT = "SUSPEND_CURRENT_QUEUE_A_MOMENT"
+
+
+ConcurrentListener: TypeAlias = Callable[
+    [list[MessageExt]], "ConsumeResult | Awaitable[ConsumeResult]"
+]
+OrderlyListener: TypeAlias = Callable[
+    [list[MessageExt]], "ConsumeOrderlyResult | Awaitable[ConsumeOrderlyResult]"
+]
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class _Queue:
+    """One owned queue: its process queue, pull task and flow-control signal."""
+
+    mq: MessageQueue
+    pq: ProcessQueue
+    next_offset: int
+    space: asyncio.Event
+    lock: asyncio.Lock  # orderly: one consumer of the queue at a time
+    task: asyncio.Task[None] | None = None
+
+
+_Work: TypeAlias = "tuple[list[MessageExt], _Queue] | None"
+
+
+_T = TypeVar("_T")
+
+
+def _started(value: _T | None) -> _T:
+    if value is None:
+        raise ClientError("the consumer is not started")
+    return value
+
+
+def _reset_retry_topic(msgs: list[MessageExt], retry_topic: str) -> list[MessageExt]:
+    """Messages from ``%RETRY%group`` get their original topic back (Java
+    ``resetRetryAndNamespace``)."""
+    out = msgs
+    for i, msg in enumerate(msgs):
+        if msg.topic == retry_topic:
+            original = msg.properties.get(props.RETRY_TOPIC)
+            if original:
+                if out is msgs:
+                    out = list(msgs)
+                out[i] = dataclasses.replace(msg, topic=original)
+    return out
+
+
+@final
+class PushConsumer:
+    """A push consumer group member (module docstring). Use from one event loop."""
+
+    def __init__(
+        self,
+        group: str,
+        *,
+        namesrv_addr: str | None = None,
+        config: ClientConfig | None = None,
+        listener: ConcurrentListener | OrderlyListener | None = None,
+        orderly: bool = False,
+        message_model: MessageModel = MessageModel.CLUSTERING,
+        consume_from: ConsumeFromWhere = ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET,
+        consume_timestamp: float | None = None,
+        allocate_strategy: AllocateStrategy | None = None,
+        consume_concurrency: int = 20,
+        consume_batch_size: int = 1,
+        pull_batch_size: int = 32,
+        pull_threshold_for_queue: int = 1000,
+        pull_threshold_size_for_queue: int = 100 * 1024 * 1024,
+        consume_concurrently_max_span: int = 2000,
+        max_reconsume_times: int = -1,
+        suspend_current_queue_time: float = 1.0,
+        post_subscription_when_pull: bool = False,
+        offset_store_dir: Path | None = None,
+        await_termination: float = 30.0,
+    ) -> None:
+        """
+        Args:
+            group: the consumer group.
+            namesrv_addr: NameServer addresses (``"host:port;host:port"``), or give ``config``.
+            config: client settings (instance name, timeouts, intervals).
+            listener: called with received messages; see the module docstring.
+            orderly: the listener is an orderly one (returns ConsumeOrderlyResult).
+            message_model: CLUSTERING (queues shared by the group) or BROADCASTING.
+            consume_from: where a group without stored offset starts.
+            consume_timestamp: for CONSUME_FROM_TIMESTAMP, seconds since the epoch
+                (default: 30 minutes ago, as Java).
+            allocate_strategy: how queues are shared (default averagely).
+            consume_concurrency: concurrent listener calls (Java consumeThreadMax, 20).
+            consume_batch_size: most messages per listener call (Java 1).
+            pull_batch_size: most messages per pull (Java 32).
+            pull_threshold_for_queue: messages held per queue before pulling pauses.
+            pull_threshold_size_for_queue: body bytes held per queue before pulling pauses.
+            consume_concurrently_max_span: offset span held per queue before pulling pauses.
+            max_reconsume_times: deliveries before the DLQ; -1 is 16 (concurrent) or
+                unbounded (orderly), as Java.
+            suspend_current_queue_time: seconds an orderly queue waits after a failure.
+            post_subscription_when_pull: send the expression with every pull (flag 0x4).
+            offset_store_dir: directory of broadcasting offsets (``~/.rocketmq_offsets``).
+            await_termination: seconds :meth:`aclose` waits for listener calls.
+
+        Raises:
+            ValueError: a bad option value.
+        """
+        if (namesrv_addr is None) == (config is None):
+            raise ValueError("give exactly one of namesrv_addr and config")
+        if not group:
+            raise ValueError("group must not be empty")
+        for name, value in (
+            ("consume_concurrency", consume_concurrency),
+            ("consume_batch_size", consume_batch_size),
+            ("pull_batch_size", pull_batch_size),
+            ("pull_threshold_for_queue", pull_threshold_for_queue),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, not {value}")
+        self._config = (
+            config if config is not None else ClientConfig(namesrv_addr=namesrv_addr or "")
+        )
+        self._group = group
+        self._listener = listener
+        self._orderly = orderly
+        self._model = message_model
+        self._consume_from = consume_from
+        ts = consume_timestamp if consume_timestamp is not None else time.time() - 1800
+        self._timestamp_ms = int(ts * 1000)
+        self._strategy = allocate_strategy or AllocateAveragely()
+        self._concurrency = consume_concurrency
+        self._batch = consume_batch_size
+        self._pull_batch = pull_batch_size
+        self._threshold_count = pull_threshold_for_queue
+        self._threshold_size = pull_threshold_size_for_queue
+        self._max_span = consume_concurrently_max_span
+        if max_reconsume_times == -1:
+            max_reconsume_times = _ORDERLY_UNBOUNDED if orderly else DEFAULT_MAX_RECONSUME
+        self._max_reconsume = max_reconsume_times
+        self._suspend_time = suspend_current_queue_time
+        self._post_subscription = post_subscription_when_pull
+        self._offset_dir = offset_store_dir
+        self._await_termination = await_termination
+
+        self._subscriptions: dict[str, SubscriptionData] = {}
+        self._queues: dict[MessageQueue, _Queue] = {}
+        self._instance: ClientInstance | None = None
+        self._store: OffsetStore | None = None
+        self._puller: Puller | None = None
+        self._rebalancer: Rebalancer | None = None
+        self._work: asyncio.Queue[_Work] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._orderly_tasks: set[asyncio.Task[None]] = set()
+        self._service: list[asyncio.Task[None]] = []
+        self._later: set[asyncio.TimerHandle] = set()
+        self._rebalance_wanted = asyncio.Event()
+        self._rebalance_lock = asyncio.Lock()
+        self._running = False
+        self._stopping = False
+        self._paused = False
+        self._started = False
+        self._closed = False
+        self.consumed = 0  # messages the listener finished with (any result)
+        self.failed = 0  # messages the listener failed (RECONSUME_LATER / exception)
+
+    # ------------------------------------------------------------------ ConsumerHandle
+
+    @property
+    def group(self) -> str:
+        """The consumer group."""
+        return self._group
+
+    @property
+    def message_model(self) -> MessageModel:
+        return self._model
+
+    @property
+    def consume_type(self) -> ConsumeType:
+        return ConsumeType.CONSUME_PASSIVELY
+
+    @property
+    def consume_from_where(self) -> ConsumeFromWhere:
+        return self._consume_from
+
+    @property
+    def unit_mode(self) -> bool:
+        return False
+
+    @property
+    def retry_topic(self) -> str:
+        """``%RETRY%<group>``."""
+        return RETRY_PREFIX + self._group
+
+    @property
+    def client_id(self) -> str:
+        """The client id (after :meth:`start`)."""
+        if self._instance is None:
+            raise ClientError("the consumer is not started")
+        return self._instance.client_id
+
+    def subscriptions(self) -> list[SubscriptionData]:
+        """The subscriptions sent in heartbeats (``%RETRY%group`` included in clustering)."""
+        return list(self._subscriptions.values())
+
+    def topics(self) -> set[str]:
+        return set(self._subscriptions)
+
+    def rebalance_soon(self) -> None:
+        """Ask for a rebalance (the client instance calls this)."""
+        self._rebalance_wanted.set()
+
+    async def persist_offsets(self) -> None:
+        """Commit the offsets of owned queues to the store."""
+        if self._store is not None:
+            await self._store.persist_all(list(self._queues))
+
+    async def reset_offsets(self, topic: str, offsets: dict[MessageQueue, int]) -> None:
+        """RESET_CONSUMER_CLIENT_OFFSET: restart the given queues at the given offsets."""
+        store = self._store
+        if store is None:
+            return
+        for mq, offset in offsets.items():
+            store.update(mq, offset, increase_only=False)
+            await store.persist(mq)
+            q = self._queues.pop(mq, None)
+            if q is not None:
+                self._drop(q)
+        self.rebalance_soon()
+
+    def running_info(self) -> dict[str, object]:
+        """ConsumerRunningInfo-shaped counters."""
+        offsets = self._store.offsets() if self._store is not None else {}
+        mq_table: dict[object, object] = {}
+        for mq, q in self._queues.items():
+            info = q.pq.info()
+            info["commitOffset"] = offsets.get(mq, -1)
+            mq_table[mq.to_key()] = info
+        return {
+            "properties": {
+                "consumeOrderly": str(self._orderly).lower(),
+                "consumeType": ConsumeType.CONSUME_PASSIVELY.value,
+                "messageModel": self._model.value,
+                "consumeFromWhere": self._consume_from.value,
+                "PROP_CONSUMER_START_TIMESTAMP": str(int(time.time() * 1000)),
+            },
+            "subscriptionSet": [s.to_value() for s in self._subscriptions.values()],
+            "mqTable": mq_table,
+            "statusTable": {},
+        }
+
+    # ------------------------------------------------------------------ configuration
+
+    def subscribe(self, topic: str, expression: str = "*", *, sql: bool = False) -> None:
+        """Subscribe to ``topic``: a tag expression (``"*"``, ``"A || B"``) or, with
+        ``sql=True``, an SQL92 expression the broker evaluates on properties.
+
+        Raises:
+            ValueError: an empty SQL92 expression.
+        """
+        sub = build_subscription(topic, expression, expression_type="SQL92" if sql else "TAG")
+        self._subscriptions[topic] = sub
+        if self._started and not self._closed:
+            self.rebalance_soon()
+
+    def unsubscribe(self, topic: str) -> None:
+        """Stop consuming ``topic`` (its queues are dropped at the next rebalance)."""
+        self._subscriptions.pop(topic, None)
+        if self._started:
+            self.rebalance_soon()
+
+    def set_listener(
+        self, listener: ConcurrentListener | OrderlyListener, *, orderly: bool = False
+    ) -> None:
+        """Set the listener before :meth:`start`."""
+        if self._started:
+            raise ClientError("set the listener before start()")
+        self._listener = listener
+        if orderly != self._orderly and self._max_reconsume in (
+            _ORDERLY_UNBOUNDED,
+            DEFAULT_MAX_RECONSUME,
+        ):
+            self._max_reconsume = _ORDERLY_UNBOUNDED if orderly else DEFAULT_MAX_RECONSUME
+        self._orderly = orderly
+
+    def pause(self) -> None:
+        """Stop pulling (messages already pulled are still consumed)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Pull again after :meth:`pause`."""
+        self._paused = False
+
+    @property
+    def assigned_queues(self) -> list[MessageQueue]:
+        """The queues this consumer currently owns."""
+        return sorted(self._queues)
+
+    def offsets(self) -> dict[MessageQueue, int]:
+        """The in-memory consumer offsets (next offset to consume, per queue)."""
+        return self._store.offsets() if self._store is not None else {}
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> None:
+        """Register with the brokers, rebalance and begin consuming.
+
+        Raises:
+            ClientError: no listener or no subscription, or started twice.
+        """
+        if self._started:
+            raise ClientError(f"consumer of group {self._group} was already started")
+        if self._listener is None:
+            raise ClientError("set a listener before start()")
+        if not self._subscriptions:
+            raise ClientError("subscribe to a topic before start()")
+        self._started = True
+        self._running = True
+        if self._model is MessageModel.CLUSTERING:
+            self._subscriptions[self.retry_topic] = build_subscription(self.retry_topic)
+        instance = ClientInstance.acquire(self._config)
+        self._instance = instance
+        try:
+            await instance.start()
+            if self._model is MessageModel.CLUSTERING:
+                self._store = RemoteOffsetStore(instance, self._group)
+            else:
+                self._store = LocalFileOffsetStore(
+                    instance.client_id, self._group, base_dir=self._offset_dir
+                )
+            await self._store.load()
+            self._puller = Puller(instance, self._group)
+            self._rebalancer = Rebalancer(
+                instance, self._group, model=self._model, strategy=self._strategy
+            )
+            instance.register_consumer(self._group, self)
+            for topic in list(self._subscriptions):
+                try:
+                    await instance.topic_route(topic, refresh=True)
+                except ClientError as exc:
+                    logger.warning(
+                        "consumer %s: no route for topic %s yet: %s", self._group, topic, exc
+                    )
+            await instance.send_heartbeat_to_all_brokers()
+        except BaseException:
+            self._running = False
+            self._closed = True
+            await instance.release()
+            raise
+        loop = asyncio.get_running_loop()
+        if not self._orderly:
+            self._workers = [
+                loop.create_task(self._worker(), name=f"rmq-consume-{self._group}-{i}")
+                for i in range(self._concurrency)
+            ]
+        self._service.append(
+            loop.create_task(self._rebalance_service(), name=f"rmq-rebalance-{self._group}")
+        )
+        if self._orderly and self._model is MessageModel.CLUSTERING:
+            self._service.append(
+                loop.create_task(self._lock_service(), name=f"rmq-lock-{self._group}")
+            )
+        await self._rebalance()
+        logger.info(
+            "push consumer %s started: client %s, %s, %s",
+            self._group,
+            instance.client_id,
+            self._model.value,
+            "orderly" if self._orderly else "concurrent",
+        )
+
+    async def aclose(self) -> None:
+        """Stop consuming, wait for listener calls in progress, persist offsets, unregister.
+
+        Idempotent.
+        """
+        if self._closed or not self._started:
+            self._closed = True
+            return
+        self._closed = True
+        self._running = False
+        self._stopping = True
+        for handle in self._later:
+            handle.cancel()
+        self._later.clear()
+        for task in self._service:
+            task.cancel()
+        pulls = [q.task for q in self._queues.values() if q.task is not None]
+        for task in pulls:
+            task.cancel()
+        await asyncio.gather(*self._service, *pulls, return_exceptions=True)
+        # Let listener calls in progress finish; queued work is left (not committed).
+        for _ in self._workers:
+            self._work.put_nowait(None)
+        waiting = [*self._workers, *self._orderly_tasks]
+        if waiting:
+            _, pending = await asyncio.wait(waiting, timeout=self._await_termination)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+        instance = _started(self._instance)
+        try:
+            await self.persist_offsets()
+            if self._orderly and self._model is MessageModel.CLUSTERING and self._rebalancer:
+                await self._rebalancer.unlock(list(self._queues))
+        except (ClientError, ProtocolError) as exc:
+            logger.warning("consumer %s: final offset commit failed: %s", self._group, exc)
+        for q in self._queues.values():
+            q.pq.dropped = True
+        await instance.unregister_consumer(self._group)
+        await instance.release()
+        logger.info("push consumer %s closed", self._group)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ rebalance
+
+    async def _rebalance_service(self) -> None:
+        while True:
+            await self._rebalance_wanted.wait()
+            self._rebalance_wanted.clear()
+            try:
+                await self._rebalance()
+            except (ClientError, ProtocolError) as exc:
+                logger.warning("rebalance of group %s failed: %s", self._group, exc)
+
+    async def _rebalance(self) -> None:
+        """Java ``RebalanceImpl.doRebalance``: allocate, drop lost queues, add new ones."""
+        async with self._rebalance_lock:
+            await self._rebalance_locked()
+
+    async def _rebalance_locked(self) -> None:
+        rebalancer, store = _started(self._rebalancer), _started(self._store)
+        instance = _started(self._instance)
+        if not self._running:
+            return
+        wanted_by_topic: dict[str, set[MessageQueue]] = {}
+        for topic in list(self._subscriptions):
+            allocated = await rebalancer.allocate(topic)
+            if allocated is not None:
+                wanted_by_topic[topic] = set(allocated)
+        for mq, q in list(self._queues.items()):
+            wanted = wanted_by_topic.get(mq.topic)
+            gone = mq.topic not in self._subscriptions
+            if gone or (wanted is not None and mq not in wanted) or q.pq.is_pull_expired():
+                del self._queues[mq]
+                self._drop(q)
+                await store.persist(mq)
+                store.remove(mq)
+                if self._orderly and self._model is MessageModel.CLUSTERING:
+                    await rebalancer.unlock([mq])
+                logger.info("consumer %s: dropped %s", self._group, mq.java_string())
+        new = sorted(mq for mqs in wanted_by_topic.values() for mq in mqs if mq not in self._queues)
+        if not new or not self._running:
+            return
+        locked: set[MessageQueue] = set(new)
+        if self._orderly and self._model is MessageModel.CLUSTERING:
+            locked = await rebalancer.lock(new)
+        for mq in new:
+            if mq not in locked:
+                logger.info(
+                    "consumer %s: %s not added: its lock is held by another client",
+                    self._group,
+                    mq.java_string(),
+                )
+                continue
+            store.remove(mq)
+            try:
+                offset = await start_offset(
+                    instance, store, mq, self._consume_from, self._timestamp_ms
+                )
+            except (ClientError, ProtocolError) as exc:
+                logger.warning(
+                    "consumer %s: no start offset for %s: %s", self._group, mq.java_string(), exc
+                )
+                continue
+            if not self._is_running():
+                return
+            pq = ProcessQueue()
+            if mq in locked and self._orderly:
+                pq.locked = True
+                pq.last_lock_time = time.monotonic()
+            q = _Queue(mq, pq, offset, asyncio.Event(), asyncio.Lock())
+            q.space.set()
+            self._queues[mq] = q
+            q.task = asyncio.get_running_loop().create_task(
+                self._pull_loop(q), name=f"rmq-pull-{mq.topic}-{mq.broker_name}-{mq.queue_id}"
+            )
+            logger.info(
+                "consumer %s: added %s from offset %d", self._group, mq.java_string(), offset
+            )
+
+    def _is_running(self) -> bool:
+        return self._running
+
+    def _drop(self, q: _Queue) -> None:
+        q.pq.dropped = True
+        q.space.set()
+        if q.task is not None and q.task is not asyncio.current_task():
+            q.task.cancel()
+
+    async def _lock_service(self) -> None:
+        """Orderly clustering: renew the queue locks every 20 s (Java ``lockAll``)."""
+        rebalancer = _started(self._rebalancer)
+        while True:
+            await asyncio.sleep(REBALANCE_LOCK_INTERVAL)
+            mqs = list(self._queues)
+            if not mqs:
+                continue
+            locked = await rebalancer.lock(mqs)
+            now = time.monotonic()
+            for mq in mqs:
+                q = self._queues.get(mq)
+                if q is None:
+                    continue
+                q.pq.locked = mq in locked
+                if mq in locked:
+                    q.pq.last_lock_time = now
+                    if q.pq.has_messages():
+                        self._submit_orderly(q)
+
+    # ------------------------------------------------------------------ pulling
+
+    async def _pull_loop(self, q: _Queue) -> None:
+        puller, store = _started(self._puller), _started(self._store)
+        pq, mq = q.pq, q.mq
+        clustering = self._model is MessageModel.CLUSTERING
+        while self._running and not pq.dropped:
+            if self._paused:
+                await asyncio.sleep(PULL_DELAY_ON_SUSPEND)
+                continue
+            if (
+                pq.msg_count > self._threshold_count
+                or pq.msg_size > self._threshold_size
+                or (not self._orderly and pq.max_span > self._max_span)
+            ):
+                q.space.clear()
+                await q.space.wait()
+                continue
+            if self._orderly and clustering and not pq.locked:
+                await asyncio.sleep(LOCK_RETRY_DELAY)
+                continue
+            sub = self._subscriptions.get(mq.topic)
+            if sub is None:
+                return
+            commit = store.offsets().get(mq, -1) if clustering else -1
+            flag = build_sys_flag(
+                commit_offset=commit > 0,
+                suspend=True,
+                subscription=self._post_subscription and not sub.class_filter_mode,
+                class_filter=sub.class_filter_mode,
+            )
+            try:
+                result = await puller.pull(
+                    mq,
+                    sub,
+                    offset=q.next_offset,
+                    max_nums=self._pull_batch,
+                    sys_flag=flag,
+                    commit_offset=max(commit, 0),
+                    suspend_timeout=BROKER_SUSPEND_MAX,
+                    timeout=PULL_TIMEOUT_WHEN_SUSPEND,
+                )
+            except ClientClosedError:
+                return
+            except (ClientError, ProtocolError) as exc:
+                if not self._is_running():
+                    return
+                logger.warning(
+                    "consumer %s: pull of %s failed: %s", self._group, mq.java_string(), exc
+                )
+                await asyncio.sleep(PULL_DELAY_ON_EXCEPTION)
+                continue
+            if pq.is_dropped():
+                return
+            pq.last_pull_time = time.monotonic()
+            status = result.status
+            if status is PullStatus.FOUND:
+                q.next_offset = result.next_begin_offset
+                msgs = result.messages
+                if msgs:
+                    pq.put(msgs, broker_max_offset=result.max_offset)
+                    if self._orderly:
+                        self._submit_orderly(q)
+                    else:
+                        self._dispatch(msgs, q)
+                elif not pq.has_messages():
+                    store.update(mq, q.next_offset)
+            elif status is PullStatus.OFFSET_ILLEGAL:
+                logger.warning(
+                    "consumer %s: offset %d of %s is illegal; moving to %d",
+                    self._group, q.next_offset, mq.java_string(), result.next_begin_offset,
+                )  # fmt: skip
+                pq.dropped = True
+                store.update(mq, result.next_begin_offset, increase_only=False)
+                await store.persist(mq)
+                if self._queues.get(mq) is q:
+                    del self._queues[mq]
+                self.rebalance_soon()
+                return
+            else:  # NO_NEW_MSG, NO_MATCHED_MSG
+                q.next_offset = result.next_begin_offset
+                if not pq.has_messages():
+                    store.update(mq, q.next_offset)
+
+    # ------------------------------------------------------------------ concurrent
+
+    def _dispatch(self, msgs: list[MessageExt], q: _Queue) -> None:
+        work = self._work
+        step = self._batch
+        if work.qsize() > 0 or len(msgs) <= step:
+            work.put_nowait((msgs, q))  # workers are busy: keep the batch whole
+            return
+        parts = min(self._concurrency, -(-len(msgs) // step))
+        size = -(-len(msgs) // parts)
+        size = -(-size // step) * step
+        for i in range(0, len(msgs), size):
+            work.put_nowait((msgs[i : i + size], q))
+
+    async def _call(self, msgs: list[MessageExt]) -> object:
+        listener = _started(self._listener)
+        try:
+            result = listener(msgs)
+            if inspect.isawaitable(result):
+                result = await result
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception(
+                "listener of group %s failed on %d messages (first %s)",
+                self._group, len(msgs), msgs[0].msg_id,
+            )  # fmt: skip
+            return None
+        return result
+
+    async def _worker(self) -> None:
+        work, batch, store = self._work, self._batch, _started(self._store)
+        retry_topic = self.retry_topic
+        success = ConsumeResult.SUCCESS
+        while True:
+            item = await work.get()
+            if item is None or self._stopping:
+                return
+            msgs, q = item
+            pq = q.pq
+            if pq.dropped:
+                continue
+            msgs = _reset_retry_topic(msgs, retry_topic) if q.mq.topic == retry_topic else msgs
+            failed: list[MessageExt] = []
+            for i in range(0, len(msgs), batch):
+                chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
+                if await self._call(chunk) is not success:
+                    failed.extend(chunk)
+            self.consumed += len(msgs)
+            if pq.is_dropped():
+                continue
+            keep: list[MessageExt] = []
+            if failed:
+                self.failed += len(failed)
+                keep = await self._handle_failed(failed, q)
+            if keep:
+                kept = {id(m) for m in keep}
+                done = [m for m in msgs if id(m) not in kept]
+            else:
+                done = msgs
+            offset = pq.remove(done)
+            if offset >= 0 and not pq.dropped:
+                store.update(q.mq, offset)
+            if not q.space.is_set() and pq.msg_count <= self._threshold_count // 2:
+                q.space.set()
+            if keep:
+                self._consume_later(keep, q)
+
+    async def _handle_failed(self, failed: list[MessageExt], q: _Queue) -> list[MessageExt]:
+        """Send failed messages back; the ones that could not be sent back."""
+        if self._model is MessageModel.BROADCASTING:
+            for msg in failed:
+                logger.warning(
+                    "consumer %s (broadcasting) drops failed message %s", self._group, msg.msg_id
+                )
+            return []
+        return [m for m in failed if not await self.send_back(m, q.mq.broker_name)]
+
+    def _consume_later(self, msgs: list[MessageExt], q: _Queue) -> None:
+        def resubmit() -> None:
+            self._later.discard(handle)
+            if not q.pq.dropped and self._running:
+                self._work.put_nowait((msgs, q))
+
+        handle = asyncio.get_running_loop().call_later(RETRY_LOCAL_DELAY, resubmit)
+        self._later.add(handle)
+
+    async def send_back(self, msg: MessageExt, broker_name: str, *, delay_level: int = 0) -> bool:
+        """Return a failed message to the broker (Java ``sendMessageBack``).
+
+        CONSUMER_SEND_MSG_BACK first; if the broker refuses or cannot be reached, the
+        message is sent to ``%RETRY%<group>`` with RECONSUME_TIME + 1 and delay level
+        ``3 + reconsume_times``. True if either worked.
+        """
+        instance = _started(self._instance)
+        try:
+            addr = instance.broker_addr(broker_name) or str(msg.store_host)
+            header = ConsumerSendMsgBackRequestHeader(
+                offset=msg.commit_log_offset,
+                group=self._group,
+                delay_level=delay_level,
+                origin_msg_id=msg.msg_id,
+                origin_topic=msg.topic,
+                unit_mode=False,
+                max_reconsume_times=self._max_reconsume,
+                bname=broker_name,
+            )
+            cmd = instance.request(RequestCode.CONSUMER_SEND_MSG_BACK, header)
+            response = await instance.invoke(addr, cmd, timeout=SEND_BACK_TIMEOUT)
+            if response.code == ResponseCode.SUCCESS:
+                return True
+            logger.info(
+                "consumer %s: CONSUMER_SEND_MSG_BACK to %s answered %d (%s); re-sending to %s",
+                self._group, addr, response.code, response.remark, self.retry_topic,
+            )  # fmt: skip
+        except (ClientError, ProtocolError) as exc:
+            logger.info(
+                "consumer %s: CONSUMER_SEND_MSG_BACK failed (%s); re-sending", self._group, exc
+            )
+        return await self._resend_to_retry(
+            msg, broker_name, reconsume_times=msg.reconsume_times + 1,
+            delay_level=3 + msg.reconsume_times,
+        )  # fmt: skip
+
+    async def _resend_to_retry(
+        self, msg: MessageExt, broker_name: str, *, reconsume_times: int, delay_level: int
+    ) -> bool:
+        instance = _started(self._instance)
+        retry_topic = self.retry_topic
+        properties = dict(msg.properties)
+        properties.setdefault(props.ORIGIN_MESSAGE_ID, msg.msg_id)
+        properties[props.RETRY_TOPIC] = msg.topic
+        properties[props.RECONSUME_TIME] = str(reconsume_times)
+        properties[props.MAX_RECONSUME_TIMES] = str(self._max_reconsume)
+        properties[props.DELAY_TIME_LEVEL] = str(delay_level)
+        properties.pop(props.TRANSACTION_PREPARED, None)
+        queues = [
+            mq for mq in instance.publish_queues(retry_topic) if mq.broker_name == broker_name
+        ]
+        queue_id = queues[msg.queue_offset % len(queues)].queue_id if queues else 0
+        header = SendMessageRequestHeaderV2(
+            producer_group=CLIENT_INNER_PRODUCER_GROUP,
+            topic=retry_topic,
+            default_topic=DEFAULT_TOPIC,
+            default_topic_queue_nums=4,
+            queue_id=queue_id,
+            sys_flag=0,
+            born_timestamp=int(time.time() * 1000),
+            flag=msg.flag,
+            properties=props.encode_properties(properties),
+            reconsume_times=reconsume_times,
+            unit_mode=False,
+            max_reconsume_times=self._max_reconsume,
+        )
+        try:
+            addr = await instance.find_broker_addr(broker_name)
+            cmd = instance.request(RequestCode.SEND_MESSAGE_V2, header, body=msg.body)
+            await instance.invoke_checked(addr, cmd, timeout=SEND_BACK_TIMEOUT)
+        except (ClientError, ProtocolError) as exc:
+            logger.warning(
+                "consumer %s: cannot re-send message %s to %s: %s; consuming it again later",
+                self._group, msg.msg_id, retry_topic, exc,
+            )  # fmt: skip
+            return False
+        return True
+
+    # ------------------------------------------------------------------ orderly
+
+    def _submit_orderly(self, q: _Queue) -> None:
+        pq = q.pq
+        if pq.consuming or pq.dropped or self._stopping:
+            return
+        pq.consuming = True
+        task = asyncio.get_running_loop().create_task(
+            self._consume_orderly(q), name=f"rmq-orderly-{q.mq.topic}-{q.mq.queue_id}"
+        )
+        self._orderly_tasks.add(task)
+        task.add_done_callback(self._orderly_tasks.discard)
+
+    async def _consume_orderly(self, q: _Queue) -> None:
+        """Java ``ConsumeMessageOrderlyService.ConsumeRequest``: one queue, in order."""
+        store = _started(self._store)
+        pq, mq = q.pq, q.mq
+        clustering = self._model is MessageModel.CLUSTERING
+        retry_topic = self.retry_topic
+        local_retries: dict[int, int] = {}
+        try:
+            async with q.lock:
+                while not pq.dropped and not self._stopping:
+                    if clustering and (not pq.locked or pq.is_lock_expired()):
+                        pq.consuming = False  # the lock service resubmits once locked
+                        return
+                    msgs = pq.take(self._batch)
+                    if not msgs:
+                        return
+                    view = [
+                        dataclasses.replace(
+                            m, reconsume_times=m.reconsume_times + local_retries[m.queue_offset]
+                        )
+                        if m.queue_offset in local_retries
+                        else m
+                        for m in msgs
+                    ]
+                    if mq.topic == retry_topic:
+                        view = _reset_retry_topic(view, retry_topic)
+                    result = await self._call(view)
+                    self.consumed += len(msgs)
+                    if pq.is_dropped():
+                        return
+                    if result is ConsumeOrderlyResult.SUCCESS:
+                        for m in msgs:
+                            local_retries.pop(m.queue_offset, None)
+                        offset = pq.commit()
+                        if offset >= 0:
+                            store.update(mq, offset, increase_only=False)
+                        if not q.space.is_set() and pq.msg_count <= self._threshold_count // 2:
+                            q.space.set()
+                        continue
+                    self.failed += len(msgs)
+                    if await self._past_max_reconsume(view, mq, local_retries):
+                        offset = pq.commit()  # handed to the retry topic / DLQ
+                        if offset >= 0:
+                            store.update(mq, offset, increase_only=False)
+                        continue
+                    for m in msgs:
+                        local_retries[m.queue_offset] = local_retries.get(m.queue_offset, 0) + 1
+                    pq.reconsume(msgs)
+                    await asyncio.sleep(self._suspend_time)
+        finally:
+            if pq.consuming and not pq.dropped and not self._stopping and pq.has_messages():
+                pq.consuming = False
+                self._submit_orderly(q)
+            else:
+                pq.consuming = False
+
+    async def _past_max_reconsume(
+        self, view: Sequence[MessageExt], mq: MessageQueue, local_retries: dict[int, int]
+    ) -> bool:
+        """Java ``checkReconsumeTimes``: True if every message is past the maximum and was
+        handed to ``%RETRY%group`` (the broker sends it on to the DLQ)."""
+        if any(m.reconsume_times < self._max_reconsume for m in view):
+            return False
+        for m in view:
+            ok = await self._resend_to_retry(
+                m,
+                mq.broker_name,
+                reconsume_times=m.reconsume_times,
+                delay_level=3 + m.reconsume_times,
+            )
+            if not ok:
+                return False
+        return True
