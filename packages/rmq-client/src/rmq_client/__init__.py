@@ -18,6 +18,7 @@ from rmq_client._transaction import (
     TransactionSendResult,
 )
 from rmq_client._version import __version__
+from rmq_client.admin import Admin, ConsumerProgress, QueueProgress
 from rmq_client.errors import (
     BrokerBusyError,
     BrokerError,
@@ -38,11 +39,13 @@ from rmq_client.message import Message, MessageQueue, ReceivedMessage, SendResul
 from rmq_client.producer import Producer, SendCallback
 
 __all__ = [
+    "Admin",
     "BrokerBusyError",
     "BrokerError",
     "ClientClosedError",
     "ClientConfig",
     "ClientError",
+    "ConsumerProgress",
     "HashSelector",
     "LocalTransactionState",
     "Message",
@@ -54,6 +57,7 @@ __all__ = [
     "NotConnectedError",
     "OffsetNotFoundError",
     "Producer",
+    "QueueProgress",
     "RandomSelector",
     "ReceivedMessage",
     "RequestTimeout",
