@@ -12,11 +12,17 @@ tasks, all owned by the broker's :class:`asyncio.TaskGroup`:
   ``flushConsumerOffsetInterval`` (5 s) when they changed (written in a thread,
   atomically);
 * client housekeeping every 10 s: clients silent for ``channelExpiredTimeout`` (120 s)
-  are dropped and their connections closed.
+  are dropped and their connections closed;
+* store counter sampling every second (TPS figures of GET_BROKER_RUNTIME_INFO).
 
 Graceful shutdown: stop the background tasks, answer the parked pulls, stop accepting
 and let requests in flight finish (``shutdown_timeout``), flush and close the store,
-persist the metadata, unregister from the NameServers.
+persist the metadata, unregister from the NameServers; each step runs even if an
+earlier one failed (the first failure is raised at the end). A second signal exits at
+once (:func:`rmq_protocol.transport.serve_until_signalled`).
+
+Runtime config updates (UPDATE_BROKER_CONFIG) persisted in
+``config/brokerConfigUpdates.properties`` are applied over the given settings at start.
 """
 
 from __future__ import annotations
@@ -266,14 +272,28 @@ class Broker:
         if self._tasks is not None:
             with contextlib.suppress(BaseExceptionGroup):
                 await self._tasks.__aexit__(None, None, None)
+        # Each step runs even when an earlier one failed: a store that cannot close
+        # must not cost the consumer offsets, nor leave the broker registered.
+        failures: list[BaseException] = []
         if self._store is not None and self._given_store is None:
-            await asyncio.to_thread(self._store.close)
+            try:
+                await asyncio.to_thread(self._store.close)
+            except Exception as exc:  # logged and re-raised after the other steps
+                logger.exception("closing the store failed")
+                failures.append(exc)
         if controller is not None and self._loaded:
-            await self.persist(force=True)
+            try:
+                await self.persist(force=True)
+            except OSError as exc:
+                logger.exception("writing metadata under %s failed", controller.config_dir)
+                failures.append(exc)
         if self._registrar is not None:
             if self._server is not None:
                 await self._registrar.unregister_all()
             await self._registrar.aclose()
+        if failures:
+            logger.error("broker stopped, with %d failure(s)", len(failures))
+            raise failures[0]
         logger.info("broker stopped")
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
