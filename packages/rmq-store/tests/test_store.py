@@ -281,6 +281,28 @@ def test_query_by_key_and_unique_key(store: MessageStore) -> None:
     assert set(window.phy_offsets) <= {r.phy_offset for r in results}
 
 
+def test_index_written_in_batches_is_complete_for_every_reader(tmp_path: Path) -> None:
+    # Index records are written 256 at a time (D17); a query, a flush and a restart each
+    # see every key, whether or not its batch was written yet.
+    config = small_config(tmp_path, max_hash_slot_num=512, max_index_num=4000)
+    store = MessageStore.open(config, start_services=False)
+    results = [store.put_message(message(keys=f"k{i}", unique_key=f"U{i}")) for i in range(300)]
+    assert store.query_message("TopicTest", "k299", max_num=2).phy_offsets == [
+        results[299].phy_offset
+    ]
+    results.append(store.put_message(message(keys="late")))
+    store.flush()
+    assert store.index.files[-1].end_phy_offset == results[-1].phy_offset
+    store.close()
+    with MessageStore.open(config, start_services=False) as reopened:
+        for i in (0, 255, 256, 299):
+            found = reopened.query_message("TopicTest", f"U{i}", max_num=2).phy_offsets
+            assert found == [results[i].phy_offset]
+        assert reopened.query_message("TopicTest", "late", max_num=2).phy_offsets == [
+            results[-1].phy_offset
+        ]
+
+
 def test_query_drops_hash_collisions(store: MessageStore) -> None:
     # "Aa" and "BB" have the same Java hashCode, so their index keys collide.
     store.put_message(message(keys="Aa"))

@@ -83,6 +83,7 @@ _ROLLBACK: Final = 0xC
 _RECORD_OVERHEAD: Final = 64 * 1024 + 256  # topic + properties + fixed fields, at most
 _NORMAL_RECOVERY_SEGMENTS: Final = 3  # RocketMQ's recoverNormally scans the last three
 _DISPATCH_CHUNK: Final = 256  # records re-dispatched together after recovery
+_INDEX_BATCH: Final = 256  # index records a writer collects before writing them (D17)
 
 ArrivalListener = Callable[[str, int, int, int], None]
 """``listener(topic, queue_id, queue_offset, tags_code)``, called on the writing thread
@@ -242,6 +243,10 @@ class MessageStore:
         self._queue_offsets: dict[tuple[str, int], int] = {}
         self._delay_table = config.delay_level_table
         self._index_enabled = config.message_index_enable
+        # Index records dispatched but not yet written to an index file (decision D17):
+        # written _INDEX_BATCH at a time by the writer, and by every reader of the index
+        # (query, flush, close) before it reads; guarded by _put_lock.
+        self._index_pending: list[IndexRecord] = []
         self._max_delay_level = max(self._delay_table, default=0)
         self._arrival_listeners: list[ArrivalListener] = []
         self._closed = True
@@ -416,6 +421,7 @@ class MessageStore:
         while chunk := list(islice(scanned, _DISPATCH_CHUNK)):
             self._dispatch_scanned(chunk)
             redispatched += len(chunk)
+        self._write_index(raise_errors=True)
         self._dispatched_to = max(self._dispatched_to, max_offset)
         min_offset = self.commit_log.min_offset
         for key, queue in self._queues.items():
@@ -641,7 +647,7 @@ class MessageStore:
             ``(topic, queue_id, queue_offset, tags_code)`` of each record a queue shows.
         """
         arrivals: list[tuple[str, int, int, int]] = []
-        index_records: list[IndexRecord] = []
+        index_records = self._index_pending
         index_enabled = self._index_enabled
         queues = self._queues
         for message, phy_offset, size, queue_offset, store_timestamp in records:
@@ -666,9 +672,28 @@ class MessageStore:
                     )
                 )
             self._last_dispatch_timestamp = store_timestamp
-        if index_records:
-            self.index.build_indexes(index_records)
+        if len(self._index_pending) >= _INDEX_BATCH:
+            self._write_index(raise_errors=False)
         return arrivals
+
+    def _write_index(self, *, raise_errors: bool) -> None:
+        """Write the pending index records to the index files. Call holding _put_lock (or
+        before any writer runs).
+
+        A failure (an index file cannot be created: the disk is full) keeps the records
+        pending, to be written again by the next call (re-indexing is idempotent); the
+        message itself is stored, so a writer only logs it, and readers raise it."""
+        pending = self._index_pending
+        if not pending:
+            return
+        self._index_pending = []
+        try:
+            self.index.build_indexes(pending)
+        except Exception:
+            self._index_pending = pending + self._index_pending
+            if raise_errors:
+                raise
+            logger.exception("store %s: index entries not written, will retry", self._root)
 
     def _dispatch_scanned(self, records: Sequence[ScannedRecord]) -> None:
         self._dispatch(
@@ -739,6 +764,9 @@ class MessageStore:
 
     def _flush_logics(self) -> None:
         """Flush consume queues and index, then record in the checkpoint how far they are."""
+        if self._index_pending:
+            with self._put_lock:
+                self._write_index(raise_errors=False)
         logics_timestamp = self._last_dispatch_timestamp
         with self._files_lock:
             for queue in list(self._queues.values()):
@@ -917,6 +945,9 @@ class MessageStore:
         others exist. Index hash collisions are checked against the message itself."""
         end = end_ms if end_ms is not None else 2**63 - 1
         wanted = max(max_num, 0) + 1
+        if self._index_pending:
+            with self._put_lock:
+                self._write_index(raise_errors=True)
         while True:
             found = self.index.query(topic, key, wanted, begin_ms, end)
             views: list[memoryview] = []
