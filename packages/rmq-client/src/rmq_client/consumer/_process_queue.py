@@ -85,20 +85,28 @@ class ProcessQueue:
         ``broker_max_offset`` is the pull response's ``maxOffset``: what remains on the
         broker is recorded as :attr:`msg_acc_count`.
         """
+        if not messages:
+            return
         inflight, order = self._inflight, self._order
-        added = size = 0
-        for msg in messages:
-            offset = msg.queue_offset
-            if offset in inflight:
-                continue
-            inflight[offset] = msg
-            order.append(offset)
-            added += 1
-            size += len(msg.body)
+        offsets = [m.queue_offset for m in messages]
+        if offsets[0] > self.queue_offset_max or not inflight:
+            # The usual case: a pull continues past everything held (no duplicates).
+            inflight.update(zip(offsets, messages, strict=True))
+            order.extend(offsets)
+            added, size = len(messages), sum([len(m.body) for m in messages])
+        else:
+            added = size = 0
+            for offset, msg in zip(offsets, messages, strict=True):
+                if offset in inflight:
+                    continue
+                inflight[offset] = msg
+                order.append(offset)
+                added += 1
+                size += len(msg.body)
         if added:
             self.msg_count += added
             self.msg_size += size
-            self.queue_offset_max = messages[-1].queue_offset
+            self.queue_offset_max = offsets[-1]
         if messages and broker_max_offset is not None:
             left = broker_max_offset - messages[-1].queue_offset
             if left > 0:
@@ -144,8 +152,9 @@ class ProcessQueue:
         if not inflight:
             return -1
         removed = size = 0
+        pop = inflight.pop
         for msg in messages:
-            if inflight.pop(msg.queue_offset, None) is not None:
+            if pop(msg.queue_offset, None) is not None:
                 removed += 1
                 size += len(msg.body)
         self.msg_count -= removed

@@ -119,6 +119,8 @@ BROKER_SUSPEND_MAX: Final = 15.0  # seconds (BROKER_SUSPEND_MAX_TIME_MILLIS)
 PULL_TIMEOUT_WHEN_SUSPEND: Final = 30.0  # seconds (CONSUMER_TIMEOUT_MILLIS_WHEN_SUSPEND)
 SEND_BACK_TIMEOUT: Final = 3.0  # seconds
 DEFAULT_MAX_RECONSUME: Final = 16
+MISSING_ROUTE_FIRST_DELAY: Final = 0.5  # seconds before rebalancing again without a route
+MISSING_ROUTE_MAX_DELAY: Final = 20.0
 _ORDERLY_UNBOUNDED: Final = 2**31 - 1
 
 
@@ -288,6 +290,7 @@ class PushConsumer:
         self._later: set[asyncio.TimerHandle] = set()
         self._rebalance_wanted = asyncio.Event()
         self._rebalance_lock = asyncio.Lock()
+        self._missing_route_delay = MISSING_ROUTE_FIRST_DELAY
         self._running = False
         self._stopping = False
         self._paused = False
@@ -581,6 +584,12 @@ class PushConsumer:
             allocated = await rebalancer.allocate(topic)
             if allocated is not None:
                 wanted_by_topic[topic] = set(allocated)
+        if len(wanted_by_topic) < len(self._subscriptions):
+            # A route is not known yet (typically %RETRY%group, created by our first
+            # heartbeat): try again soon rather than at the next 20 s tick, backing off.
+            self._rebalance_later()
+        else:
+            self._missing_route_delay = MISSING_ROUTE_FIRST_DELAY
         for mq, q in list(self._queues.items()):
             wanted = wanted_by_topic.get(mq.topic)
             gone = mq.topic not in self._subscriptions
@@ -631,6 +640,17 @@ class PushConsumer:
             logger.info(
                 "consumer %s: added %s from offset %d", self._group, mq.java_string(), offset
             )
+
+    def _rebalance_later(self) -> None:
+        delay = self._missing_route_delay
+        self._missing_route_delay = min(delay * 2, MISSING_ROUTE_MAX_DELAY)
+
+        def wake() -> None:
+            self._later.discard(handle)
+            self.rebalance_soon()
+
+        handle = asyncio.get_running_loop().call_later(delay, wake)
+        self._later.add(handle)
 
     def _is_running(self) -> bool:
         return self._running
@@ -750,14 +770,34 @@ class PushConsumer:
     def _dispatch(self, msgs: list[MessageExt], q: _Queue) -> None:
         work = self._work
         step = self._batch
-        if work.qsize() > 0 or len(msgs) <= step:
-            work.put_nowait((msgs, q))  # workers are busy: keep the batch whole
+        if work.qsize() > 0 or len(msgs) <= step or self._listener_is_sync():
+            # Keep the pulled batch whole when the workers are busy anyway, or when the
+            # listener is a plain function: it runs on the loop, so splitting the batch
+            # across workers would add queue hops and no concurrency.
+            work.put_nowait((msgs, q))
             return
         parts = min(self._concurrency, -(-len(msgs) // step))
         size = -(-len(msgs) // parts)
         size = -(-size // step) * step
         for i in range(0, len(msgs), size):
             work.put_nowait((msgs[i : i + size], q))
+
+    def _listener_is_sync(self) -> bool:
+        listener = self._listener
+        return listener is not None and not inspect.iscoroutinefunction(
+            getattr(listener, "__call__", None)  # noqa: B004 - an async __call__ method
+            if not inspect.isfunction(listener)
+            else listener
+        )
+
+    async def _settle(self, result: Awaitable[object], msgs: list[MessageExt]) -> object:
+        try:
+            return await result
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("listener of group %s failed on %d messages", self._group, len(msgs))
+            return None
 
     async def _call(self, msgs: list[MessageExt]) -> object:
         listener = _started(self._listener)
@@ -779,6 +819,7 @@ class PushConsumer:
         work, batch, store = self._work, self._batch, _started(self._store)
         retry_topic = self.retry_topic
         success = ConsumeResult.SUCCESS
+        sync = self._listener if self._listener_is_sync() else None
         while True:
             item = await work.get()
             if item is None or self._stopping:
@@ -789,10 +830,26 @@ class PushConsumer:
                 continue
             msgs = _reset_retry_topic(msgs, retry_topic) if q.mq.topic == retry_topic else msgs
             failed: list[MessageExt] = []
-            for i in range(0, len(msgs), batch):
-                chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
-                if await self._call(chunk) is not success:
-                    failed.extend(chunk)
+            if sync is not None:
+                # Fast path for a plain-function listener (the common no-I/O case).
+                for i in range(0, len(msgs), batch):
+                    chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
+                    result: object
+                    try:
+                        result = sync(chunk)
+                    except Exception:
+                        logger.exception("listener of group %s failed", self._group)
+                        result = None
+                    if result is not success:
+                        if inspect.isawaitable(result):
+                            result = await self._settle(result, chunk)
+                        if result is not success:
+                            failed.extend(chunk)
+            else:
+                for i in range(0, len(msgs), batch):
+                    chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
+                    if await self._call(chunk) is not success:
+                        failed.extend(chunk)
             self.consumed += len(msgs)
             if pq.is_dropped():
                 continue
