@@ -40,6 +40,7 @@ RUN_PACKAGES = (
     ("rmq-store", ""),
     ("rmq-namesrv", ""),
     ("rmq-broker", ""),
+    ("rmq-client", ""),
     ("rmq-cli", ""),
 )
 RUN_STAMP = ".rmq-dev-run-stamp"  # inside RUN_VENV: what was installed

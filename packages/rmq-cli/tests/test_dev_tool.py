@@ -59,6 +59,7 @@ def test_run_dry_run_installs_every_package_by_path_then_runs_rmq() -> None:
         str(packages / "rmq-store"),
         str(packages / "rmq-namesrv"),
         str(packages / "rmq-broker"),
+        str(packages / "rmq-client"),
         str(packages / "rmq-cli"),
     ]
     # nothing else to install: every rmq package comes from this checkout, by path

@@ -28,6 +28,7 @@ from rmq_broker import (
     load_broker_settings,
     run_broker,
 )
+from rmq_cli._produce import add_produce_parser, produce
 from rmq_cli._standalone import (
     DEFAULT_BROKER_PORT,
     DEFAULT_NAMESRV_PORT,
@@ -169,6 +170,7 @@ def _parser() -> argparse.ArgumentParser:
         help="data directory, over the file's storePathRootDir (default ~/.rmq): the "
         "store goes in DATA_DIR/store, the NameServer's files in DATA_DIR/namesrv",
     )
+    add_produce_parser(commands, [verbose])
     return parser
 
 
@@ -300,6 +302,7 @@ _COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "namesrv": _namesrv,
     "broker": _broker,
     "standalone": _standalone,
+    "produce": produce,
 }
 
 
