@@ -89,3 +89,21 @@ async def test_transport_errors_are_typed() -> None:
         assert issubclass(RequestTimeout, TimeoutError)
     finally:
         await instance.release()
+
+
+def test_public_names_resolve_and_no_server_packages_load() -> None:
+    import subprocess
+    import sys
+
+    import rmq_client
+
+    for name in rmq_client.__all__:
+        assert getattr(rmq_client, name) is not None, name
+    code = (
+        "import sys, rmq_client, rmq_client.sync, rmq_client.admin; "
+        "print('\\n'.join(sorted(sys.modules)))"
+    )
+    out = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert {m.split(".")[0] for m in out if m.startswith("rmq")} == {"rmq_protocol", "rmq_client"}

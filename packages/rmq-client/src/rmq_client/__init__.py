@@ -19,6 +19,17 @@ from rmq_client._transaction import (
 )
 from rmq_client._version import __version__
 from rmq_client.admin import Admin, ConsumerProgress, QueueProgress
+from rmq_client.consumer import (
+    AllocateAveragely,
+    AllocateAveragelyByCircle,
+    AllocateConsistentHash,
+    AllocateStrategy,
+    ConcurrentListener,
+    ConsumeOrderlyResult,
+    ConsumeResult,
+    OrderlyListener,
+    PushConsumer,
+)
 from rmq_client.errors import (
     BrokerBusyError,
     BrokerError,
@@ -40,11 +51,18 @@ from rmq_client.producer import Producer, SendCallback
 
 __all__ = [
     "Admin",
+    "AllocateAveragely",
+    "AllocateAveragelyByCircle",
+    "AllocateConsistentHash",
+    "AllocateStrategy",
     "BrokerBusyError",
     "BrokerError",
     "ClientClosedError",
     "ClientConfig",
     "ClientError",
+    "ConcurrentListener",
+    "ConsumeOrderlyResult",
+    "ConsumeResult",
     "ConsumerProgress",
     "HashSelector",
     "LocalTransactionState",
@@ -56,7 +74,9 @@ __all__ = [
     "NoRouteError",
     "NotConnectedError",
     "OffsetNotFoundError",
+    "OrderlyListener",
     "Producer",
+    "PushConsumer",
     "QueueProgress",
     "RandomSelector",
     "ReceivedMessage",
