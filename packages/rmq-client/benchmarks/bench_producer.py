@@ -26,8 +26,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from rmq_client import Admin, Message, Producer
 from rmq_protocol.transport import run
@@ -118,7 +119,7 @@ def main() -> None:
             await admin.create_topic(topic, queue_nums=8)
 
     run(setup())
-    scenarios: dict[str, Callable[[], Awaitable[float]]] = {
+    scenarios: dict[str, Callable[[], Coroutine[Any, Any, float]]] = {
         "sync": lambda: bench_sync(addr, topic, args.sync_messages, args.sync_tasks, args.size),
         "batch": lambda: bench_batch(
             addr, topic, args.batch_messages, args.batch_tasks, args.size, args.batch_size
