@@ -10,6 +10,7 @@ from rmq_client.consumer._allocate import (
     AllocateConsistentHash,
     AllocateStrategy,
 )
+from rmq_client.consumer.lite_pull import PullConsumer
 from rmq_client.consumer.push import (
     ConcurrentListener,
     ConsumeOrderlyResult,
@@ -27,5 +28,6 @@ __all__ = [
     "ConsumeOrderlyResult",
     "ConsumeResult",
     "OrderlyListener",
+    "PullConsumer",
     "PushConsumer",
 ]
