@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from rmq_client import (
+    Admin,
     HashSelector,
     Message,
     MessageQueue,
@@ -70,6 +71,13 @@ async def test_send_sync_stores_message_with_properties(namesrv_addr: str, uniqu
         assert second.queue == result.queue
         assert second.queue_offset == result.queue_offset + 1
         stored = await pull(producer.instance, result.queue, result.queue_offset)
+        async with Admin(namesrv_addr) as admin:  # the first route triggered a heartbeat
+            for _ in range(50):
+                connections = await admin.producer_connections(producer.group)
+                if connections.connection_set:
+                    break
+                await asyncio.sleep(0.05)
+        assert [c.client_id for c in connections.connection_set] == [producer.instance.client_id]
     assert [m.body for m in stored] == [b"hello", b"hello"]
     first = stored[0]
     assert first.msg_id == result.msg_id

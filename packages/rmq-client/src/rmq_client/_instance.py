@@ -504,8 +504,16 @@ class ClientInstance:
         """Cache ``route`` for ``topic`` and the queues and addresses it implies."""
         old = self._routes.get(topic)
         self._routes[topic] = route
+        discovered = False
         for broker in route.broker_datas:
-            self._brokers[broker.broker_name] = dict(broker.broker_addrs)
+            addrs = dict(broker.broker_addrs)
+            if self._brokers.get(broker.broker_name) != addrs:
+                discovered = True
+            self._brokers[broker.broker_name] = addrs
+        if discovered and self._started and not self._closed and self._producers:
+            # A broker we have not told about our groups yet: heartbeat now (the C++ and
+            # 5.x clients do), so it can call back (transaction checks) before the tick.
+            self.spawn(self.send_heartbeat_to_all_brokers(), name="rmq-client-heartbeat-new")
         if old == route and topic in self._publish:
             return
         masters = {b.broker_name for b in route.broker_datas if MASTER_ID in b.broker_addrs}

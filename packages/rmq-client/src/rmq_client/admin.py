@@ -30,9 +30,11 @@ from rmq_client.errors import BrokerError, ClientClosedError, ClientError, Offse
 from rmq_client.message import ReceivedMessage
 from rmq_protocol.codec.body import (
     ClusterInfo,
+    Connection,
     ConsumerConnection,
     ConsumeStats,
     MessageQueue,
+    ProducerConnection,
     ResetOffsetBody,
     SubscriptionGroupConfig,
     TopicOffset,
@@ -48,6 +50,7 @@ from rmq_protocol.codec.headers import (
     DeleteTopicRequestHeader,
     GetConsumerConnectionListRequestHeader,
     GetConsumeStatsRequestHeader,
+    GetProducerConnectionListRequestHeader,
     GetTopicStatsInfoRequestHeader,
     PullMessageRequestHeader,
     QueryMessageRequestHeader,
@@ -364,6 +367,20 @@ class Admin:
         if error is not None:
             raise error
         raise ClientError(f"no broker to ask about group {group!r}")
+
+    async def producer_connections(self, group: str) -> ProducerConnection:
+        """The clients of producer ``group`` every master knows (GET_PRODUCER_CONNECTION_LIST),
+        merged."""
+        instance = self.instance
+        header = GetProducerConnectionListRequestHeader(producer_group=group)
+        seen: dict[str, Connection] = {}
+        for addr in await self.master_addrs():
+            cmd = instance.request(RequestCode.GET_PRODUCER_CONNECTION_LIST, header)
+            response = await instance.invoke(addr, cmd, timeout=self.timeout)
+            if response.code == ResponseCode.SUCCESS and response.body:
+                for c in ProducerConnection.from_json(response.body).connection_set:
+                    seen.setdefault(c.client_id, c)
+        return ProducerConnection(tuple(seen.values()))
 
     async def _group_brokers(self, group: str) -> list[str]:
         """Master addresses where ``group`` may be (its retry topic's route, else all)."""

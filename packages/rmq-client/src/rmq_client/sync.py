@@ -33,6 +33,7 @@ from rmq_protocol.codec.body import (
     ClusterInfo,
     ConsumerConnection,
     MessageQueue,
+    ProducerConnection,
     TopicOffset,
     TopicRouteData,
 )
@@ -190,6 +191,9 @@ class SyncAdmin(_Facade):
 
     def consumer_connections(self, group: str) -> ConsumerConnection:
         return self._call(self.admin.consumer_connections(group))
+
+    def producer_connections(self, group: str) -> ProducerConnection:
+        return self._call(self.admin.producer_connections(group))
 
     def consumer_progress(self, group: str, *, topic: str | None = None) -> ConsumerProgress:
         return self._call(self.admin.consumer_progress(group, topic=topic))
