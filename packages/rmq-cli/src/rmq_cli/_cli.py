@@ -28,6 +28,7 @@ from rmq_broker import (
     load_broker_settings,
     run_broker,
 )
+from rmq_cli._consume import add_consume_parser, consume
 from rmq_cli._produce import add_produce_parser, produce
 from rmq_cli._standalone import (
     DEFAULT_BROKER_PORT,
@@ -171,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
         "store goes in DATA_DIR/store, the NameServer's files in DATA_DIR/namesrv",
     )
     add_produce_parser(commands, [verbose])
+    add_consume_parser(commands, [verbose])
     return parser
 
 
@@ -303,6 +305,7 @@ _COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "broker": _broker,
     "standalone": _standalone,
     "produce": produce,
+    "consume": consume,
 }
 
 

@@ -1,0 +1,69 @@
+"""``rmq consume`` end to end: ``rmq produce`` into a real standalone, then consume."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import RunRmq, StartStandalone
+
+
+async def test_consume_count_json_expression_and_resume(
+    start_standalone: StartStandalone, rmq: RunRmq
+) -> None:
+    server = await start_standalone()
+    addr = server.namesrv_addr
+    for tags in ("A", "B"):
+        proc = await asyncio.to_thread(
+            rmq, "produce", "-n", addr, "-t", "CliConsume", "--count", "6", "--size", "8",
+            "--tags", tags, "--keys", "k{n}", "--property", "source=cli",
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    base = ("consume", "-n", addr, "-t", "CliConsume", "-g", "cli-g", "--expression", "A")
+    proc = await asyncio.to_thread(rmq, *base, "--from", "first", "--count", "4", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 4
+    assert {r["tags"] for r in rows} == {"A"}
+    assert rows[0]["properties"]["source"] == "cli"
+    assert rows[0]["bodyEncoding"] == "text"
+    assert {"msgId", "queueId", "queueOffset", "keys", "reconsumeTimes", "bornTimestamp",
+            "storeTimestamp", "body"} <= set(rows[0])  # fmt: skip
+    assert "received 4 messages" in proc.stderr
+
+    # The same group goes on where it stopped: the two remaining A messages.
+    proc = await asyncio.to_thread(rmq, *base, "--timeout", "3")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2
+    assert all(line.split()[4] == "A" for line in lines)
+    seen = {r["msgId"] for r in rows} | {line.split()[3] for line in lines}
+    assert len(seen) == 6
+
+
+async def test_consume_stops_cleanly_on_sigint(start_standalone: StartStandalone) -> None:
+    server = await start_standalone()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rmq_cli", "consume", "-n", server.namesrv_addr,
+        "-t", "CliIdle", "-g", "cli-idle",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    await asyncio.sleep(2.0)  # let it start (nothing to consume: the topic is empty)
+    proc.send_signal(signal.SIGINT)
+    async with asyncio.timeout(30):
+        _, err = await proc.communicate()
+    assert proc.returncode == 130, err
+    assert b"received 0 messages" in err
+
+
+def test_parse_start() -> None:
+    from rmq_cli._consume import _parse_start
+
+    assert _parse_start("first") == ("first", None)
+    assert _parse_start("LAST") == ("last", None)
+    assert _parse_start("1700000000000") == ("timestamp", 1700000000.0)
+    assert _parse_start("2024-01-01T00:00:00+00:00") == ("timestamp", 1704067200.0)
