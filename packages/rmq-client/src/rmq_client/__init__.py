@@ -93,3 +93,8 @@ __all__ = [
     "TransactionSendResult",
     "__version__",
 ]
+
+# Consumer engineer's export (lite pull consumer), appended.
+from rmq_client.consumer import PullConsumer
+
+__all__ += ["PullConsumer"]

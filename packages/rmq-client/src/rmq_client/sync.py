@@ -229,3 +229,9 @@ class SyncAdmin(_Facade):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+# Consumer facades (rmq_client.sync_consumer), appended by the consumer engineer.
+from rmq_client.sync_consumer import SyncPullConsumer, SyncPushConsumer  # noqa: E402
+
+__all__ += ["SyncPullConsumer", "SyncPushConsumer"]
