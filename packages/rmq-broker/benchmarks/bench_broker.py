@@ -1,0 +1,609 @@
+"""Throughput and latency of a broker over the remoting protocol, as clients see them.
+
+Run: ``python benchmarks/bench_broker.py [--messages 1000000] [--quick] [--only ROWS]
+[--dir DIR] [--py-spy DIR]``.
+
+The script starts ``rmq standalone`` (``python -m rmq_cli standalone``; where rmq-cli is
+not installed, ``python -m rmq_broker`` without a NameServer) as a subprocess on free
+ports of 127.0.0.1 with its data in a temporary directory (ASYNC_FLUSH, 1 GiB commit-log
+segments), and loads it with requests built by rmq-protocol's codec and sent over its
+transport (no client library): 1 KiB bodies with TAGS, UNIQ_KEY and WAIT properties, as
+Java's ``DefaultMQProducer`` sends them, to topics of 8 queues created first with
+UPDATE_AND_CREATE_TOPIC. Rows:
+
+1. ``send``: SEND_MESSAGE_V2, 64 requests in flight on one connection, queues in turn;
+   msgs/s and the p50/p99 of the request latency;
+2. ``batch``: SEND_BATCH_MESSAGE of 64 messages per request, 8 requests in flight;
+3. ``pull``: PULL_MESSAGE of 32 messages per request, draining the backlog row 2 left
+   (``--messages``, 1,000,000 by default) from all 8 queues, 2 requests in flight per
+   queue (16 in all), on one connection;
+4. ``single``: SEND_MESSAGE_V2, one at a time, one in flight: p50/p99 latency;
+5. ``wake``: long polling. A consumer's PULL_MESSAGE waits (parked) at the end of an
+   empty queue; 2 ms later a producer sends one message there. Latency = from the send
+   request to the woken pull's response at the client; beside it, from the send's
+   acknowledgement to the pull's response (both arrive on the same client loop; the
+   broker wakes the pull while it stores the message, so this is about 0 and negative
+   when the pull's response is read first).
+
+Beside each rate: the broker process's CPU time per message (user + system, all its
+threads, from ``/proc/<pid>/stat`` before and after the row: 10 ms resolution) and the
+load generator's own CPU per message (``time.process_time``), because both share this
+machine's cores. Figures are one run; the machine's other load is printed first.
+``--py-spy DIR`` records a py-spy profile of the broker for each row into DIR
+(``py-spy`` must be on PATH); ``--quick`` is a smoke run of a few seconds
+(tests/test_bench_smoke.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import itertools
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rmq_protocol.codec.codes import RequestCode, ResponseCode
+from rmq_protocol.codec.command import RemotingCommand
+from rmq_protocol.codec.headers import (
+    CreateTopicRequestHeader,
+    GetMaxOffsetRequestHeader,
+    GetMaxOffsetResponseHeader,
+    PullMessageRequestHeader,
+    PullMessageResponseHeader,
+    SendMessageRequestHeaderV2,
+)
+from rmq_protocol.codec.message import BatchEntry, encode_batch
+from rmq_protocol.codec.properties import TAGS, UNIQ_KEY, WAIT_STORE_MSG_OK, encode_properties
+from rmq_protocol.transport import Connection, RemotingClient, run, uvloop_available
+
+QUEUES = 8
+SEND_INFLIGHT = 64
+BATCH_SIZE = 64
+BATCH_INFLIGHT = 8
+PULL_BATCH = 32
+PULL_DEPTH = 2  # requests in flight per queue
+WAKE_PAUSE = 0.002  # seconds between parking the pull and sending
+POOL = 4096  # distinct requests built up front and sent in turn (UNIQ_KEYs repeat after)
+TIMEOUT = 30.0
+GROUP = "bench_producer"
+CONSUMER_GROUP = "bench_consumer"
+ROWS = ("send", "batch", "pull", "single", "wake")
+FLAG_SUSPEND = 0x2
+FLAG_SUBSCRIPTION = 0x4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    messages: int  # batch row; the pull row drains them
+    send_messages: int
+    single_messages: int
+    wake_rounds: int
+    body_size: int
+    segment_size: int
+    rows: frozenset[str]
+    root: Path
+    py_spy: Path | None
+
+
+@dataclass(slots=True, kw_only=True)
+class Row:
+    key: str  # short name (--only, profile file names)
+    name: str
+    messages: int = 0
+    seconds: float = 0.0
+    broker_cpu: float = 0.0  # seconds, user + system
+    broker_sys: float = 0.0  # seconds, system
+    client_cpu: float = 0.0  # seconds
+    latencies: list[float] = field(default_factory=list)  # seconds
+    extra: str = ""
+    target: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+# ---------------------------------------------------------------------- the machine
+
+
+def describe_machine(root: Path) -> None:
+    cpu = "?"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    loop = "uvloop" if uvloop_available() else "asyncio"
+    print(f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}")
+    print(f"python:  {platform.python_implementation()} {platform.python_version()}, {loop}")
+    print(f"load:    {load} (1/5/15 min, before the run)")
+    print(f"dir:     {root}")
+
+
+# ---------------------------------------------------------------------- the broker
+
+
+class BrokerProcess:
+    """``rmq standalone`` (or ``python -m rmq_broker``) in a subprocess."""
+
+    def __init__(self, root: Path, segment_size: int) -> None:
+        self.root = root
+        conf = root / "broker.conf"
+        lines = [
+            "brokerName=bench-broker",
+            "flushDiskType=ASYNC_FLUSH",
+            f"mappedFileSizeCommitLog={segment_size}",
+        ]
+        self.standalone = importlib.util.find_spec("rmq_cli") is not None
+        if self.standalone:
+            command = [
+                sys.executable, "-m", "rmq_cli", "standalone", "-c", str(conf),
+                "--namesrv-port", "0", "--broker-port", "0", "--data-dir", str(root / "data"),
+            ]  # fmt: skip
+        else:
+            lines += ["listenPort=0", "bindAddress=127.0.0.1", f"storePathRootDir={root / 'store'}"]
+            command = [sys.executable, "-m", "rmq_broker", "-c", str(conf)]
+        conf.write_text("\n".join(lines) + "\n")
+        self.log = root / "broker.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - our interpreter, our module
+                command, stdout=subprocess.PIPE, stderr=log, text=True
+            )
+        self.address = self._wait_address()
+        self.pid = self.process.pid
+
+    def _wait_address(self, timeout: float = 30.0) -> str:
+        assert self.process.stdout is not None
+        pattern = re.compile(r"listening on (\S+?)," if self.standalone else r", (\S+?)\] boot")
+        deadline = time.monotonic() + timeout
+        for line in self.process.stdout:
+            found = pattern.search(line)
+            if found:
+                return found.group(1)
+            if time.monotonic() > deadline:
+                break
+        self.stop()
+        raise RuntimeError(f"the broker did not start; its log:\n{self.log.read_text()}")
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """User and system CPU of every thread of the broker so far."""
+        with open(f"/proc/{self.pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+# ---------------------------------------------------------------------- requests
+
+
+def properties(index: int, *, wait: bool = True) -> dict[str, str]:
+    props = {TAGS: "TagA", UNIQ_KEY: f"7F000001{os.getpid():08X}{index:016X}"}
+    if wait:
+        props[WAIT_STORE_MSG_OK] = "true"
+    return props
+
+
+def send_request(topic: str, queue_id: int, index: int, body: bytes) -> RemotingCommand:
+    header = SendMessageRequestHeaderV2(
+        producer_group=GROUP,
+        topic=topic,
+        default_topic="TBW102",
+        default_topic_queue_nums=QUEUES,
+        queue_id=queue_id,
+        sys_flag=0,
+        born_timestamp=int(time.time() * 1000),
+        flag=0,
+        properties=encode_properties(properties(index)),
+        reconsume_times=0,
+        unit_mode=False,
+        batch=False,
+    )
+    return RemotingCommand.request(RequestCode.SEND_MESSAGE_V2, header, body=body)
+
+
+def batch_request(topic: str, queue_id: int, first: int, body: bytes) -> RemotingCommand:
+    entries = [BatchEntry(body=body, properties=properties(first + i)) for i in range(BATCH_SIZE)]
+    header = SendMessageRequestHeaderV2(
+        producer_group=GROUP,
+        topic=topic,
+        default_topic="TBW102",
+        default_topic_queue_nums=QUEUES,
+        queue_id=queue_id,
+        sys_flag=0,
+        born_timestamp=int(time.time() * 1000),
+        flag=0,
+        properties=encode_properties({WAIT_STORE_MSG_OK: "true"}),
+        reconsume_times=0,
+        unit_mode=False,
+        batch=True,
+    )
+    return RemotingCommand.request(
+        RequestCode.SEND_BATCH_MESSAGE, header, body=encode_batch(entries)
+    )
+
+
+def pull_request(
+    topic: str, queue_id: int, offset: int, *, suspend: bool = False
+) -> RemotingCommand:
+    header = PullMessageRequestHeader(
+        consumer_group=CONSUMER_GROUP,
+        topic=topic,
+        queue_id=queue_id,
+        queue_offset=offset,
+        max_msg_nums=PULL_BATCH,
+        sys_flag=FLAG_SUBSCRIPTION | (FLAG_SUSPEND if suspend else 0),
+        commit_offset=0,
+        suspend_timeout_millis=15_000,
+        subscription="*",
+        sub_version=0,
+        expression_type="TAG",
+    )
+    return RemotingCommand.request(RequestCode.PULL_MESSAGE, header)
+
+
+def check(response: RemotingCommand, what: str) -> RemotingCommand:
+    if response.code != ResponseCode.SUCCESS:
+        raise RuntimeError(f"{what}: response {response.code} {response.remark}")
+    return response
+
+
+async def create_topic(conn: Connection, topic: str, queues: int) -> None:
+    header = CreateTopicRequestHeader(
+        topic=topic,
+        default_topic="TBW102",
+        read_queue_nums=queues,
+        write_queue_nums=queues,
+        perm=6,
+        topic_filter_type="SINGLE_TAG",
+        order=False,
+    )
+    cmd = RemotingCommand.request(RequestCode.UPDATE_AND_CREATE_TOPIC, header)
+    check(await conn.request(cmd, timeout=TIMEOUT), f"create {topic}")
+
+
+async def max_offset(conn: Connection, topic: str, queue_id: int) -> int:
+    cmd = RemotingCommand.request(
+        RequestCode.GET_MAX_OFFSET, GetMaxOffsetRequestHeader(topic=topic, queue_id=queue_id)
+    )
+    response = check(await conn.request(cmd, timeout=TIMEOUT), "GET_MAX_OFFSET")
+    return response.decode_header(GetMaxOffsetResponseHeader).offset
+
+
+# ---------------------------------------------------------------------- rows
+
+
+async def measure(
+    broker: BrokerProcess, settings: Settings, row: Row, work: Callable[[], Awaitable[None]]
+) -> Row:
+    spy = start_py_spy(broker, settings, row.key)
+    (user0, sys0), client0, t0 = broker.cpu_seconds(), time.process_time(), time.perf_counter()
+    await work()
+    row.seconds = time.perf_counter() - t0
+    user1, sys1 = broker.cpu_seconds()
+    row.broker_cpu = user1 - user0 + sys1 - sys0
+    row.broker_sys = sys1 - sys0
+    row.client_cpu = time.process_time() - client0
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+    return row
+
+
+def start_py_spy(
+    broker: BrokerProcess, settings: Settings, name: str
+) -> subprocess.Popen[bytes] | None:
+    if settings.py_spy is None:
+        return None
+    settings.py_spy.mkdir(parents=True, exist_ok=True)
+    out = settings.py_spy / f"{name}.txt"
+    spy = subprocess.Popen(  # noqa: S603 - py-spy from PATH, asked for by --py-spy
+        ["py-spy", "record", "-p", str(broker.pid), "-r", "250", "-f", "raw", "-o", str(out)],  # noqa: S607
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # let it attach
+    return spy
+
+
+async def pipelined(
+    conn: Connection, commands: Sequence[RemotingCommand], count: int, inflight: int,
+    latencies: list[float] | None, what: str,
+) -> None:  # fmt: skip
+    """Send ``count`` requests (``commands`` in turn) with ``inflight`` outstanding."""
+    counter = itertools.count()
+    perf = time.perf_counter
+    pool = len(commands)
+
+    async def worker() -> None:
+        while (i := next(counter)) < count:
+            cmd = commands[i % pool]
+            start = perf()
+            response = await conn.request(cmd, timeout=TIMEOUT)
+            if latencies is not None:
+                latencies.append(perf() - start)
+            if response.code != ResponseCode.SUCCESS:
+                raise RuntimeError(f"{what}: response {response.code} {response.remark}")
+
+    async with asyncio.TaskGroup() as tasks:
+        for _ in range(inflight):
+            tasks.create_task(worker())
+
+
+async def row_send(conn: Connection, broker: BrokerProcess, settings: Settings, body: bytes) -> Row:
+    topic = "BenchSendV2"
+    await create_topic(conn, topic, QUEUES)
+    commands = [send_request(topic, i % QUEUES, i, body) for i in range(POOL)]
+    await pipelined(conn, commands, 2000, SEND_INFLIGHT, None, "warm-up")
+    row = Row(key="send", name="1. SEND_MESSAGE_V2, 64 in flight", target=">= 30,000/s")
+    row.messages = settings.send_messages
+    return await measure(
+        broker, settings, row,
+        lambda: pipelined(conn, commands, row.messages, SEND_INFLIGHT, row.latencies, "send"),
+    )  # fmt: skip
+
+
+async def row_batch(
+    conn: Connection, broker: BrokerProcess, settings: Settings, body: bytes
+) -> Row:
+    topic = "BenchBatch"
+    await create_topic(conn, topic, QUEUES)
+    pool = max(QUEUES, POOL // BATCH_SIZE)
+    commands = [batch_request(topic, i % QUEUES, i * BATCH_SIZE, body) for i in range(pool)]
+    requests = settings.messages // BATCH_SIZE
+    row = Row(
+        key="batch", name=f"2. SEND_BATCH_MESSAGE, {BATCH_SIZE} msgs/request", target=">= 150,000/s"
+    )
+    row.messages = requests * BATCH_SIZE
+    row.extra = f"{BATCH_INFLIGHT} requests in flight"
+    return await measure(
+        broker, settings, row,
+        lambda: pipelined(conn, commands, requests, BATCH_INFLIGHT, row.latencies, "batch"),
+    )  # fmt: skip
+
+
+async def row_pull(conn: Connection, broker: BrokerProcess, settings: Settings) -> Row:
+    topic = "BenchBatch"
+    ends = [await max_offset(conn, topic, q) for q in range(QUEUES)]
+    row = Row(key="pull", name=f"3. PULL_MESSAGE, {PULL_BATCH} msgs/request", target=">= 300,000/s")
+    row.extra = f"backlog {sum(ends):,}, {QUEUES} queues x {PULL_DEPTH} in flight"
+    cursors = [0] * QUEUES
+    pulled = [0]
+    perf = time.perf_counter
+
+    async def worker(queue_id: int) -> None:
+        end = ends[queue_id]
+        while (offset := cursors[queue_id]) < end:
+            cursors[queue_id] = offset + PULL_BATCH
+            start = perf()
+            response = await conn.request(pull_request(topic, queue_id, offset), timeout=TIMEOUT)
+            row.latencies.append(perf() - start)
+            check(response, f"pull {queue_id}@{offset}")
+            header = response.decode_header(PullMessageResponseHeader)
+            pulled[0] += header.next_begin_offset - offset
+
+    async def work() -> None:
+        async with asyncio.TaskGroup() as tasks:
+            for queue_id in range(QUEUES):
+                for _ in range(PULL_DEPTH):
+                    tasks.create_task(worker(queue_id))
+
+    await measure(broker, settings, row, work)
+    row.messages = pulled[0]
+    if pulled[0] != sum(ends):
+        raise RuntimeError(f"pulled {pulled[0]} messages of a backlog of {sum(ends)}")
+    return row
+
+
+async def row_single(
+    conn: Connection, broker: BrokerProcess, settings: Settings, body: bytes
+) -> Row:
+    topic = "BenchSingle"
+    await create_topic(conn, topic, QUEUES)
+    commands = [send_request(topic, i % QUEUES, i, body) for i in range(min(POOL, 1024))]
+    await pipelined(conn, commands, 200, 1, None, "warm-up")
+    row = Row(key="single", name="4. SEND_MESSAGE_V2, one in flight", target="p99 < 1 ms")
+    row.messages = settings.single_messages
+    return await measure(
+        broker, settings, row,
+        lambda: pipelined(conn, commands, row.messages, 1, row.latencies, "single"),
+    )  # fmt: skip
+
+
+async def row_wake(
+    producer: Connection, consumer: Connection, broker: BrokerProcess, settings: Settings,
+    body: bytes,
+) -> Row:  # fmt: skip
+    topic = "BenchWake"
+    await create_topic(producer, topic, 1)
+    row = Row(key="wake", name="5. long-polling wake-up", target="p99 < 2 ms")
+    from_ack: list[float] = []
+    perf = time.perf_counter
+    commands = [send_request(topic, 0, i, body) for i in range(settings.wake_rounds + 10)]
+
+    async def one(index: int, record: bool) -> None:
+        offset = await max_offset(producer, topic, 0)
+        pulled_at = 0.0
+
+        async def pull() -> None:
+            nonlocal pulled_at
+            response = await consumer.request(
+                pull_request(topic, 0, offset, suspend=True), timeout=TIMEOUT
+            )
+            pulled_at = perf()
+            check(response, "long-polling pull")
+            header = response.decode_header(PullMessageResponseHeader)
+            if header.next_begin_offset != offset + 1:
+                raise RuntimeError(f"woken pull: next offset {header.next_begin_offset}")
+
+        waiting = asyncio.ensure_future(pull())
+        await asyncio.sleep(WAKE_PAUSE)  # the broker parks the pull meanwhile
+        sent = perf()
+        check(await producer.request(commands[index], timeout=TIMEOUT), "send")
+        acked = perf()
+        await waiting
+        if record:
+            row.latencies.append(pulled_at - sent)
+            from_ack.append(pulled_at - acked)
+
+    for i in range(5):
+        await one(i, False)
+
+    async def work() -> None:
+        for i in range(settings.wake_rounds):
+            await one(5 + i, True)
+
+    await measure(broker, settings, row, work)
+    row.messages = settings.wake_rounds
+    from_ack.sort()
+    row.extra = (
+        "latency: send request -> woken pull's response; send ack -> pull response "
+        f"p50 {ms(percentile(from_ack, 50))} p99 {ms(percentile(from_ack, 99))} ms (< 0: the "
+        "pull's response came first); CPU: a GET_MAX_OFFSET, the parked pull and the send"
+    )
+    row.seconds = 0.0  # a rate would only measure the pauses
+    return row
+
+
+# ---------------------------------------------------------------------- report
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, int(len(values) * pct / 100))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f}"
+
+
+def report(rows: Sequence[Row]) -> None:
+    head = (
+        f"{'row':<40} {'messages':>10} {'msgs/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'broker CPU':>11} {'client CPU':>11}  target"
+    )
+    print()
+    print(head)
+    print(f"{'':<40} {'':>10} {'':>10} {'':>8} {'':>8} {'µs/msg':>11} {'µs/msg':>11}")
+    print("-" * len(head))
+    for row in rows:
+        lat = sorted(row.latencies)
+        rate = f"{row.rate:,.0f}" if row.seconds else "-"
+        per = 1e6 / row.messages if row.messages else 0.0
+        print(
+            f"{row.name:<40} {row.messages:>10,} {rate:>10} {ms(percentile(lat, 50)):>8} "
+            f"{ms(percentile(lat, 99)):>8} {row.broker_cpu * per:>11.1f} "
+            f"{row.client_cpu * per:>11.1f}  {row.target}"
+        )
+        sys_share = (
+            f"broker CPU {row.broker_sys / row.broker_cpu:.0%} system" if row.broker_cpu else ""
+        )
+        if row.extra or sys_share:
+            print(f"{'':<5}{'; '.join(x for x in (sys_share, row.extra) if x)}")
+    print()
+    print("latency: per request (a batch of 64 or a pull of 32 is one request); CPU: per message")
+
+
+# ---------------------------------------------------------------------- main
+
+
+async def run_rows(broker: BrokerProcess, settings: Settings) -> list[Row]:
+    body = os.urandom(settings.body_size)
+    rows: list[Row] = []
+    async with RemotingClient() as producer, RemotingClient() as consumer:
+        conn = await producer.connection(broker.address, timeout=TIMEOUT)
+        pull_conn = await consumer.connection(broker.address, timeout=TIMEOUT)
+        if "send" in settings.rows:
+            rows.append(await row_send(conn, broker, settings, body))
+        if "batch" in settings.rows or "pull" in settings.rows:
+            batch = await row_batch(conn, broker, settings, body)
+            if "batch" in settings.rows:
+                rows.append(batch)
+        if "pull" in settings.rows:
+            rows.append(await row_pull(pull_conn, broker, settings))
+        if "single" in settings.rows:
+            rows.append(await row_single(conn, broker, settings, body))
+        if "wake" in settings.rows:
+            rows.append(await row_wake(conn, pull_conn, broker, settings, body))
+    return rows
+
+
+def parse_args(argv: Sequence[str] | None) -> Settings:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--messages", type=int, default=1_000_000,
+        help="messages of the batch row, drained by the pull row (default 1,000,000); the "
+        "SEND_MESSAGE_V2 row sends a fifth of it",
+    )  # fmt: skip
+    parser.add_argument("--single", type=int, default=5000, help="messages of row 4")
+    parser.add_argument("--wake", type=int, default=500, help="wake-ups of row 5")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--only", default=",".join(ROWS), help=f"rows to run, of {','.join(ROWS)}")
+    parser.add_argument("--dir", type=Path, default=None, help="parent of the temporary data")
+    parser.add_argument(
+        "--py-spy", type=Path, default=None, metavar="DIR",
+        help="record a py-spy profile (raw, for flame graphs) of the broker per row into DIR",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    rows = frozenset(r.strip() for r in args.only.split(",") if r.strip())
+    if not rows <= set(ROWS):
+        parser.error(f"--only takes {','.join(ROWS)}")
+    messages, single, wake = args.messages, args.single, args.wake
+    segment = 1024**3
+    if args.quick:
+        messages, single, wake, segment = 6400, 200, 20, 64 * 1024**2
+    return Settings(
+        messages=messages,
+        send_messages=max(messages // 5, 1000),
+        single_messages=single,
+        wake_rounds=wake,
+        body_size=1024,
+        segment_size=segment,
+        rows=rows,
+        root=Path(tempfile.mkdtemp(prefix="bench-broker-", dir=args.dir)),
+        py_spy=args.py_spy,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_args(argv)
+    try:
+        describe_machine(settings.root)
+        broker = BrokerProcess(settings.root, settings.segment_size)
+        try:
+            how = "rmq standalone" if broker.standalone else "python -m rmq_broker"
+            print(f"broker:  pid {broker.pid} at {broker.address} ({how})")
+            rows = run(run_rows(broker, settings))
+        finally:
+            broker.stop()
+        report(rows)
+    finally:
+        shutil.rmtree(settings.root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
