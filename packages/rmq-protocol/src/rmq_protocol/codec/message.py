@@ -50,6 +50,7 @@ them on first access of :attr:`MessageExt.properties`.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import importlib
@@ -564,6 +565,53 @@ class _MessageExtBuilder:
     """
 
     __slots__ = MessageExt.__slots__
+
+
+def _fast_init_source(fields: tuple[dataclasses.Field[Any], ...]) -> str:
+    """``MessageExt.__init__`` filling the fields as a builder, then re-classing.
+
+    The frozen dataclass ``__init__`` calls ``object.__setattr__`` once per field
+    (17 of them: ~3 µs, the largest cost of building a message in the broker's send
+    path); plain slot stores on a :class:`_MessageExtBuilder` cost ~0.5 µs. Same
+    signature, defaults and default factory as the dataclass's own.
+    """
+    params = []
+    lines = ["    _set_class(self, '__class__', _Builder)"]
+    for f in fields:
+        if f.default is not dataclasses.MISSING:
+            params.append(f"{f.name}=_default_{f.name}")
+            lines.append(f"    self.{f.name} = {f.name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            params.append(f"{f.name}=_FACTORY")
+            lines.append(
+                f"    self.{f.name} = _factory_{f.name}() if {f.name} is _FACTORY else {f.name}"
+            )
+        else:
+            params.append(f.name)
+            lines.append(f"    self.{f.name} = {f.name}")
+    lines.append("    self.__class__ = _MessageExt")
+    return f"def __init__(self, *, {', '.join(params)}):\n" + "\n".join(lines)
+
+
+def _install_fast_init() -> None:
+    fields = dataclasses.fields(MessageExt)
+    namespace: dict[str, Any] = {
+        "_set_class": object.__setattr__,
+        "_Builder": _MessageExtBuilder,
+        "_MessageExt": MessageExt,
+        "_FACTORY": object(),
+    }
+    for f in fields:
+        namespace[f"_default_{f.name}"] = f.default
+        namespace[f"_factory_{f.name}"] = f.default_factory
+    exec(_fast_init_source(fields), namespace)  # noqa: S102 - generated from the fields
+    init = namespace["__init__"]
+    init.__qualname__ = "MessageExt.__init__"
+    init.__doc__ = MessageExt.__init__.__doc__
+    _install(MessageExt, "__init__", init)
+
+
+_install_fast_init()
 
 
 def _raw_properties(message: MessageExt) -> str | dict[str, str]:
