@@ -36,6 +36,7 @@ from rmq_protocol.codec.message import (
     decode_message,
     store_timestamp_position,
 )
+from rmq_protocol.codec.record_check import check_record
 from rmq_protocol.errors import RemoteProtocolError
 from rmq_store.errors import CorruptRecordError, MessageTooLargeError, StoreError
 from rmq_store.mapped_file import MappedFile, segment_files, segment_name
@@ -427,9 +428,27 @@ class CommitLog:
 
     def _check(self, segment: MappedFile, position: int, *, check_crc: bool) -> int | None:
         """Size of the valid record at ``position``; 0 for the end-of-file marker or the
-        zeroed end of data; None for anything invalid."""
-        checked = self._checked(segment, position, check_crc=check_crc)
-        return None if checked is None else checked[0]
+        zeroed end of data; None for anything invalid.
+
+        The verdict of :meth:`_checked`, read in place (``check_record``): recovery's scan
+        builds no message for the records it only measures."""
+        limit = segment.file_size
+        buffer = segment.buffer
+        if limit - position < 8:
+            return 0 if not any(buffer[position:limit]) else None
+        size, magic = _HEAD.unpack_from(buffer, position)
+        if magic == BLANK_MAGIC:
+            return 0 if size == limit - position else None
+        if size == 0 and magic == 0:
+            return 0  # preallocated zeros: the end of the data
+        if magic not in (MAGIC_V1, MAGIC_V2) or not _MIN_RECORD <= size <= limit - position:
+            return None
+        shape = check_record(buffer, position, position + size, check_crc=check_crc)
+        if shape is None:
+            return None
+        if shape.properties_length and buffer[position + size - 1] != 0x02:
+            return None  # a torn write inside the properties (_properties_complete)
+        return int(size)
 
     def _checked(
         self, segment: MappedFile, position: int, *, check_crc: bool
