@@ -60,7 +60,7 @@ def start_standalone(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 async def bench_sync(addr: str, topic: str, total: int, tasks: int, size: int) -> float:
     body = b"x" * size
-    async with Producer(addr, group="bench_sync") as producer:
+    async with Producer("bench_sync", namesrv_addr=addr) as producer:
         await producer.send(Message(topic, body))  # routes and connections warm
         left = total
 
@@ -79,7 +79,7 @@ async def bench_batch(
     addr: str, topic: str, total: int, tasks: int, size: int, per_batch: int
 ) -> float:
     body = b"x" * size
-    async with Producer(addr, group="bench_batch") as producer:
+    async with Producer("bench_batch", namesrv_addr=addr) as producer:
         await producer.send_batch([Message(topic, body)] * per_batch)
         left = total
 

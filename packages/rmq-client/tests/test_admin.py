@@ -60,7 +60,7 @@ async def test_topics_status_and_messages(namesrv_addr: str, unique: Unique) -> 
         await admin.create_topic(topic, queue_nums=3)
         route = await admin.topic_route(topic)
         assert [q.write_queue_nums for q in route.queue_datas] == [3]
-        async with Producer(namesrv_addr, group=unique("PG")) as producer:
+        async with Producer(unique("PG"), namesrv_addr=namesrv_addr) as producer:
             sent = [
                 await producer.send(Message(topic, b"m%d" % i, keys=f"key{i % 2}"))
                 for i in range(6)
@@ -93,7 +93,7 @@ async def test_groups_progress_connections_and_reset(namesrv_addr: str, unique: 
     async with Admin(namesrv_addr) as admin:
         await admin.create_topic(topic, queue_nums=2)
         await admin.create_subscription_group(group, retry_max_times=3)
-        async with Producer(namesrv_addr, group=unique("PG")) as producer:
+        async with Producer(unique("PG"), namesrv_addr=namesrv_addr) as producer:
             for i in range(4):
                 await producer.send(Message(topic, b"%d" % i))
         # Nobody consumes: a reset writes offsets directly; from "the beginning of

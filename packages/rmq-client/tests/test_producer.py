@@ -60,7 +60,7 @@ async def pull(
 
 async def test_send_sync_stores_message_with_properties(namesrv_addr: str, unique: Unique) -> None:
     topic = unique("T")
-    async with Producer(namesrv_addr, group=unique("PG")) as producer:
+    async with Producer(unique("PG"), namesrv_addr=namesrv_addr) as producer:
         msg = Message(topic, b"hello", tags="TagA", keys=["k1", "k2"], properties={"color": "red"})
         result = await producer.send(msg)
         assert result.status is SendStatus.SEND_OK
@@ -91,7 +91,7 @@ async def test_send_sync_stores_message_with_properties(namesrv_addr: str, uniqu
 async def test_async_oneway_and_compression(namesrv_addr: str, unique: Unique) -> None:
     topic = unique("T")
     big = bytes(range(256)) * 40  # 10 KiB: compressed
-    async with Producer(namesrv_addr, group=unique("PG")) as producer:
+    async with Producer(unique("PG"), namesrv_addr=namesrv_addr) as producer:
         first = await producer.send(Message(topic, b"first"))
         mq = first.queue
         seen: list[tuple[SendResult | None, BaseException | None]] = []
@@ -118,7 +118,7 @@ async def test_async_oneway_and_compression(namesrv_addr: str, unique: Unique) -
 
 async def test_batch_split_by_size_keeps_order(namesrv_addr: str, unique: Unique) -> None:
     topic = unique("T")
-    async with Producer(namesrv_addr, group=unique("PG"), max_message_size=2000) as producer:
+    async with Producer(unique("PG"), namesrv_addr=namesrv_addr, max_message_size=2000) as producer:
         mq = (await producer.send(Message(topic, b"seed"))).queue
         messages = [Message(topic, b"m%03d" % i + b"." * 100, keys=f"k{i}") for i in range(40)]
         results = await producer.send_batch(messages, queue=mq)
@@ -136,7 +136,7 @@ async def test_batch_split_by_size_keeps_order(namesrv_addr: str, unique: Unique
 
 async def test_hash_selector_is_stable(namesrv_addr: str, unique: Unique) -> None:
     topic = unique("T")
-    async with Producer(namesrv_addr, group=unique("PG")) as producer:
+    async with Producer(unique("PG"), namesrv_addr=namesrv_addr) as producer:
         await producer.send(Message(topic, b"create"))
         selector = HashSelector()
         queues = {
@@ -152,7 +152,7 @@ async def test_retry_on_another_broker_and_fault_avoidance(
     namesrv_addr: str, unique: Unique
 ) -> None:
     topic = unique("T")
-    async with Producer(namesrv_addr, group=unique("PG"), send_timeout=5) as producer:
+    async with Producer(unique("PG"), namesrv_addr=namesrv_addr, send_timeout=5) as producer:
         real = await producer.send(Message(topic, b"create"))
         instance = producer.instance
         route = instance.cached_route(topic)  # TBW102's brokers until the broker registers it
@@ -193,7 +193,7 @@ def test_fault_tables_match_java() -> None:
 
 
 async def test_send_errors_are_typed(namesrv_addr: str, unique: Unique) -> None:
-    async with Producer(namesrv_addr, group=unique("PG"), max_message_size=100) as producer:
+    async with Producer(unique("PG"), namesrv_addr=namesrv_addr, max_message_size=100) as producer:
         with pytest.raises(MessageTooLargeError) as info:
             await producer.send(Message(unique("T"), b"x" * 101))
         assert info.value.size == 101

@@ -19,7 +19,7 @@ def test_sync_producer_and_admin(namesrv_addr: str, unique: Unique) -> None:
     topic = unique("T")
     with (
         SyncAdmin(namesrv_addr) as admin,
-        SyncProducer(namesrv_addr, group=unique("PG")) as producer,
+        SyncProducer(unique("PG"), namesrv_addr=namesrv_addr) as producer,
     ):
         admin.create_topic(topic, queue_nums=2)
         result = producer.send(Message(topic, b"sync"))

@@ -108,7 +108,9 @@ async def test_commit_rollback_and_check(broker: FakeBroker, unique: Callable[[s
         LocalTransactionState.COMMIT_MESSAGE, LocalTransactionState.ROLLBACK_MESSAGE
     )
     group = unique("PG")
-    async with Producer("127.0.0.1:1", group=group, transaction_listener=listener) as producer:
+    async with Producer(
+        group, namesrv_addr="127.0.0.1:1", transaction_listener=listener
+    ) as producer:
         producer.instance.update_route("TxTopic", route_to(broker))
         result = await producer.send_message_in_transaction(Message("TxTopic", b"tx"))
         assert result.local_transaction_state is LocalTransactionState.COMMIT_MESSAGE
@@ -163,11 +165,11 @@ async def test_needs_listener_and_rmq_broker_refuses_half_messages(
     namesrv_addr: str, unique: Callable[[str], str]
 ) -> None:
     listener = Listener(LocalTransactionState.COMMIT_MESSAGE, LocalTransactionState.COMMIT_MESSAGE)
-    async with Producer(namesrv_addr, group=unique("PG")) as plain:
+    async with Producer(unique("PG"), namesrv_addr=namesrv_addr) as plain:
         with pytest.raises(TransactionError):
             await plain.send_message_in_transaction(Message(unique("T"), b"x"))
     async with Producer(
-        namesrv_addr, group=unique("PG"), transaction_listener=listener
+        unique("PG"), namesrv_addr=namesrv_addr, transaction_listener=listener
     ) as producer:
         # rmq-broker does not implement transactions yet: it refuses half messages.
         with pytest.raises(NoPermissionError) as info:

@@ -212,7 +212,9 @@ async def _produce(
 
     progress = loop.create_task(_progress(stats, total, stop, out))
     try:
-        async with Producer(args.namesrv_addr, group=args.group, send_timeout=args.timeout) as p:
+        async with Producer(
+            args.group, namesrv_addr=args.namesrv_addr, send_timeout=args.timeout
+        ) as p:
             try:
                 if args.mode == "async":
                     await _run_async(p, message, selector, stats, take, args.concurrency)

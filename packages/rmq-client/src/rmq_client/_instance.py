@@ -36,6 +36,7 @@ import dataclasses
 import logging
 import os
 import random
+import re
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -93,6 +94,7 @@ __all__ = [
     "ClientInstance",
     "ConsumerHandle",
     "ProducerHandle",
+    "check_group",
     "check_response",
     "local_ip",
 ]
@@ -105,7 +107,29 @@ MASTER_ID: Final = 0
 PERM_READ: Final = 4
 PERM_WRITE: Final = 2
 
+GROUP_MAX_LENGTH: Final = 120  # Java Validators: %RETRY%<group> must stay a valid topic
+_GROUP_CHARS: Final = re.compile(r"[%|a-zA-Z0-9_-]+")
+
 _local_ip: str | None = None
+
+
+def check_group(group: str, *, what: str = "group") -> str:
+    """``group`` if it is a valid producer/consumer group name (Java ``Validators.checkGroup``).
+
+    Raises:
+        ValueError: blank, longer than 120 characters, or a character outside
+            ``[%|a-zA-Z0-9_-]`` (a NameServer address given as the group lands here).
+    """
+    if not group.strip():
+        raise ValueError(f"{what} must not be blank")
+    if len(group) > GROUP_MAX_LENGTH:
+        raise ValueError(f"{what} {group!r} is longer than {GROUP_MAX_LENGTH} characters")
+    if not _GROUP_CHARS.fullmatch(group):
+        hint = ""
+        if ":" in group:
+            hint = " (a NameServer address? the group comes first: (group, namesrv_addr=...))"
+        raise ValueError(f"{what} {group!r} has characters outside [%|a-zA-Z0-9_-]{hint}")
+    return group
 
 
 def local_ip() -> str:
@@ -284,6 +308,7 @@ class ClientInstance:
         self._start_lock = asyncio.Lock()
         self._started = False
         self._closed = False
+        self._closing = False
         self._refs = 0
         self._key: _InstanceKey | None = None
 
@@ -299,7 +324,7 @@ class ClientInstance:
         resolved = config.resolved()
         key = (id(loop), resolved.client_id)
         instance = cls._registry.get(key)
-        if instance is None or instance._closed:
+        if instance is None or instance._closed or instance._closing:
             instance = cls(resolved)
             instance._key = key
             cls._registry[key] = instance
@@ -319,7 +344,7 @@ class ClientInstance:
             ClientClosedError: the instance was closed.
         """
         async with self._start_lock:
-            if self._closed:
+            if self._closed or self._closing:
                 raise ClientClosedError(f"client instance {self.client_id} is closed")
             if self._started:
                 return
@@ -359,18 +384,23 @@ class ClientInstance:
 
         Idempotent; registered producers and consumers should have left first.
         """
-        if self._closed:
+        if self._closed or self._closing:
             return
-        self._closed = True
+        # Closing, not yet closed: UNREGISTER_CLIENT for the inner producer still needs
+        # invoke(), which refuses a closed instance; acquire() no longer hands it out.
+        self._closing = True
         if self._key is not None and self._registry.get(self._key) is self:
             del self._registry[self._key]
         tasks = [*self._tasks, *self._side_tasks]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._started:
-            await self._unregister_all(producer_group=CLIENT_INNER_PRODUCER_GROUP)
-        await self._remoting.aclose(timeout=self.config.request_timeout)
+        try:
+            if self._started:
+                await self._unregister_all(producer_group=CLIENT_INNER_PRODUCER_GROUP)
+        finally:
+            self._closed = True
+            await self._remoting.aclose(timeout=self.config.request_timeout)
         logger.info("client instance %s closed", self.client_id)
 
     def _check_open(self) -> None:

@@ -3,7 +3,7 @@
 
 ::
 
-    async with Producer("127.0.0.1:9876", group="PG") as producer:
+    async with Producer("PG", namesrv_addr="127.0.0.1:9876") as producer:
         result = await producer.send(Message("TopicTest", b"hello", tags="TagA"))
         future = producer.send_async(Message("TopicTest", b"later"))
         await producer.send_oneway(Message("TopicTest", b"fire and forget"))
@@ -32,7 +32,7 @@ from types import TracebackType
 from typing import Final, Self, final
 
 from rmq_client._fault import FaultStrategy
-from rmq_client._instance import DEFAULT_TOPIC, ClientConfig, ClientInstance
+from rmq_client._instance import DEFAULT_TOPIC, ClientConfig, ClientInstance, check_group
 from rmq_client._selector import MessageQueueSelector
 from rmq_client._transaction import (
     COMMIT_OR_ROLLBACK,
@@ -119,9 +119,9 @@ class Producer:
 
     def __init__(
         self,
-        namesrv_addr: str | None = None,
-        *,
         group: str = "DEFAULT_PRODUCER",
+        *,
+        namesrv_addr: str | None = None,
         config: ClientConfig | None = None,
         send_timeout: float = 3.0,
         retry_times: int = 2,
@@ -139,9 +139,10 @@ class Producer:
     ) -> None:
         """
         Args:
+            group: producer group (transaction checks go to a producer of the group);
+                first, as for the consumers.
             namesrv_addr: NameServer addresses ``"host:port;host:port"`` (or ``config``).
-            group: producer group (transaction checks go to a producer of the group).
-            config: client settings (instance name, timeouts, …); overrides namesrv_addr.
+            config: client settings (instance name, timeouts, …) instead of namesrv_addr.
             send_timeout: seconds for one send, retries included (sendMsgTimeout).
             retry_times: extra attempts of a synchronous send on another broker.
             retry_times_async: the same for :meth:`send_async`.
@@ -157,13 +158,16 @@ class Producer:
             max_async_inflight: most :meth:`send_async` sends in flight at once.
             transaction_listener: enables :meth:`send_message_in_transaction` and
                 answers the broker's transaction checks.
+
+        Raises:
+            ValueError: not exactly one of namesrv_addr and config, or a bad group name.
         """
-        if config is None:
-            if namesrv_addr is None:
-                raise ValueError("Producer needs namesrv_addr or config")
+        if namesrv_addr is not None and config is None:
             config = ClientConfig(namesrv_addr=namesrv_addr)
+        elif namesrv_addr is not None or config is None:
+            raise ValueError("give exactly one of namesrv_addr and config")
         self.config = config
-        self.group = group
+        self.group = check_group(group, what="producer group")
         self.send_timeout = send_timeout
         self.retry_times = retry_times
         self.retry_times_async = retry_times_async

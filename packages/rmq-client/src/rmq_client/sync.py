@@ -5,7 +5,7 @@
     from rmq_client import Message
     from rmq_client.sync import SyncProducer
 
-    with SyncProducer("127.0.0.1:9876", group="PG") as producer:
+    with SyncProducer("PG", namesrv_addr="127.0.0.1:9876") as producer:
         result = producer.send(Message("TopicTest", b"hello"))
         future = producer.send_async(Message("TopicTest", b"later"))   # concurrent.futures
         future.result()
@@ -73,11 +73,11 @@ class _Facade:
 class SyncProducer(_Facade):
     """:class:`~rmq_client.Producer`, blocking. Thread-safe. Started on construction."""
 
-    def __init__(self, namesrv_addr: str | None = None, **options: Any) -> None:
-        """Arguments as :class:`~rmq_client.Producer`."""
+    def __init__(self, group: str = "DEFAULT_PRODUCER", **options: Any) -> None:
+        """Arguments as :class:`~rmq_client.Producer` (group first, then keywords)."""
         super().__init__()
         try:
-            self.producer = self._build(lambda: Producer(namesrv_addr, **options))
+            self.producer = self._build(lambda: Producer(group, **options))
             self._call(self.producer.start())
         except BaseException:
             self._runner.release()

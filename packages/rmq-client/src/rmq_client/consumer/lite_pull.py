@@ -38,7 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self, TypeVar, final
 
-from rmq_client._instance import ClientConfig, ClientInstance
+from rmq_client._instance import ClientConfig, ClientInstance, check_group
 from rmq_client.consumer._allocate import AllocateAveragely, AllocateStrategy
 from rmq_client.consumer._offset_store import (
     LocalFileOffsetStore,
@@ -137,8 +137,7 @@ class PullConsumer:
         """
         if (namesrv_addr is None) == (config is None):
             raise ValueError("give exactly one of namesrv_addr and config")
-        if not group:
-            raise ValueError("group must not be empty")
+        check_group(group, what="consumer group")
         if pull_batch_size < 1:
             raise ValueError(f"pull_batch_size must be >= 1, not {pull_batch_size}")
         self._config = (

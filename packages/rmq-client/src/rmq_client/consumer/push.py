@@ -69,6 +69,7 @@ from rmq_client._instance import (
     DEFAULT_TOPIC,
     ClientConfig,
     ClientInstance,
+    check_group,
 )
 from rmq_client.consumer._allocate import AllocateAveragely, AllocateStrategy
 from rmq_client.consumer._offset_store import (
@@ -242,8 +243,7 @@ class PushConsumer:
         """
         if (namesrv_addr is None) == (config is None):
             raise ValueError("give exactly one of namesrv_addr and config")
-        if not group:
-            raise ValueError("group must not be empty")
+        check_group(group, what="consumer group")
         for name, value in (
             ("consume_concurrency", consume_concurrency),
             ("consume_batch_size", consume_batch_size),
