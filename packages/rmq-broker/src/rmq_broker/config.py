@@ -107,6 +107,8 @@ class BrokerConfig:
     flush_consumer_offset_interval: int = 5000  # milliseconds between consumerOffset.json writes
     channel_expired_timeout: int = 120_000  # milliseconds a client may stay silent
     default_query_max_num: int = 32  # QUERY_MESSAGE limit for unique-key queries
+    # milliseconds between delayOffset.json writes (a MessageStoreConfig key in Java)
+    flush_delay_offset_interval: int = 10_000
 
     # --- NameServer registration
     register_name_server_period: int = 30_000  # milliseconds
