@@ -13,7 +13,8 @@ tasks, all owned by the broker's :class:`asyncio.TaskGroup`:
   atomically);
 * client housekeeping every 10 s: clients silent for ``channelExpiredTimeout`` (120 s)
   are dropped and their connections closed;
-* store counter sampling every second (TPS figures of GET_BROKER_RUNTIME_INFO).
+* store counter sampling every second (TPS figures of GET_BROKER_RUNTIME_INFO);
+* transaction check-back every ``transactionCheckInterval`` (:mod:`rmq_broker.transaction`).
 
 Graceful shutdown: stop the background tasks, answer the parked pulls, stop accepting
 and let requests in flight finish (``shutdown_timeout``), flush and close the store,
@@ -45,12 +46,15 @@ from rmq_broker.processors.admin import AdminGroupProcessor, AdminTopicProcessor
 from rmq_broker.processors.admin_config import AdminConfigProcessor, apply_config_updates
 from rmq_broker.processors.admin_stats import SAMPLE_INTERVAL, AdminStatsProcessor, StatsSampler
 from rmq_broker.processors.client import ClientManageProcessor
+from rmq_broker.processors.end_transaction import EndTransactionProcessor
 from rmq_broker.processors.offsets import OffsetProcessor
 from rmq_broker.processors.pull import PullMessageProcessor
+from rmq_broker.processors.reset_offset import ResetOffsetProcessor
 from rmq_broker.processors.send import SendMessageProcessor
 from rmq_broker.processors.send_back import SendBackProcessor
 from rmq_broker.schedule import ScheduleService
 from rmq_broker.store import BrokerStore
+from rmq_broker.transaction import TransactionService
 from rmq_protocol.codec.fastjson import JSONValue
 from rmq_protocol.transport import (
     ConnectionConfig,
@@ -141,6 +145,7 @@ class Broker:
         self._registrar: NamesrvRegistrar | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._sampler: StatsSampler | None = None
+        self._transactions: TransactionService | None = None
         self._schedule: ScheduleService | None = None
         self._loops: list[asyncio.Task[None]] = []
         self._persist_lock = asyncio.Lock()
@@ -206,6 +211,8 @@ class Broker:
         await asyncio.to_thread(schedule.load)
         self._schedule = schedule
         self._loaded = True
+        transactions = self._transactions = TransactionService(controller)
+        transactions.load()
         registry = ProcessorRegistry()
         SendMessageProcessor(controller).register(registry)
         SendBackProcessor(controller).register(registry)
@@ -217,6 +224,8 @@ class Broker:
         self._sampler = StatsSampler(self._read_counters)
         AdminStatsProcessor(controller, self._sampler).register(registry)
         AdminConfigProcessor(controller).register(registry)
+        EndTransactionProcessor(controller, transactions).register(registry)
+        ResetOffsetProcessor(controller).register(registry)
         idle = config.server_channel_max_idle_time_seconds
         self._server = await start_server(
             registry,
@@ -248,6 +257,7 @@ class Broker:
             tasks.create_task(self._persist_loop(), name="broker-persist-metadata"),
             tasks.create_task(self._housekeeping_loop(), name="broker-client-housekeeping"),
             tasks.create_task(self._stats_loop(), name="broker-stats-sampling"),
+            tasks.create_task(transactions.run(), name="broker-transaction-check"),
             tasks.create_task(schedule.run(), name="broker-schedule-delivery"),
         ]
 
@@ -443,6 +453,13 @@ class Broker:
         if self._schedule is None:
             raise RuntimeError("the broker is not started; use `async with Broker(…)`")
         return self._schedule
+
+    @property
+    def transactions(self) -> TransactionService:
+        """Half messages, END_TRANSACTION and the check-back service."""
+        if self._transactions is None:
+            raise RuntimeError("the broker is not started; use `async with Broker(…)`")
+        return self._transactions
 
     @property
     def settings(self) -> BrokerSettings:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, final
@@ -348,6 +349,13 @@ class ClientManager:
     def producer_group(self, group: str) -> Mapping[Connection, ClientChannelInfo] | None:
         """The connections of a producer group, None if it has none."""
         return self.producers.get(group)
+
+    def find_producer_channel(self, group: str) -> Connection | None:
+        """A live connection of producer group ``group``, chosen at random as Java's
+        ``getAvailableChannel`` does (transaction checks), or None."""
+        members = self.producers.get(group)
+        live = [conn for conn in members or () if not conn.is_closing]
+        return random.choice(live) if live else None  # noqa: S311 - spreading, not security
 
     def query_topic_consume_by_who(self, topic: str) -> set[str]:
         """Consumer groups subscribed to ``topic`` (Java ``queryTopicConsumeByWho``)."""

@@ -96,6 +96,11 @@ class BrokerConfig:
     revive_queue_num: int = 8  # queues of rmq_sys_REVIVE_LOG_<cluster> (5.x system topic)
     reject_transaction_message: bool = False
 
+    # --- transactions (rmq_broker.transaction)
+    transaction_time_out: int = 6000  # ms a half message may wait before it is checked
+    transaction_check_max: int = 15  # checks of one half message before it is discarded
+    transaction_check_interval: int = 60_000  # ms between check rounds (RocketMQ 4.9)
+
     # --- consumers
     long_polling_enable: bool = True
     short_polling_time_mills: int = 1000  # milliseconds a pull is held with long polling off
