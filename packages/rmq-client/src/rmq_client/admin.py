@@ -28,6 +28,9 @@ from typing import Final, Self, TypeAlias, final
 from rmq_client._instance import MASTER_ID, ClientConfig, ClientInstance, check_response
 from rmq_client.errors import BrokerError, ClientClosedError, ClientError, OffsetNotFoundError
 from rmq_client.message import ReceivedMessage
+from rmq_client.trace._codec import TRACE_TOPIC
+from rmq_client.trace._query import MessageTrack, message_consumed_by, query_message_trace
+from rmq_client.trace._view import MessageTrace
 from rmq_protocol.codec.body import (
     ClusterInfo,
     Connection,
@@ -617,3 +620,29 @@ class Admin:
             return None
         messages = decode_messages(response.body)
         return messages[0] if messages and messages[0].queue_offset == offset else None
+
+    # ------------------------------------------------------------------ message trace
+
+    async def query_message_trace(
+        self,
+        msg_id: str,
+        *,
+        trace_topic: str = TRACE_TOPIC,
+        max_num: int = 64,
+        begin: float = 0.0,
+        end: float | None = None,
+        check_dlq: bool = True,
+    ) -> MessageTrace:
+        """The trace of message ``msg_id`` (its UNIQ_KEY): sends, consumption attempts per
+        group with result, cost and retry count, DLQ moves (mqadmin ``queryMsgTraceById``;
+        reads records written by Java clients too). See :mod:`rmq_client.trace`."""
+        return await query_message_trace(
+            self, msg_id, trace_topic=trace_topic, max_num=max_num, begin=begin, end=end,
+            check_dlq=check_dlq,
+        )  # fmt: skip
+
+    async def message_consumed_by(self, msg: ReceivedMessage) -> list[MessageTrack]:
+        """Each group consuming ``msg.topic`` and whether it has consumed ``msg``
+        (committed offset past the message; the "consumed" column of mqadmin
+        ``queryMsgById``)."""
+        return await message_consumed_by(self, msg)

@@ -53,6 +53,7 @@ from rmq_client.errors import (
     error_for_code,
 )
 from rmq_client.message import Message, ReceivedMessage, SendResult, SendStatus
+from rmq_client.trace._dispatcher import TraceDispatcher
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.body import MessageQueue, QueueData, TopicRouteData
 from rmq_protocol.codec.codes import RequestCode, ResponseCode
@@ -136,6 +137,8 @@ class Producer:
         create_topic_key: str = DEFAULT_TOPIC,
         max_async_inflight: int = 65535,
         transaction_listener: TransactionListener | None = None,
+        enable_trace: bool = False,
+        trace_topic: str | None = None,
     ) -> None:
         """
         Args:
@@ -158,6 +161,8 @@ class Producer:
             max_async_inflight: most :meth:`send_async` sends in flight at once.
             transaction_listener: enables :meth:`send_message_in_transaction` and
                 answers the broker's transaction checks.
+            enable_trace: write a trace record per send (:mod:`rmq_client.trace`).
+            trace_topic: where trace records go (default RMQ_SYS_TRACE_TOPIC).
 
         Raises:
             ValueError: not exactly one of namesrv_addr and config, or a bad group name.
@@ -185,6 +190,11 @@ class Producer:
         self._instance: ClientInstance | None = None
         self._closed = False
         self._ids: UniqueIdGenerator | None = None
+        self._trace = (  # message trace (rmq_client.trace): a Pub record per answered send
+            TraceDispatcher(config, group=group, kind="PRODUCE", trace_topic=trace_topic)
+            if enable_trace
+            else None
+        )
 
     # ------------------------------------------------------------------ life cycle
 
@@ -208,6 +218,8 @@ class Producer:
             raise
         self._ids = _unique_ids(instance.config.client_ip)
         self._instance = instance
+        if self._trace is not None:
+            await self._trace.start()
         logger.info("producer %s started (client %s)", self.group, instance.client_id)
 
     async def aclose(self) -> None:
@@ -217,6 +229,8 @@ class Producer:
         self._closed = True
         if self._async_tasks:
             await asyncio.gather(*list(self._async_tasks), return_exceptions=True)
+        if self._trace is not None:
+            await self._trace.aclose()
         instance, self._instance = self._instance, None
         if instance is not None:
             await instance.unregister_producer(self.group)
@@ -535,8 +549,15 @@ class Producer:
             return SendResult(
                 status=SendStatus.SEND_OK, msg_id=uniq, offset_msg_id="", queue=mq, queue_offset=-1
             )
+        began = _now_ms() if self._trace is not None else 0
         response = await instance.invoke(addr, cmd, timeout=timeout)
-        return _send_result(addr, cmd, response, mq, uniq)
+        result = _send_result(addr, cmd, response, mq, uniq)
+        if self._trace is not None:  # message trace hook (rmq_client.trace)
+            self._trace.on_send(
+                message, result, broker_addr=addr, began_ms=began, group=self.group,
+                sys_flag_prepared=bool(sys_flag & _PREPARED),
+            )  # fmt: skip
+        return result
 
     # ------------------------------------------------------------------ batches
 

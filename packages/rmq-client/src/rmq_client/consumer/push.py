@@ -86,6 +86,7 @@ from rmq_client.consumer._pull import (
 )
 from rmq_client.consumer._rebalance import RETRY_PREFIX, Rebalancer, start_offset
 from rmq_client.errors import ClientClosedError, ClientError
+from rmq_client.trace._dispatcher import TraceDispatcher, wrap_listener
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.body import (
     ConsumeFromWhere,
@@ -212,6 +213,8 @@ class PushConsumer:
         post_subscription_when_pull: bool = False,
         offset_store_dir: Path | None = None,
         await_termination: float = 30.0,
+        enable_trace: bool = False,
+        trace_topic: str | None = None,
     ) -> None:
         """
         Args:
@@ -237,6 +240,8 @@ class PushConsumer:
             post_subscription_when_pull: send the expression with every pull (flag 0x4).
             offset_store_dir: directory of broadcasting offsets (``~/.rocketmq_offsets``).
             await_termination: seconds :meth:`aclose` waits for listener calls.
+            enable_trace: write trace records around each listener call (:mod:`rmq_client.trace`).
+            trace_topic: where trace records go (default RMQ_SYS_TRACE_TOPIC).
 
         Raises:
             ValueError: a bad option value.
@@ -276,6 +281,11 @@ class PushConsumer:
         self._post_subscription = post_subscription_when_pull
         self._offset_dir = offset_store_dir
         self._await_termination = await_termination
+        self._trace = (  # message trace (rmq_client.trace): SubBefore/SubAfter records
+            TraceDispatcher(self._config, group=group, kind="CONSUME", trace_topic=trace_topic)
+            if enable_trace
+            else None
+        )
 
         self._subscriptions: dict[str, SubscriptionData] = {}
         self._queues: dict[MessageQueue, _Queue] = {}
@@ -482,6 +492,10 @@ class PushConsumer:
             self._closed = True
             await instance.release()
             raise
+        if self._trace is not None:  # message trace hook: wraps the listener
+            await self._trace.start()
+            ok = ConsumeOrderlyResult.SUCCESS if self._orderly else ConsumeResult.SUCCESS
+            self._listener = wrap_listener(_started(self._listener), self._trace, self._group, ok)
         loop = asyncio.get_running_loop()
         if not self._orderly:
             self._workers = [
@@ -542,6 +556,8 @@ class PushConsumer:
             logger.warning("consumer %s: final offset commit failed: %s", self._group, exc)
         for q in self._queues.values():
             q.pq.dropped = True
+        if self._trace is not None:
+            await self._trace.aclose()
         await instance.unregister_consumer(self._group)
         await instance.release()
         logger.info("push consumer %s closed", self._group)
