@@ -24,7 +24,7 @@ Mirrors ``org.apache.rocketmq.broker.processor.SendMessageProcessor`` and
 Where rmq is stricter than Java: a broker without write permission refuses every
 send (Java only refuses ordered topics, relying on the NameServer routes for the rest)
 and a topic without write permission refuses sends (Java stores them).
-Transactional half messages go to RMQ_SYS_TRANS_HALF_TOPIC (:mod:`rmq_broker.transaction`);
+Transactional half messages are refused (NO_PERMISSION) until transactions exist;
 delay levels are not scheduled yet (the message is stored at once).
 """
 
@@ -39,7 +39,6 @@ from typing import Final, final
 from rmq_broker.config import PERM_READ, PERM_WRITE
 from rmq_broker.controller import BrokerController, suggest_todo
 from rmq_broker.processors._common import respond
-from rmq_broker.schedule import schedule_if_delayed
 from rmq_broker.topic_config import (
     DLQ_GROUP_TOPIC_PREFIX,
     RETRY_GROUP_TOPIC_PREFIX,
@@ -47,7 +46,6 @@ from rmq_broker.topic_config import (
     topic_config_string,
     validate_topic,
 )
-from rmq_broker.transaction import prepare_half_message
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.body import TopicConfig, TopicFilterType
 from rmq_protocol.codec.codes import RequestCode, ResponseCode
@@ -71,11 +69,6 @@ _DLQ_NUMS_PER_GROUP: Final = 1
 _V3_4_9: Final = 106  # MQVersion ordinal: from it on, maxReconsumeTimes comes from the header
 _TOPIC_SYS_FLAG_UNIT: Final = 0x1
 _TOPIC_SYS_FLAG_UNIT_SUB: Final = 0x2
-_CHECKED_TOPICS_MAX: Final = 4096  # topic names remembered as valid and allowed
-# Enum attribute access is slow on 3.11 (see rmq_protocol.codec.command): plain ints here.
-_SEND_MESSAGE: Final = int(RequestCode.SEND_MESSAGE)
-_SEND_BATCH_MESSAGE: Final = int(RequestCode.SEND_BATCH_MESSAGE)
-_MULTI_TAG: Final = TopicFilterType.MULTI_TAG
 
 SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
 _Result = RemotingCommand | Awaitable[RemotingCommand]
@@ -94,9 +87,6 @@ class SendMessageProcessor:
         }
         self._random = random.Random()  # noqa: S311 - queue choice, not security
         self._warned_delay = False
-        # Topic names that passed validate_topic and is_not_allowed_send_topic (both
-        # depend on the name only).
-        self._checked_topics: set[str] = set()
 
     def register(self, registry: ProcessorRegistry) -> None:
         registry.register(RequestCode.SEND_MESSAGE, self.process)
@@ -108,14 +98,14 @@ class SendMessageProcessor:
     def process(self, request: RemotingCommand, conn: Connection) -> _Result:
         code = request.code
         header: SendHeader
-        if code == _SEND_MESSAGE:
-            header = SendMessageRequestHeader.from_ext_fields(request.ext_fields)
+        if code == RequestCode.SEND_MESSAGE:
+            header = request.decode_header(SendMessageRequestHeader)
         else:
-            header = SendMessageRequestHeaderV2.from_ext_fields(request.ext_fields)
+            header = request.decode_header(SendMessageRequestHeaderV2)
         checked = self._pre_send(request, header, conn)
         if isinstance(checked, RemotingCommand):
             return checked
-        if code == _SEND_BATCH_MESSAGE or header.batch:
+        if code == RequestCode.SEND_BATCH_MESSAGE or header.batch:
             return self._send_batch(request, header, conn, checked)
         return self._send_one(request, header, conn, checked)
 
@@ -142,19 +132,15 @@ class SendMessageProcessor:
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{c.broker_ip}] sending message is forbidden",
             )
-        if topic not in self._checked_topics:
-            invalid = validate_topic(topic)
-            if invalid is not None:
-                return self._fail(request, ResponseCode.INVALID_PARAMETER, invalid)
-            if is_not_allowed_send_topic(topic):
-                return self._fail(
-                    request,
-                    ResponseCode.NO_PERMISSION,
-                    f"Sending message to topic[{topic}] is forbidden.",
-                )
-            if len(self._checked_topics) >= _CHECKED_TOPICS_MAX:
-                self._checked_topics.clear()
-            self._checked_topics.add(topic)
+        invalid = validate_topic(topic)
+        if invalid is not None:
+            return self._fail(request, ResponseCode.INVALID_PARAMETER, invalid)
+        if is_not_allowed_send_topic(topic):
+            return self._fail(
+                request,
+                ResponseCode.NO_PERMISSION,
+                f"Sending message to topic[{topic}] is forbidden.",
+            )
         topic_config = c.topics.select(topic)
         if topic_config is None:
             sys_flag = 0
@@ -225,30 +211,19 @@ class SendMessageProcessor:
                 return routed
             if routed is not None:
                 topic, queue_id, topic_config = routed
-        if topic_config.topic_filter_type is _MULTI_TAG:
+        if topic_config.topic_filter_type is TopicFilterType.MULTI_TAG:
             sys_flag |= _MULTI_TAGS_FLAG
-        prepared = properties.get(props.TRANSACTION_PREPARED)
-        if (
-            prepared is not None
-            and prepared.lower() == "true"
-            and not (reconsume_times > 0 and _delay_level(properties) > 0)
+        if properties.get(props.TRANSACTION_PREPARED, "").lower() == "true" and not (
+            reconsume_times > 0 and _delay_level(properties) > 0
         ):
-            # Transactional half message (rmq_broker.transaction): stored in the half topic.
-            half = prepare_half_message(
-                c.config.reject_transaction_message, topic, queue_id, sys_flag, properties
+            remark = (
+                f"the broker[{c.broker_ip}] sending transaction message is forbidden"
+                if c.config.reject_transaction_message
+                else f"the broker[{c.broker_ip}] sending transaction message is forbidden: "
+                "transactional messages are not implemented in rmq-broker yet"
             )
-            if half is None:
-                return self._fail(
-                    request,
-                    ResponseCode.NO_PERMISSION,
-                    f"the broker[{c.broker_ip}] sending transaction message is forbidden",
-                )
-            topic, queue_id, sys_flag = half
-        if (
-            not self._warned_delay
-            and props.DELAY_TIME_LEVEL in properties
-            and _delay_level(properties) > 0
-        ):
+            return self._fail(request, ResponseCode.NO_PERMISSION, remark)
+        if not self._warned_delay and _delay_level(properties) > 0:
             self._warned_delay = True
             logger.warning(
                 "message to %s has delay level %s: delay levels are not scheduled by rmq-broker "
@@ -268,8 +243,6 @@ class SendMessageProcessor:
             body=request.body if type(request.body) is bytes else bytes(request.body),
             properties=properties,
         )
-        # Delay levels (issue 6): a DELAY message is stored in SCHEDULE_TOPIC_XXXX until due.
-        message = schedule_if_delayed(message, c.settings.store)
         return self._store(request, [message], queue_id, properties.get(props.UNIQ_KEY), properties)
 
     def _retry_or_dlq(
@@ -344,7 +317,7 @@ class SendMessageProcessor:
             )
         batch_properties = props.decode_properties(header.properties) if header.properties else {}
         sys_flag = header.sys_flag
-        if topic_config.topic_filter_type is _MULTI_TAG:
+        if topic_config.topic_filter_type is TopicFilterType.MULTI_TAG:
             sys_flag |= _MULTI_TAGS_FLAG
         born_host = c.born_host(conn)
         store_host = c.store_host
@@ -404,18 +377,14 @@ class SendMessageProcessor:
         except StoreError as exc:
             logger.error("storing a message to %s failed: %s", messages[0].topic, exc)
             return self._fail(request, ResponseCode.SYSTEM_ERROR, f"store putMessage failed: {exc}")
-        msg_ids = result.msg_ids
         response_header = SendMessageResponseHeader(
-            msg_id=msg_ids[0] if len(msg_ids) == 1 else ",".join(msg_ids),
+            msg_id=result.msg_id if len(result.msg_ids) == 1 else ",".join(result.msg_ids),
             queue_id=queue_id,
             queue_offset=result.queue_offset,
             transaction_id=uniq_key,
         )
         waiter = c.flush_waiter
-        if waiter is None:
-            return respond(request, header=response_header, ext_fields=self._ext)
-        wait = properties.get(props.WAIT_STORE_MSG_OK)
-        if wait is not None and wait.lower() == "false":
+        if waiter is None or properties.get(props.WAIT_STORE_MSG_OK, "true").lower() == "false":
             return respond(request, header=response_header, ext_fields=self._ext)
         flushed = waiter.wait(result.end_offset)
         if flushed.done() and flushed.result():
