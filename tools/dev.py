@@ -39,6 +39,7 @@ RUN_PACKAGES = (
     ("rmq-protocol", "[uvloop]"),
     ("rmq-store", ""),
     ("rmq-namesrv", ""),
+    ("rmq-filter", ""),
     ("rmq-broker", ""),
     ("rmq-client", ""),
     ("rmq-cli", ""),

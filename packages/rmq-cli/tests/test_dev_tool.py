@@ -58,6 +58,7 @@ def test_run_dry_run_installs_every_package_by_path_then_runs_rmq() -> None:
         f"{packages / 'rmq-protocol'}[uvloop]",
         str(packages / "rmq-store"),
         str(packages / "rmq-namesrv"),
+        str(packages / "rmq-filter"),
         str(packages / "rmq-broker"),
         str(packages / "rmq-client"),
         str(packages / "rmq-cli"),
