@@ -15,7 +15,14 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
 
 
 def test_readme_has_examples() -> None:
-    assert len(BLOCKS) >= 2
+    """Producers and every kind of consumer have an example that runs (below)."""
+    assert len(BLOCKS) >= 7
+    text = README.read_text()
+    needed = ["PushConsumer(", "orderly=True", "BROADCASTING", "PullConsumer("]
+    needed += ["SyncPushConsumer(", "SyncPullConsumer(", "## What does not work yet"]
+    assert [n for n in needed if n not in text] == []
+    # Every example ends with the output it prints (checked below).
+    assert all(re.search(r"# (.+)\n*$", block) for block in BLOCKS)
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))

@@ -90,7 +90,7 @@ def add_produce_parser(
     )
     p.add_argument("--sharding-key", default=None, help="send every message to this key's queue")
     p.add_argument("--delay-level", type=int, default=0, metavar="L", help="delay level 1..18")
-    p.add_argument("--group", default="rmq_cli_produce", help="producer group")
+    p.add_argument("-g", "--group", default="rmq_cli_produce", help="producer group")
     p.add_argument("--timeout", type=float, default=3.0, help="seconds per send")  # fmt: skip
 
 
