@@ -55,6 +55,7 @@ __all__ = [
     "delay_level_queue_id",
     "lateness_percentile",
     "route_delayed",
+    "schedule_if_delayed",
 ]
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,21 @@ def route_delayed(
     return SCHEDULE_TOPIC, delay_level_queue_id(level)
 
 
+def schedule_if_delayed(message: MessageExt, store: StoreConfig) -> MessageExt:
+    """:func:`route_delayed` for a message about to be stored (the send path's hook):
+    the same message when it is not delayed, else a copy bound for the schedule topic."""
+    properties = message.properties
+    if props.DELAY_TIME_LEVEL not in properties:
+        return message
+    properties = dict(properties)
+    topic, queue_id = route_delayed(
+        properties, message.topic, message.queue_id, message.sys_flag, store
+    )
+    if topic == message.topic:
+        return message
+    return dataclasses.replace(message, topic=topic, queue_id=queue_id, properties=properties)
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -117,7 +133,7 @@ class ScheduleStatistics:
     skipped: int  # units that could not be delivered (unreadable, no REAL_TOPIC)
     failures: int  # store errors while delivering (retried after 10 s)
     offsets: dict[int, int]  # level -> next schedule-queue offset to deliver
-    lateness_ms: list[int]  # delivery time minus due time, most recent deliveries
+    lateness_ms: list[int]  # time stored in the real topic minus due time (ms), latest
 
 
 @final
@@ -295,7 +311,7 @@ class ScheduleService:
                     self._retry_at[level] = now + _RETRY_AFTER_ERROR
                     self._set_offset(level, queue_offset)
                     return self._retry_at[level]
-                self._lateness.append(now - due)
+                self._lateness.append(self._clock_ms() - due)
                 self._set_offset(level, queue_offset + 1)
                 self._budget -= 1
                 if self._budget <= 0:  # more may be due: come back after other work
