@@ -39,6 +39,7 @@ from typing import Final, final
 from rmq_broker.config import PERM_READ, PERM_WRITE
 from rmq_broker.controller import BrokerController, suggest_todo
 from rmq_broker.processors._common import respond
+from rmq_broker.schedule import schedule_if_delayed
 from rmq_broker.topic_config import (
     DLQ_GROUP_TOPIC_PREFIX,
     RETRY_GROUP_TOPIC_PREFIX,
@@ -243,6 +244,8 @@ class SendMessageProcessor:
             body=request.body if type(request.body) is bytes else bytes(request.body),
             properties=properties,
         )
+        # Delay levels (issue 6): a DELAY message is stored in SCHEDULE_TOPIC_XXXX until due.
+        message = schedule_if_delayed(message, c.settings.store)
         return self._store(request, [message], queue_id, properties.get(props.UNIQ_KEY), properties)
 
     def _retry_or_dlq(
