@@ -173,6 +173,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_produce_parser(commands, [verbose])
     add_consume_parser(commands, [verbose])
+    # `rmq admin ...` is dispatched in main() before this parser runs (rmq_cli.admin
+    # parses its own commands); listed here for `rmq --help`.
+    commands.add_parser(
+        "admin",
+        add_help=False,
+        help="RocketMQ's mqadmin commands (rmq admin --help lists them)",
+    )
     return parser
 
 
@@ -315,6 +322,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code (see the module docstring).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["admin"]:
+        from rmq_cli.admin import main as admin_main
+
+        return admin_main(argv[1:])
     args = _parser().parse_args(argv)
     _configure_logging(verbose=getattr(args, "verbose", False))
     try:

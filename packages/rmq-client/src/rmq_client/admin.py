@@ -36,10 +36,13 @@ from rmq_protocol.codec.body import (
     Connection,
     ConsumerConnection,
     ConsumeStats,
+    KVTable,
     MessageQueue,
     ProducerConnection,
     ResetOffsetBody,
     SubscriptionGroupConfig,
+    TopicConfig,
+    TopicList,
     TopicOffset,
     TopicRouteData,
     TopicStatsTable,
@@ -47,20 +50,31 @@ from rmq_protocol.codec.body import (
 from rmq_protocol.codec.codes import RequestCode, ResponseCode
 from rmq_protocol.codec.command import RemotingCommand
 from rmq_protocol.codec.headers import (
+    AddWritePermOfBrokerRequestHeader,
+    AddWritePermOfBrokerResponseHeader,
     CreateTopicRequestHeader,
+    DeleteKVConfigRequestHeader,
     DeleteSubscriptionGroupRequestHeader,
     DeleteTopicFromNamesrvRequestHeader,
     DeleteTopicRequestHeader,
     GetConsumerConnectionListRequestHeader,
     GetConsumeStatsRequestHeader,
+    GetKVConfigRequestHeader,
+    GetKVConfigResponseHeader,
+    GetMaxOffsetRequestHeader,
+    GetMaxOffsetResponseHeader,
     GetProducerConnectionListRequestHeader,
+    GetTopicConfigRequestHeader,
     GetTopicStatsInfoRequestHeader,
     PullMessageRequestHeader,
+    PutKVConfigRequestHeader,
     QueryMessageRequestHeader,
     ResetOffsetRequestHeader,
     SearchOffsetRequestHeader,
     UpdateConsumerOffsetRequestHeader,
     ViewMessageRequestHeader,
+    WipeWritePermOfBrokerRequestHeader,
+    WipeWritePermOfBrokerResponseHeader,
 )
 from rmq_protocol.codec.message import decode_messages
 from rmq_protocol.codec.msgid import decode_offset_msg_id
@@ -621,6 +635,262 @@ class Admin:
         messages = decode_messages(response.body)
         return messages[0] if messages and messages[0].queue_offset == offset else None
 
+    # ------------------------------------------------------------------ admin CLI (issue 7)
+
+    async def topic_list(self) -> list[str]:
+        """Every topic the NameServer knows (GET_ALL_TOPIC_LIST_FROM_NAMESERVER), sorted."""
+        instance = self.instance
+        cmd = instance.request(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER)
+        response = await instance.namesrv_invoke(cmd, timeout=self.timeout)
+        check_response(None, cmd, response)
+        return sorted(TopicList.from_json(response.body).topic_list)
+
+    async def topic_config(self, broker_addr: str, topic: str) -> TopicConfig:
+        """``topic``'s configuration on the broker at ``broker_addr`` (GET_TOPIC_CONFIG).
+
+        Raises:
+            TopicNotFoundError: the broker has no such topic.
+        """
+        instance = self.instance
+        cmd = instance.request(
+            RequestCode.GET_TOPIC_CONFIG, GetTopicConfigRequestHeader(topic=topic)
+        )
+        response = await instance.invoke_checked(broker_addr, cmd, timeout=self.timeout)
+        return TopicConfig.from_json(response.body)
+
+    async def update_topic_perm(
+        self, topic: str, perm: int, *, cluster: str | None = None
+    ) -> dict[str, int]:
+        """Set ``topic``'s permission (PermName bits: 2 W, 4 R, 6 RW) on every master of
+        its route (of ``cluster`` only, when given), keeping its other settings.
+
+        Returns:
+            broker address → the permission it had before.
+
+        Raises:
+            TopicNotFoundError: no route for the topic.
+            ValueError: ``perm`` is not 2, 4 or 6.
+        """
+        if perm not in (2, 4, 6):
+            raise ValueError(f"topic permission must be 2 (W), 4 (R) or 6 (RW), not {perm}")
+        instance = self.instance
+        route = await instance.topic_route(topic, refresh=True)
+        before: dict[str, int] = {}
+        for broker in route.broker_datas:
+            addr = broker.broker_addrs.get(MASTER_ID)
+            if addr is None or (cluster is not None and broker.cluster != cluster):
+                continue
+            config = await self.topic_config(addr, topic)
+            before[addr] = config.perm
+            header = CreateTopicRequestHeader(
+                topic=topic,
+                default_topic="TBW102",
+                read_queue_nums=config.read_queue_nums,
+                write_queue_nums=config.write_queue_nums,
+                perm=perm,
+                topic_filter_type=config.topic_filter_type.name,
+                topic_sys_flag=config.topic_sys_flag,
+                order=config.order,
+            )
+            cmd = instance.request(RequestCode.UPDATE_AND_CREATE_TOPIC, header)
+            await instance.invoke_checked(addr, cmd, timeout=self.timeout)
+        if not before:
+            raise ClientError(f"no master broker serves topic {topic!r} in cluster {cluster!r}")
+        return before
+
+    async def broker_runtime_info(self, broker_addr: str) -> dict[str, str]:
+        """The broker's runtime figures (GET_BROKER_RUNTIME_INFO: a KVTable)."""
+        instance = self.instance
+        cmd = instance.request(RequestCode.GET_BROKER_RUNTIME_INFO)
+        response = await instance.invoke_checked(broker_addr, cmd, timeout=self.timeout)
+        return dict(KVTable.from_json(response.body).table)
+
+    async def broker_config(self, broker_addr: str) -> dict[str, str]:
+        """The broker's configuration, key → value (GET_BROKER_CONFIG)."""
+        instance = self.instance
+        cmd = instance.request(RequestCode.GET_BROKER_CONFIG)
+        response = await instance.invoke_checked(broker_addr, cmd, timeout=self.timeout)
+        return _parse_properties(bytes(response.body).decode())
+
+    async def update_broker_config(self, broker_addr: str, items: Mapping[str, str]) -> None:
+        """Change broker configuration keys at run time (UPDATE_BROKER_CONFIG).
+
+        Raises:
+            BrokerError: the broker refused (rmq refuses unless its
+                ``enableUpdateBrokerConfig`` is true; the remark says why).
+        """
+        instance = self.instance
+        body = "".join(f"{k}={v}\n" for k, v in items.items()).encode()
+        cmd = instance.request(RequestCode.UPDATE_BROKER_CONFIG, body=body)
+        await instance.invoke_checked(broker_addr, cmd, timeout=self.timeout)
+
+    async def namesrv_config(self) -> dict[str, dict[str, str]]:
+        """Every NameServer's configuration: address → key → value (GET_NAMESRV_CONFIG)."""
+        instance = self.instance
+        out: dict[str, dict[str, str]] = {}
+        for addr in instance.config.namesrv_addrs:
+            cmd = instance.request(RequestCode.GET_NAMESRV_CONFIG)
+            response = await instance.invoke_checked(addr, cmd, timeout=self.timeout)
+            out[addr] = _parse_properties(bytes(response.body).decode())
+        return out
+
+    async def wipe_write_perm(self, broker_name: str) -> dict[str, int]:
+        """Make ``broker_name``'s queues read-only in every NameServer
+        (WIPE_WRITE_PERM_OF_BROKER). Returns NameServer address → topics changed."""
+        instance = self.instance
+        out: dict[str, int] = {}
+        for addr in instance.config.namesrv_addrs:
+            cmd = instance.request(
+                RequestCode.WIPE_WRITE_PERM_OF_BROKER,
+                WipeWritePermOfBrokerRequestHeader(broker_name=broker_name),
+            )
+            response = await instance.invoke_checked(addr, cmd, timeout=self.timeout)
+            out[addr] = response.decode_header(WipeWritePermOfBrokerResponseHeader).wipe_topic_count
+        return out
+
+    async def add_write_perm(self, broker_name: str) -> dict[str, int]:
+        """Give ``broker_name``'s queues their write permission back in every NameServer
+        (ADD_WRITE_PERM_OF_BROKER). Returns NameServer address → topics changed."""
+        instance = self.instance
+        out: dict[str, int] = {}
+        for addr in instance.config.namesrv_addrs:
+            cmd = instance.request(
+                RequestCode.ADD_WRITE_PERM_OF_BROKER,
+                AddWritePermOfBrokerRequestHeader(broker_name=broker_name),
+            )
+            response = await instance.invoke_checked(addr, cmd, timeout=self.timeout)
+            out[addr] = response.decode_header(AddWritePermOfBrokerResponseHeader).add_topic_count
+        return out
+
+    async def put_kv_config(self, namespace: str, key: str, value: str) -> None:
+        """Set ``namespace``/``key`` = ``value`` in every NameServer (PUT_KV_CONFIG)."""
+        instance = self.instance
+        header = PutKVConfigRequestHeader(namespace=namespace, key=key, value=value)
+        for addr in instance.config.namesrv_addrs:
+            cmd = instance.request(RequestCode.PUT_KV_CONFIG, header)
+            await instance.invoke_checked(addr, cmd, timeout=self.timeout)
+
+    async def get_kv_config(self, namespace: str, key: str) -> str | None:
+        """``namespace``/``key`` from the NameServers (GET_KV_CONFIG), None if unset."""
+        instance = self.instance
+        cmd = instance.request(
+            RequestCode.GET_KV_CONFIG, GetKVConfigRequestHeader(namespace=namespace, key=key)
+        )
+        response = await instance.namesrv_invoke(cmd, timeout=self.timeout)
+        if response.code == ResponseCode.QUERY_NOT_FOUND:
+            return None
+        check_response(None, cmd, response)
+        return response.decode_header(GetKVConfigResponseHeader).value
+
+    async def delete_kv_config(self, namespace: str, key: str) -> None:
+        """Delete ``namespace``/``key`` from every NameServer (DELETE_KV_CONFIG)."""
+        instance = self.instance
+        header = DeleteKVConfigRequestHeader(namespace=namespace, key=key)
+        for addr in instance.config.namesrv_addrs:
+            cmd = instance.request(RequestCode.DELETE_KV_CONFIG, header)
+            await instance.invoke_checked(addr, cmd, timeout=self.timeout)
+
+    async def max_offset(self, queue: MessageQueue) -> int:
+        """The next offset ``queue`` will be written at (GET_MAX_OFFSET)."""
+        instance = self.instance
+        await instance.topic_route(queue.topic)
+        addr = await instance.find_broker_addr(queue.broker_name)
+        cmd = instance.request(
+            RequestCode.GET_MAX_OFFSET,
+            GetMaxOffsetRequestHeader(topic=queue.topic, queue_id=queue.queue_id),
+        )
+        response = await instance.invoke_checked(addr, cmd, timeout=self.timeout)
+        return response.decode_header(GetMaxOffsetResponseHeader).offset
+
+    async def search_offset(self, queue: MessageQueue, timestamp: float) -> int:
+        """The offset of the first message of ``queue`` stored at or after ``timestamp``
+        (epoch seconds; SEARCH_OFFSET_BY_TIMESTAMP)."""
+        instance = self.instance
+        await instance.topic_route(queue.topic)
+        addr = await instance.find_broker_addr(queue.broker_name)
+        cmd = instance.request(
+            RequestCode.SEARCH_OFFSET_BY_TIMESTAMP,
+            SearchOffsetRequestHeader(
+                topic=queue.topic, queue_id=queue.queue_id, timestamp=int(timestamp * 1000)
+            ),
+        )
+        response = await instance.invoke_checked(addr, cmd, timeout=self.timeout)
+        return int((response.ext_fields or {}).get("offset", "0"))
+
+    async def update_consumer_offset(self, group: str, queue: MessageQueue, offset: int) -> None:
+        """Write ``group``'s committed offset of ``queue`` (UPDATE_CONSUMER_OFFSET)."""
+        instance = self.instance
+        await instance.topic_route(queue.topic)
+        addr = await instance.find_broker_addr(queue.broker_name)
+        cmd = instance.request(
+            RequestCode.UPDATE_CONSUMER_OFFSET,
+            UpdateConsumerOffsetRequestHeader(
+                consumer_group=group,
+                topic=queue.topic,
+                queue_id=queue.queue_id,
+                commit_offset=offset,
+            ),
+        )
+        await instance.invoke_checked(addr, cmd, timeout=self.timeout)
+
+    async def skip_accumulated_messages(self, group: str, topic: str) -> dict[MessageQueue, int]:
+        """Move ``group``'s offsets on ``topic`` to the end of every queue (mqadmin
+        skipAccumulatedMessage). Written directly: a running consumer of the group may
+        commit its own offset over it, so stop the group first.
+
+        Returns:
+            The new offset of every queue.
+        """
+        instance = self.instance
+        await instance.topic_route(topic, refresh=True)
+        out: dict[MessageQueue, int] = {}
+        for mq in instance.subscribe_queues(topic):
+            offset = await self.max_offset(mq)
+            await self.update_consumer_offset(group, mq, offset)
+            out[mq] = offset
+        return dict(sorted(out.items()))
+
+    async def pull_messages(
+        self, queue: MessageQueue, offset: int, *, max_nums: int = 32, expression: str = "*"
+    ) -> tuple[list[ReceivedMessage], int]:
+        """Up to ``max_nums`` messages of ``queue`` from ``offset`` matching the tag
+        ``expression`` (PULL_MESSAGE as TOOLS_CONSUMER, no offset committed).
+
+        Returns:
+            The messages and the offset to pull from next (the broker's
+            ``nextBeginOffset``; ``offset`` when there is nothing new).
+        """
+        instance = self.instance
+        await instance.topic_route(queue.topic)
+        addr = await instance.find_broker_addr(queue.broker_name)
+        header = PullMessageRequestHeader(
+            consumer_group=TOOLS_CONSUMER_GROUP,
+            topic=queue.topic,
+            queue_id=queue.queue_id,
+            queue_offset=offset,
+            max_msg_nums=max_nums,
+            sys_flag=0x4,
+            commit_offset=0,
+            suspend_timeout_millis=0,
+            subscription=expression,
+            sub_version=0,
+            expression_type="TAG",
+        )
+        cmd = instance.request(RequestCode.PULL_MESSAGE, header)
+        response = await instance.invoke(addr, cmd, timeout=self.timeout)
+        next_offset = int((response.ext_fields or {}).get("nextBeginOffset", offset))
+        if response.code != ResponseCode.SUCCESS or not response.body:
+            if response.code not in _PULL_EMPTY_CODES:
+                check_response(addr, cmd, response)
+            return [], next_offset
+        messages = decode_messages(response.body)
+        tags = (
+            None if expression.strip() in ("", "*") else {t.strip() for t in expression.split("||")}
+        )
+        if tags is not None:
+            messages = [m for m in messages if m.tags in tags]
+        return messages, next_offset
+
     # ------------------------------------------------------------------ message trace
 
     async def query_message_trace(
@@ -646,3 +916,25 @@ class Admin:
         (committed offset past the message; the "consumed" column of mqadmin
         ``queryMsgById``)."""
         return await message_consumed_by(self, msg)
+
+
+_PULL_EMPTY_CODES: Final = frozenset(
+    {
+        ResponseCode.PULL_NOT_FOUND,
+        ResponseCode.PULL_RETRY_IMMEDIATELY,
+        ResponseCode.PULL_OFFSET_MOVED,
+    }
+)
+
+
+def _parse_properties(text: str) -> dict[str, str]:
+    """``key=value`` lines (Java properties as brokers and NameServers send them)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#!":
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
