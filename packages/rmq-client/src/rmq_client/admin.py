@@ -835,19 +835,44 @@ class Admin:
 
     async def skip_accumulated_messages(self, group: str, topic: str) -> dict[MessageQueue, int]:
         """Move ``group``'s offsets on ``topic`` to the end of every queue (mqadmin
-        skipAccumulatedMessage). Written directly: a running consumer of the group may
-        commit its own offset over it, so stop the group first.
+        skipAccumulatedMessage).
+
+        Each broker is asked first (INVOKE_BROKER_TO_RESET_OFFSET with timestamp -1, as
+        mqadmin does), which also tells the group's running consumers. Where the broker
+        cannot (the group has no committed offset there yet, no consumer is online, or the
+        request is unsupported) the offsets are written directly (GET_MAX_OFFSET +
+        UPDATE_CONSUMER_OFFSET); a consumer started later then begins at the end.
 
         Returns:
             The new offset of every queue.
         """
         instance = self.instance
-        await instance.topic_route(topic, refresh=True)
+        route = await instance.topic_route(topic, refresh=True)
         out: dict[MessageQueue, int] = {}
-        for mq in instance.subscribe_queues(topic):
-            offset = await self.max_offset(mq)
-            await self.update_consumer_offset(group, mq, offset)
-            out[mq] = offset
+        for broker in route.broker_datas:
+            addr = broker.broker_addrs.get(MASTER_ID)
+            if addr is None:
+                continue
+            header = ResetOffsetRequestHeader(group=group, topic=topic, timestamp=-1, is_force=True)
+            cmd = instance.request(RequestCode.INVOKE_BROKER_TO_RESET_OFFSET, header)
+            response = await instance.invoke(addr, cmd, timeout=self.timeout)
+            if response.code == ResponseCode.SUCCESS and response.body:
+                out.update(ResetOffsetBody.from_json(response.body).offset_table)
+                continue
+            no_offsets = response.code == ResponseCode.SYSTEM_ERROR and "not exist" in (
+                response.remark or ""
+            )
+            if not no_offsets and response.code not in (
+                ResponseCode.SUCCESS,
+                ResponseCode.CONSUMER_NOT_ONLINE,
+                ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
+            ):
+                check_response(addr, cmd, response)
+            for mq in instance.subscribe_queues(topic):
+                if mq.broker_name == broker.broker_name:
+                    offset = await self.max_offset(mq)
+                    await self.update_consumer_offset(group, mq, offset)
+                    out[mq] = offset
         return dict(sorted(out.items()))
 
     async def pull_messages(
