@@ -321,6 +321,23 @@ def test_update_topic_perm(admin: Admin, server: Server, unique: Callable[[str],
     assert ok(admin("topicRoute", "-t", topic)).json()["queueDatas"][0]["perm"] == 6
 
 
+def test_update_topic_and_group_on_one_broker(
+    admin: Admin, server: Server, unique: Callable[[str], str]
+) -> None:
+    topic, group = unique("T"), unique("G")
+    out = ok(admin("updateTopic", "-b", server.broker_addr, "-t", topic, "-r", "2", "-w", "2")).out
+    assert out.strip().endswith(f"on {server.broker_addr} success.")
+    deadline = time.monotonic() + 40  # the NameServer learns it from the broker
+    while (result := admin("topicRoute", "-t", topic, as_json=True)).code != 0:
+        assert time.monotonic() < deadline, result
+        time.sleep(0.2)
+    assert result.json()["queueDatas"][0]["readQueueNums"] == 2
+    ok(admin("updateSubGroup", "-b", server.broker_addr, "-g", group, "-r", "2"))
+    ok(admin("skipAccumulatedMessage", "-g", group, "-t", topic))  # the broker knows both
+    with socket_port() as port:
+        failed(admin("updateSubGroup", "-b", f"127.0.0.1:{port}", "-g", group), f":{port}")
+
+
 def test_update_topic_refuses_bad_values(admin: Admin, unique: Callable[[str], str]) -> None:
     failed(admin("updateTopic", "-t", unique("T"), "-r", "0"), "queue numbers", "read 0")
     failed(admin("updateTopic", "-t", "bad topic!"), "code")  # the broker refuses the name

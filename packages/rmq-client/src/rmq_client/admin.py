@@ -942,6 +942,47 @@ class Admin:
         ``queryMsgById``)."""
         return await message_consumed_by(self, msg)
 
+    async def create_topic_at(
+        self,
+        broker_addr: str,
+        topic: str,
+        *,
+        read_queue_nums: int = 8,
+        write_queue_nums: int = 8,
+        perm: int = _PERM_READ_WRITE,
+        order: bool = False,
+        attributes: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create or update ``topic`` on the one broker at ``broker_addr`` (mqadmin
+        ``updateTopic -b``; UPDATE_AND_CREATE_TOPIC). The NameServer learns it at the
+        broker's next registration."""
+        instance = self.instance
+        header = CreateTopicRequestHeader(
+            topic=topic,
+            default_topic="TBW102",
+            read_queue_nums=read_queue_nums,
+            write_queue_nums=write_queue_nums,
+            perm=perm,
+            topic_filter_type="SINGLE_TAG",
+            order=order,
+            attributes=(
+                ",".join(f"+{k}={v}" for k, v in sorted(attributes.items())) if attributes else None
+            ),
+        )
+        cmd = instance.request(RequestCode.UPDATE_AND_CREATE_TOPIC, header)
+        await instance.invoke_checked(broker_addr, cmd, timeout=self.timeout)
+
+    async def create_subscription_group_at(
+        self, broker_addr: str, config: SubscriptionGroupConfig
+    ) -> None:
+        """Create or update a consumer group on the one broker at ``broker_addr``
+        (mqadmin ``updateSubGroup -b``; UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)."""
+        instance = self.instance
+        cmd = instance.request(
+            RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP, body=config.to_json()
+        )
+        await instance.invoke_checked(broker_addr, cmd, timeout=self.timeout)
+
 
 _PULL_EMPTY_CODES: Final = frozenset(
     {

@@ -90,7 +90,7 @@ async def cluster_list(admin: Admin, args: argparse.Namespace, out: Output) -> i
                 r["version"] or "-",
                 _tps(_str(r["putTps"])),
                 _tps(_str(r["getTransferredTps"])),
-                r["commitLogDiskRatio"] or "-",
+                _ratio(_str(r["commitLogDiskRatio"])),
             ]
             if args.more:
                 row += [r["msgPutTotalTodayNow"] or "-", r["msgPutTotalYesterdayMorning"] or "-"]
@@ -99,6 +99,13 @@ async def cluster_list(admin: Admin, args: argparse.Namespace, out: Output) -> i
 
     out.result(records, text)
     return 0
+
+
+def _ratio(value: str | None) -> str:
+    try:
+        return f"{float(value or ''):.2f}"
+    except ValueError:
+        return value or "-"
 
 
 def _str(value: object) -> str | None:

@@ -5,8 +5,16 @@ from __future__ import annotations
 import argparse
 import time
 
-from rmq_cli.admin._common import Output, add_cluster, command, format_time, parse_bool
+from rmq_cli.admin._common import (
+    Output,
+    add_broker_addr,
+    add_cluster,
+    command,
+    format_time,
+    parse_bool,
+)
 from rmq_client import Admin
+from rmq_protocol.codec.body import SubscriptionGroupConfig
 
 
 def _group(p: argparse.ArgumentParser) -> None:
@@ -16,6 +24,7 @@ def _group(p: argparse.ArgumentParser) -> None:
 def _update_args(p: argparse.ArgumentParser) -> None:
     _group(p)
     add_cluster(p, "create the group on the masters of this cluster")
+    add_broker_addr(p, "create the group on this broker only (host:port)")
     p.add_argument("-s", "--consumeEnable", dest="consume_enable", type=parse_bool, default=True)
     p.add_argument(
         "-d", "--consumeBroadcastEnable", dest="broadcast", type=parse_bool, default=True
@@ -27,16 +36,28 @@ def _update_args(p: argparse.ArgumentParser) -> None:
 
 @command("updateSubGroup", "Consumer", "create or update a consumer group", _update_args)
 async def update_sub_group(admin: Admin, args: argparse.Namespace, out: Output) -> int:
-    await admin.create_subscription_group(
-        args.group,
-        cluster=args.cluster,
-        retry_max_times=args.retry_max,
-        retry_queue_nums=args.retry_queues,
-        consume_broadcast_enable=args.broadcast,
-        consume_message_orderly=args.orderly,
-        consume_enable=args.consume_enable,
-    )
-    masters = await admin.master_addrs(args.cluster)
+    if args.broker_addr:
+        config = SubscriptionGroupConfig(
+            group_name=args.group,
+            retry_max_times=args.retry_max,
+            retry_queue_nums=args.retry_queues,
+            consume_broadcast_enable=args.broadcast,
+            consume_message_orderly=args.orderly,
+            consume_enable=args.consume_enable,
+        )
+        await admin.create_subscription_group_at(args.broker_addr, config)
+        masters = [args.broker_addr]
+    else:
+        await admin.create_subscription_group(
+            args.group,
+            cluster=args.cluster,
+            retry_max_times=args.retry_max,
+            retry_queue_nums=args.retry_queues,
+            consume_broadcast_enable=args.broadcast,
+            consume_message_orderly=args.orderly,
+            consume_enable=args.consume_enable,
+        )
+        masters = await admin.master_addrs(args.cluster)
     out.result(
         {"group": args.group, "brokers": masters},
         lambda: out.line(

@@ -9,6 +9,7 @@ import json
 from rmq_cli.admin._common import (
     CommandError,
     Output,
+    add_broker_addr,
     add_cluster,
     add_topic,
     command,
@@ -33,6 +34,7 @@ def _perm(text: str) -> int:
 def _update_topic_args(p: argparse.ArgumentParser) -> None:
     add_topic(p)
     add_cluster(p, "create the topic on the masters of this cluster")
+    add_broker_addr(p, "create the topic on this broker only (host:port)")
     p.add_argument("-r", "--readQueueNums", dest="read_queues", type=int, default=8)
     p.add_argument("-w", "--writeQueueNums", dest="write_queues", type=int, default=8)
     p.add_argument("-p", "--perm", type=_perm, default=6, help="2 W, 4 R, 6 RW (default 6)")
@@ -60,16 +62,28 @@ async def update_topic(admin: Admin, args: argparse.Namespace, out: Output) -> i
         raise CommandError(
             f"queue numbers must be 1..1024 (read {args.read_queues}, write {args.write_queues})"
         )
-    await admin.create_topic(
-        args.topic,
-        read_queue_nums=args.read_queues,
-        write_queue_nums=args.write_queues,
-        perm=args.perm,
-        order=args.order,
-        cluster=args.cluster,
-        attributes=_attributes(args.attributes),
-    )
-    masters = await admin.master_addrs(args.cluster)
+    if args.broker_addr:
+        await admin.create_topic_at(
+            args.broker_addr,
+            args.topic,
+            read_queue_nums=args.read_queues,
+            write_queue_nums=args.write_queues,
+            perm=args.perm,
+            order=args.order,
+            attributes=_attributes(args.attributes),
+        )
+        masters = [args.broker_addr]
+    else:
+        await admin.create_topic(
+            args.topic,
+            read_queue_nums=args.read_queues,
+            write_queue_nums=args.write_queues,
+            perm=args.perm,
+            order=args.order,
+            cluster=args.cluster,
+            attributes=_attributes(args.attributes),
+        )
+        masters = await admin.master_addrs(args.cluster)
     record = {
         "topic": args.topic,
         "readQueueNums": args.read_queues,
