@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from rmq_client import Admin, Message, Producer
+from rmq_client import Admin, LocalTransactionState, Message, Producer
 from rmq_client.consumer import ConsumeResult, PushConsumer
 from rmq_client.trace import TRACE_TOPIC, MessageTrace, TraceMessageType, decode_records
 from rmq_client.trace._query import TrackType
@@ -179,3 +179,38 @@ async def test_message_past_max_reconsume_is_seen_in_the_dlq(
     assert (attempt.success, attempt.context_code) == (False, 2)  # EXCEPTION
     assert trace.dlq_groups == {cgroup}
     assert trace.consumed_by == []
+
+
+class CommitAll:
+    def execute_local_transaction(self, message: Message, arg: object) -> LocalTransactionState:
+        return LocalTransactionState.COMMIT_MESSAGE
+
+    def check_local_transaction(self, message: MessageExt) -> LocalTransactionState:
+        return LocalTransactionState.COMMIT_MESSAGE
+
+
+async def test_transactional_send_traces_the_half_message_and_its_commit(
+    standalone: Standalone, unique: Callable[[str], str]
+) -> None:
+    topic, pgroup = unique("T"), unique("PG")
+    ns = standalone.namesrv_addr
+    async with Admin(ns) as admin:
+        await admin.create_topic(topic, queue_nums=1)
+        await admin.create_topic(TRACE_TOPIC, queue_nums=1)
+        async with Producer(
+            pgroup, namesrv_addr=ns, enable_trace=True, transaction_listener=CommitAll()
+        ) as producer:
+            sent = await producer.send_message_in_transaction(
+                Message(topic, b"tx body", tags="TX", keys="tx-1")
+            )
+        trace = await wait_for_trace(
+            admin, sent.send_result.msg_id, lambda t: bool(t.pub and t.end_transactions)
+        )
+    [pub] = trace.pub
+    assert (pub.msg_type, pub.group, pub.success) == (TraceMessageType.TRANS_HALF, pgroup, True)
+    [end] = trace.end_transactions
+    assert (end.transaction_state, end.from_transaction_check) == ("COMMIT_MESSAGE", False)
+    assert (end.group, end.topic, end.tags, end.keys) == (pgroup, topic, "TX", "tx-1")
+    assert end.msg_type is TraceMessageType.TRANS_COMMIT
+    assert end.store_host == standalone.broker_addr
+    assert end.transaction_id == sent.send_result.transaction_id

@@ -761,6 +761,13 @@ class Producer:
                 result.msg_id,
                 exc,
             )
+        if self._trace is not None:  # message trace hook (rmq_client.trace)
+            self._trace.on_end_transaction(
+                topic=message.topic, msg_id=result.msg_id, properties=message.wire_properties(),
+                broker_addr=self.instance.broker_addr(result.queue.broker_name),
+                transaction_id=result.transaction_id, state=state.value, from_check=False,
+                group=self.group,
+            )  # fmt: skip
         return TransactionSendResult(send_result=result, local_transaction_state=state)
 
     async def _end_transaction(
@@ -831,6 +838,12 @@ class Producer:
             await instance.invoke_oneway(addr, cmd, timeout=self.send_timeout)
         except ClientError as exc:
             logger.warning("END_TRANSACTION (check) to %s failed: %s", addr, exc)
+        if self._trace is not None:  # message trace hook (rmq_client.trace)
+            self._trace.on_end_transaction(
+                topic=msg.topic, msg_id=unique, properties=msg.properties, broker_addr=addr,
+                transaction_id=header.transaction_id, state=state.value, from_check=True,
+                group=self.group,
+            )  # fmt: skip
 
 
 async def _maybe_await(

@@ -24,7 +24,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final, Literal, cast
 
 from rmq_client.errors import ClientError
@@ -34,6 +34,7 @@ from rmq_client.trace._codec import (
     KEY_SEPARATOR,
     TRACE_TOPIC,
     ConsumeReturnType,
+    EndTransactionTrace,
     PubTrace,
     SubAfterTrace,
     SubBeforeTrace,
@@ -253,6 +254,42 @@ class TraceDispatcher:
         except Exception:  # tracing must never fail a send
             self.dropped += 1
             logger.exception("trace dispatcher %s: cannot trace a send", self._inner_group)
+
+    def on_end_transaction(
+        self,
+        *,
+        topic: str,
+        msg_id: str,
+        properties: Mapping[str, str],
+        broker_addr: str | None,
+        transaction_id: str | None,
+        state: str,
+        from_check: bool,
+        group: str,
+    ) -> None:
+        """Record an ``EndTransaction`` (Java ``EndTransactionTraceHookImpl``): the
+        commit/rollback/unknown a producer sent, by itself or answering a check.
+        ``properties`` are the message's (tags, keys, region). Never raises."""
+        try:
+            self.append(
+                EndTransactionTrace(
+                    timestamp=_now_ms(),
+                    region_id=properties.get(props.MSG_REGION) or DEFAULT_REGION,
+                    group=group,
+                    topic=topic,
+                    msg_id=msg_id,
+                    tags=properties.get(props.TAGS),
+                    keys=properties.get(props.KEYS),
+                    store_host=broker_addr,
+                    msg_type=TraceMessageType.TRANS_COMMIT,  # as Java, whatever the state
+                    transaction_id=transaction_id,
+                    transaction_state=state,
+                    from_transaction_check=from_check,
+                )
+            )
+        except Exception:  # tracing must never fail a transaction
+            self.dropped += 1
+            logger.exception("trace dispatcher %s: cannot trace a transaction", self._inner_group)
 
     # ------------------------------------------------------------------ consumer hooks
 
