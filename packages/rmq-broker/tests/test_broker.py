@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from rmq_broker import Broker, BrokerSettings, UnsupportedFeatureError, run_broker
+from rmq_broker.config import BrokerRole
 from rmq_namesrv import NameServer, NamesrvConfig
 from rmq_protocol.codec.codes import RequestCode, ResponseCode
 from rmq_protocol.codec.command import RemotingCommand
@@ -139,8 +140,8 @@ async def test_offsets_are_persisted_periodically(
 
 
 async def test_unsupported_configuration(settings: BrokerSettings, build: Builders) -> None:
-    with pytest.raises(UnsupportedFeatureError, match="enablePropertyFilter"):
-        async with Broker(build.with_broker(settings, enable_property_filter=True)):
+    with pytest.raises(UnsupportedFeatureError, match="brokerRole=SLAVE"):
+        async with Broker(build.with_broker(settings, broker_role=BrokerRole.SLAVE)):
             pass
 
 

@@ -1,4 +1,4 @@
-"""Dependency hygiene: rmq-broker uses rmq-protocol and rmq-store only (STYLE.md table)."""
+"""Dependency hygiene: rmq-broker uses rmq-protocol, rmq-store, rmq-filter (STYLE.md table)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def test_broker_loads_no_client_or_namesrv() -> None:
     assert {m.split(".")[0] for m in out if m.startswith("rmq")} == {
         "rmq_protocol",
         "rmq_store",
+        "rmq_filter",
         "rmq_broker",
     }
     assert not {"rmq_namesrv", "rmq_client"} & set(out)

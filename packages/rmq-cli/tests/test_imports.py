@@ -16,6 +16,7 @@ def test_cli_loads_the_servers_and_no_client() -> None:
     assert {m.split(".")[0] for m in out if m.startswith("rmq")} == {
         "rmq_protocol",
         "rmq_store",
+        "rmq_filter",
         "rmq_namesrv",
         "rmq_broker",
         "rmq_cli",

@@ -76,12 +76,10 @@ def check_supported(config: BrokerConfig) -> None:
     """Refuse configurations that turn on what rmq-broker does not implement.
 
     Raises:
-        UnsupportedFeatureError: ``brokerRole=SLAVE`` or ``enablePropertyFilter=true``.
+        UnsupportedFeatureError: ``brokerRole=SLAVE``.
     """
     if config.broker_role is BrokerRole.SLAVE:
         raise UnsupportedFeatureError("brokerRole=SLAVE", "replication (slave brokers)")
-    if config.enable_property_filter:
-        raise UnsupportedFeatureError("enablePropertyFilter=true", "SQL92 property filtering")
 
 
 async def _finish_in_thread(

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, final
 
+from rmq_broker.filtering import SubscriptionGuard
 from rmq_protocol.codec.body import (
     ConsumeFromWhere,
     ConsumerData,
@@ -190,6 +191,7 @@ class ClientManager:
         self._clock_ms = clock_ms
         self.producers: dict[str, dict[Connection, ClientChannelInfo]] = {}
         self.consumers: dict[str, ConsumerGroupInfo] = {}
+        self.guard = SubscriptionGuard()  # members of a group subscribing differently
 
     # ------------------------------------------------------------------ registration
 
@@ -259,6 +261,7 @@ class ClientManager:
             changed_topics = group_info._update_subscriptions(
                 _normalised(s) for s in data.subscription_data_set
             )
+            self.guard.observe(group, info.client_id, data.subscription_data_set)
         changed = added or changed_topics
         if changed and notify_enabled and group_info.message_model is not MessageModel.BROADCASTING:
             self._notify(group, list(group_info.channels))
@@ -266,8 +269,10 @@ class ClientManager:
 
     def unregister_consumer(self, group: str, conn: Connection, *, notify_enabled: bool) -> None:
         group_info = self.consumers.get(group)
-        if group_info is None or group_info.channels.pop(conn, None) is None:
+        left = None if group_info is None else group_info.channels.pop(conn, None)
+        if group_info is None or left is None:
             return
+        self.guard.forget(group, left.client_id)
         logger.info("consumer unregistered, group %s: %s", group, conn.peer)
         if not group_info.channels:
             del self.consumers[group]
@@ -356,6 +361,11 @@ class ClientManager:
         members = self.producers.get(group)
         live = [conn for conn in members or () if not conn.is_closing]
         return random.choice(live) if live else None  # noqa: S311 - spreading, not security
+
+    def find_subscription(self, group: str, topic: str) -> SubscriptionData | None:
+        """``group``'s registered subscription of ``topic``, or None."""
+        group_info = self.consumers.get(group)
+        return None if group_info is None else group_info.subscriptions.get(topic)
 
     def query_topic_consume_by_who(self, topic: str) -> set[str]:
         """Consumer groups subscribed to ``topic`` (Java ``queryTopicConsumeByWho``)."""

@@ -106,8 +106,8 @@ class BrokerConfig:
     short_polling_time_mills: int = 1000  # milliseconds a pull is held with long polling off
     notify_consumer_ids_changed_enable: bool = True
     slave_read_enable: bool = False
-    enable_property_filter: bool = False  # SQL92 filtering (not implemented: must stay off)
-    filter_support_retry: bool = False
+    enable_property_filter: bool = False  # SQL92 subscriptions (rmq_broker.filtering)
+    filter_support_retry: bool = False  # %RETRY% pulls judged by the original topic's SQL92
     lite_pull_message_enable: bool = True
     flush_consumer_offset_interval: int = 5000  # milliseconds between consumerOffset.json writes
     channel_expired_timeout: int = 120_000  # milliseconds a client may stay silent

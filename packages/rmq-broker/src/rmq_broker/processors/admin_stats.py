@@ -256,6 +256,8 @@ class AdminStatsProcessor:
             "sendThreadPoolQueueCapacity": str(config.send_thread_pool_queue_capacity),
             "pullThreadPoolQueueSize": str(len(c.holds)),
             "pullThreadPoolQueueCapacity": str(config.pull_thread_pool_queue_capacity),
+            # rmq only (rmq_broker.filtering): groups whose members subscribe differently
+            "inconsistentSubscriptionGroups": c.clients.guard.runtime_info(),
         }
         try:
             disk = os.statvfs(root)

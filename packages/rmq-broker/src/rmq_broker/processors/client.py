@@ -20,6 +20,7 @@ from typing import Final, final
 
 from rmq_broker.config import PERM_READ, PERM_WRITE
 from rmq_broker.controller import BrokerController
+from rmq_broker.filtering import check_client_config_body, check_subscription
 from rmq_broker.processors._common import respond
 from rmq_broker.topic_config import RETRY_GROUP_TOPIC_PREFIX
 from rmq_protocol.codec.body import (
@@ -59,6 +60,7 @@ class ClientManageProcessor:
         registry.register(RequestCode.GET_CONSUMER_LIST_BY_GROUP, self.get_consumer_list_by_group)
         registry.register(RequestCode.LOCK_BATCH_MQ, self.lock_batch_mq)
         registry.register(RequestCode.UNLOCK_BATCH_MQ, self.unlock_batch_mq)
+        registry.register(RequestCode.CHECK_CLIENT_CONFIG, self.check_client_config)
 
     def heartbeat(self, request: RemotingCommand, conn: Connection) -> RemotingCommand:
         c = self._c
@@ -85,7 +87,19 @@ class ClientManageProcessor:
         c.clients.register_heartbeat(
             data, conn, request.language, request.version, notify_enabled=prepare_group
         )
+        for consumer in data.consumer_data_set:  # registered as Java does, then refused
+            for sub in consumer.subscription_data_set:
+                refusal = check_subscription(sub, c.config)
+                if refusal is not None:
+                    return respond(request, refusal.code, refusal.remark)
         return respond(request, ext_fields=_HEARTBEAT_EXT)
+
+    def check_client_config(self, request: RemotingCommand, conn: Connection) -> RemotingCommand:
+        """CHECK_CLIENT_CONFIG: can this broker filter for the subscription? (filtering.py)"""
+        refusal = check_client_config_body(request.body, self._c.config)
+        if refusal is not None:
+            return respond(request, refusal.code, refusal.remark)
+        return respond(request)
 
     def unregister_client(self, request: RemotingCommand, conn: Connection) -> RemotingCommand:
         c = self._c

@@ -8,11 +8,11 @@ Mirrors ``org.apache.rocketmq.broker.processor.PullMessageProcessor`` and
   consume permission, topic (TOPIC_NOT_EXIST), topic read permission, queue id
   (INVALID_PARAMETER), the subscription: from the request when sysFlag has 0x4 (a
   malformed one is SUBSCRIPTION_PARSE_FAILED), else the group's heartbeat registration
-  (SUBSCRIPTION_NOT_EXIST, SUBSCRIPTION_NOT_LATEST); SQL92 is answered SYSTEM_ERROR
-  ``The broker does not support consumer to filter message by SQL92`` (as Java with
-  ``enablePropertyFilter`` off: property filtering is a later issue);
-* TAG subscriptions filter on the consume queue's tag hash (``codeSet``); the client
-  re-checks the tag string;
+  (SUBSCRIPTION_NOT_EXIST, SUBSCRIPTION_NOT_LATEST); SQL92 needs ``enablePropertyFilter``
+  (else SYSTEM_ERROR as Java) and an expression that compiles (else
+  SUBSCRIPTION_PARSE_FAILED), see :mod:`rmq_broker.filtering`;
+* TAG subscriptions filter on the consume queue's tag hash (``codeSet``), then on the
+  exact TAGS string; SQL92 ones on the message's properties (filtering.py);
 * store status → code as Java: FOUND 0; NO_MATCHED_MESSAGE, MESSAGE_WAS_REMOVING 20;
   NO_MESSAGE_IN_QUEUE / NO_MATCHED_LOGIC_QUEUE 21 if the request offset ≠ 0 else 19;
   OFFSET_FOUND_NULL, OFFSET_OVERFLOW_ONE 19; OFFSET_OVERFLOW_BADLY, OFFSET_TOO_SMALL 21;
@@ -37,6 +37,7 @@ from typing import Final, final
 from rmq_broker.client_manager import SUB_ALL, build_subscription, is_tag_type
 from rmq_broker.config import PERM_READ
 from rmq_broker.controller import BrokerController, suggest_todo
+from rmq_broker.filtering import MessageFilter, check_subscription, message_filter
 from rmq_broker.long_polling import HeldPull
 from rmq_broker.processors._common import respond
 from rmq_protocol.codec.body import MessageModel, SubscriptionData
@@ -208,26 +209,30 @@ class PullMessageProcessor:
                     ResponseCode.SUBSCRIPTION_NOT_LATEST,
                     "the consumer's subscription not latest",
                 )
-        if not is_tag_type(subscription.expression_type):
-            return respond(
-                request,
-                ResponseCode.SYSTEM_ERROR,
-                "The broker does not support consumer to filter message by "
-                + subscription.expression_type,
+        keep: MessageFilter | None = None  # rmq_broker.filtering: SQL92, exact tags
+        if subscription.sub_string != SUB_ALL or not is_tag_type(subscription.expression_type):
+            refusal = check_subscription(subscription, config)
+            if refusal is not None:
+                return respond(request, refusal.code, refusal.remark)
+            keep = message_filter(
+                subscription, group=group, config=config, lookup=c.clients.find_subscription
             )
         codes = None if subscription.sub_string == SUB_ALL else frozenset(subscription.code_set)
+        if not is_tag_type(subscription.expression_type):
+            codes = None  # SQL92: no tag-hash pre-filter (nor wake-up filter)
 
         store = c.store
         offset = header.queue_offset
         if header.max_msg_bytes is not None and header.max_msg_bytes > 0:
             result = store.get_messages(
                 topic, queue_id, offset, max_count=header.max_msg_nums,
-                max_bytes=header.max_msg_bytes, tags_codes=codes,
+                max_bytes=header.max_msg_bytes, tags_codes=codes, message_filter=keep,
             )  # fmt: skip
         else:
             result = store.get_messages(
-                topic, queue_id, offset, max_count=header.max_msg_nums, tags_codes=codes
-            )
+                topic, queue_id, offset, max_count=header.max_msg_nums, tags_codes=codes,
+                message_filter=keep,
+            )  # fmt: skip
         status = result.status
         if status in _EMPTY_QUEUE:
             code = ResponseCode.PULL_OFFSET_MOVED if offset != 0 else ResponseCode.PULL_NOT_FOUND
