@@ -6,7 +6,8 @@ One :class:`TraceDispatcher` per traced client. Its hooks only build a record an
 await, never raise into the user's send or listener, and count what they drop
 (:attr:`TraceDispatcher.dropped`). A task owned by the dispatcher takes what is queued
 (up to ``batch_size`` records, or after ``linger`` seconds), encodes it and sends one
-trace message per ``max_message_size`` bytes with an internal producer (group
+trace message per ``max_message_size`` bytes, up to ``max_inflight`` (4) at once, with
+an internal producer (group
 ``_INNER_TRACE_PRODUCER-<group>-<PRODUCE|CONSUME>-<n>``, instance
 ``PID_CLIENT_INNER_TRACE_PRODUCER_<namesrv>``, as Java). A trace message's KEYS are the
 traced messages' ids and keys, so the broker's index finds it by message id.
@@ -81,6 +82,7 @@ class TraceDispatcher:
         linger: float = 0.05,
         max_message_size: int = MAX_MESSAGE_SIZE,
         close_timeout: float = 5.0,
+        max_inflight: int = 4,
     ) -> None:
         if queue_size < 1 or batch_size < 1:
             raise ValueError(f"queue_size {queue_size} and batch_size {batch_size} must be >= 1")
@@ -91,6 +93,7 @@ class TraceDispatcher:
         self.linger = linger
         self.max_message_size = max_message_size
         self.close_timeout = close_timeout
+        self.max_inflight = max(max_inflight, 1)
         self._config = dataclasses.replace(
             config, instance_name=f"{INSTANCE_PREFIX}_{config.namesrv_addr}"
         )
@@ -158,18 +161,35 @@ class TraceDispatcher:
         return True
 
     async def _run(self) -> None:
+        """Take batches off the queue; up to ``max_inflight`` trace messages are sent
+        at once (Java's 2-4 sending threads). Owns the sending tasks it starts."""
         queue = self._queue
-        while True:
-            batch = [await queue.get()]
+        slots = asyncio.Semaphore(self.max_inflight)
+        sending: set[asyncio.Task[None]] = set()
+
+        async def send(batch: list[TraceRecord]) -> None:
             try:
+                await self._send(batch)
+            finally:
+                slots.release()
+                for _ in batch:
+                    queue.task_done()
+
+        try:
+            while True:
+                batch = [await queue.get()]
                 if self.linger > 0 and queue.qsize() < self.batch_size - 1:
                     await asyncio.sleep(self.linger)
                 while len(batch) < self.batch_size and not queue.empty():
                     batch.append(queue.get_nowait())
-                await self._send(batch)
-            finally:
-                for _ in batch:
-                    queue.task_done()
+                await slots.acquire()
+                task = asyncio.get_running_loop().create_task(send(batch))
+                sending.add(task)
+                task.add_done_callback(sending.discard)
+        finally:
+            for task in sending:
+                task.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
 
     async def _send(self, batch: Sequence[TraceRecord]) -> None:
         """Pack ``batch`` into trace messages of at most ``max_message_size`` chars."""
