@@ -11,8 +11,8 @@ Mirrors ``org.apache.rocketmq.broker.processor.PullMessageProcessor`` and
   (SUBSCRIPTION_NOT_EXIST, SUBSCRIPTION_NOT_LATEST); SQL92 needs ``enablePropertyFilter``
   (else SYSTEM_ERROR as Java) and an expression that compiles (else
   SUBSCRIPTION_PARSE_FAILED), see :mod:`rmq_broker.filtering`;
-* TAG subscriptions filter on the consume queue's tag hash (``codeSet``), then on the
-  exact TAGS string; SQL92 ones on the message's properties (filtering.py);
+* TAG subscriptions filter on the consume queue's tag hash (``codeSet``); the client
+  re-checks the tag string; SQL92 ones on the message's properties (filtering.py);
 * store status → code as Java: FOUND 0; NO_MATCHED_MESSAGE, MESSAGE_WAS_REMOVING 20;
   NO_MESSAGE_IN_QUEUE / NO_MATCHED_LOGIC_QUEUE 21 if the request offset ≠ 0 else 19;
   OFFSET_FOUND_NULL, OFFSET_OVERFLOW_ONE 19; OFFSET_OVERFLOW_BADLY, OFFSET_TOO_SMALL 21;
@@ -209,8 +209,8 @@ class PullMessageProcessor:
                     ResponseCode.SUBSCRIPTION_NOT_LATEST,
                     "the consumer's subscription not latest",
                 )
-        keep: MessageFilter | None = None  # rmq_broker.filtering: SQL92, exact tags
-        if subscription.sub_string != SUB_ALL or not is_tag_type(subscription.expression_type):
+        keep: MessageFilter | None = None  # rmq_broker.filtering: SQL92 on properties
+        if not is_tag_type(subscription.expression_type):
             refusal = check_subscription(subscription, config)
             if refusal is not None:
                 return respond(request, refusal.code, refusal.remark)
