@@ -242,11 +242,13 @@ async def test_retry_topic_of_an_unknown_group(
     assert response.remark.startswith("subscription group not exist, CID_none \nSee ")
 
 
-async def test_transactions_are_refused_for_now(broker: Broker, send: Send) -> None:
+async def test_transactional_sends_go_to_the_half_queue(broker: Broker, send: Send) -> None:
+    # (END_TRANSACTION and the check-back: test_transaction.py)
     response = await send("TopicTx", properties={"TRAN_MSG": "true", "PGROUP": "PID_tx"})
-    assert response.code == ResponseCode.NO_PERMISSION
-    assert response.remark is not None
-    assert "transaction" in response.remark
+    assert response.code == ResponseCode.SUCCESS
+    assert response.decode_header(SendMessageResponseHeader).queue_id == 0
+    assert broker.controller.store.get_max_offset_in_queue("TopicTx", 0) == 0
+    assert broker.controller.store.get_max_offset_in_queue("RMQ_SYS_TRANS_HALF_TOPIC", 0) == 1
 
 
 async def test_sync_flush(

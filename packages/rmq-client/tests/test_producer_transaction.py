@@ -1,5 +1,6 @@
-"""Transactions: the client side against a scripted broker (rmq-broker has no
-END_TRANSACTION / CHECK_TRANSACTION_STATE yet), and what rmq-broker answers today."""
+"""Transactions: the client side against a scripted broker (exact END_TRANSACTION
+headers, a CHECK_TRANSACTION_STATE sent on cue), and a half message stored by rmq-broker
+(end to end with check-backs and restarts: test_transaction_e2e.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ import pytest
 from rmq_client import (
     LocalTransactionState,
     Message,
-    NoPermissionError,
     Producer,
     ReceivedMessage,
+    SendStatus,
     TransactionError,
 )
 from rmq_protocol.codec.body import BrokerData, QueueData, TopicRouteData
-from rmq_protocol.codec.codes import RequestCode, ResponseCode
+from rmq_protocol.codec.codes import RequestCode
 from rmq_protocol.codec.command import RemotingCommand
 from rmq_protocol.codec.headers import (
     CheckTransactionStateRequestHeader,
@@ -161,17 +162,20 @@ async def test_commit_rollback_and_check(broker: FakeBroker, unique: Callable[[s
         assert [m.body for m in listener.checked] == [b"tx"]
 
 
-async def test_needs_listener_and_rmq_broker_refuses_half_messages(
+async def test_needs_listener_and_rmq_broker_stores_half_messages(
     namesrv_addr: str, unique: Callable[[str], str]
 ) -> None:
-    listener = Listener(LocalTransactionState.COMMIT_MESSAGE, LocalTransactionState.COMMIT_MESSAGE)
+    listener = Listener(
+        LocalTransactionState.ROLLBACK_MESSAGE, LocalTransactionState.COMMIT_MESSAGE
+    )
     async with Producer(unique("PG"), namesrv_addr=namesrv_addr) as plain:
         with pytest.raises(TransactionError):
             await plain.send_message_in_transaction(Message(unique("T"), b"x"))
     async with Producer(
         unique("PG"), namesrv_addr=namesrv_addr, transaction_listener=listener
     ) as producer:
-        # rmq-broker does not implement transactions yet: it refuses half messages.
-        with pytest.raises(NoPermissionError) as info:
-            await producer.send_message_in_transaction(Message(unique("T"), b"x"))
-        assert info.value.code == ResponseCode.NO_PERMISSION
+        # rmq-broker stores the half message (end to end: test_transaction_e2e.py)
+        result = await producer.send_message_in_transaction(Message(unique("T"), b"x"))
+        assert result.send_result.status is SendStatus.SEND_OK
+        assert result.send_result.queue.queue_id == 0  # the half queue
+        assert result.local_transaction_state is LocalTransactionState.ROLLBACK_MESSAGE

@@ -24,7 +24,7 @@ Mirrors ``org.apache.rocketmq.broker.processor.SendMessageProcessor`` and
 Where rmq is stricter than Java: a broker without write permission refuses every
 send (Java only refuses ordered topics, relying on the NameServer routes for the rest)
 and a topic without write permission refuses sends (Java stores them).
-Transactional half messages are refused (NO_PERMISSION) until transactions exist;
+Transactional half messages go to RMQ_SYS_TRANS_HALF_TOPIC (:mod:`rmq_broker.transaction`);
 delay levels are not scheduled yet (the message is stored at once).
 """
 
@@ -47,6 +47,7 @@ from rmq_broker.topic_config import (
     topic_config_string,
     validate_topic,
 )
+from rmq_broker.transaction import prepare_half_message
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.body import TopicConfig, TopicFilterType
 from rmq_protocol.codec.codes import RequestCode, ResponseCode
@@ -217,13 +218,17 @@ class SendMessageProcessor:
         if properties.get(props.TRANSACTION_PREPARED, "").lower() == "true" and not (
             reconsume_times > 0 and _delay_level(properties) > 0
         ):
-            remark = (
-                f"the broker[{c.broker_ip}] sending transaction message is forbidden"
-                if c.config.reject_transaction_message
-                else f"the broker[{c.broker_ip}] sending transaction message is forbidden: "
-                "transactional messages are not implemented in rmq-broker yet"
+            # Transactional half message (rmq_broker.transaction): stored in the half topic.
+            half = prepare_half_message(
+                c.config.reject_transaction_message, topic, queue_id, sys_flag, properties
             )
-            return self._fail(request, ResponseCode.NO_PERMISSION, remark)
+            if half is None:
+                return self._fail(
+                    request,
+                    ResponseCode.NO_PERMISSION,
+                    f"the broker[{c.broker_ip}] sending transaction message is forbidden",
+                )
+            topic, queue_id, sys_flag = half
         if not self._warned_delay and _delay_level(properties) > 0:
             self._warned_delay = True
             logger.warning(
