@@ -52,6 +52,7 @@ from rmq_protocol.codec.command import RemotingCommand
 from rmq_protocol.codec.headers import (
     AddWritePermOfBrokerRequestHeader,
     AddWritePermOfBrokerResponseHeader,
+    CloneGroupOffsetRequestHeader,
     CreateTopicRequestHeader,
     DeleteKVConfigRequestHeader,
     DeleteSubscriptionGroupRequestHeader,
@@ -518,6 +519,28 @@ class Admin:
             await instance.invoke_checked(addr, update, timeout=self.timeout)
             out[mq] = offset
         return out
+
+    async def clone_group_offset(
+        self, src_group: str, dest_group: str, topic: str, *, offline: bool = False
+    ) -> None:
+        """Copy ``src_group``'s offsets on ``topic`` to ``dest_group`` on every master of
+        the topic (CLONE_GROUP_OFFSET, as ``mqadmin cloneGroupOffset``). Unless
+        ``offline``, a broker skips the topic when the running source group does not
+        subscribe to it.
+
+        Raises:
+            BrokerError: a broker refused.
+        """
+        instance = self.instance
+        route = await instance.topic_route(topic, refresh=True)
+        header = CloneGroupOffsetRequestHeader(
+            src_group=src_group, dest_group=dest_group, topic=topic, offline=offline
+        )
+        for broker in route.broker_datas:
+            addr = broker.broker_addrs.get(MASTER_ID)
+            if addr is not None:
+                cmd = instance.request(RequestCode.CLONE_GROUP_OFFSET, header)
+                await instance.invoke_checked(addr, cmd, timeout=self.timeout)
 
     # ------------------------------------------------------------------ messages
 
