@@ -457,8 +457,9 @@ class Admin:
 
         Asks each broker (INVOKE_BROKER_TO_RESET_OFFSET), which tells the running
         consumers (RESET_CONSUMER_CLIENT_OFFSET). If no consumer of the group is online,
-        or the broker does not support that request, the offsets are written directly
-        (SEARCH_OFFSET_BY_TIMESTAMP + UPDATE_CONSUMER_OFFSET), as mqadmin does.
+        the group has no offset on the topic yet, or the broker does not support that
+        request, the offsets are written directly (SEARCH_OFFSET_BY_TIMESTAMP +
+        UPDATE_CONSUMER_OFFSET), as mqadmin does for the first and last cases.
 
         Returns:
             The new offset of every queue.
@@ -479,7 +480,13 @@ class Admin:
             if response.code == ResponseCode.SUCCESS and response.body:
                 result.update(ResetOffsetBody.from_json(response.body).offset_table)
                 continue
-            if response.code not in (
+            # A broker answers SYSTEM_ERROR "THe consumer group <g> not exist" (Java's
+            # remark) when the group has no offset on the topic yet: write them directly
+            # then too (mqadmin gives up there).
+            no_offsets = response.code == ResponseCode.SYSTEM_ERROR and (
+                f"<{group}> not exist" in (response.remark or "")
+            )
+            if not no_offsets and response.code not in (
                 ResponseCode.SUCCESS,
                 ResponseCode.CONSUMER_NOT_ONLINE,
                 ResponseCode.REQUEST_CODE_NOT_SUPPORTED,
