@@ -237,7 +237,7 @@ def encode_command_parts(
     of mapped commit-log segments) with ``transport.writelines`` and no copy.
     """
     header = _encode_header(cmd, cmd.opaque if opaque is None else opaque)
-    body_len = sum(len(p) for p in body_parts)
+    body_len = sum(map(len, body_parts))
     prefix = _PREFIX.pack(4 + len(header) + body_len, cmd.serialize_type << 24 | len(header))
     return [prefix + header, *body_parts]
 

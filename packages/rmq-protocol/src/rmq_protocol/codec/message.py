@@ -60,7 +60,7 @@ import types
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final, Self, final
+from typing import Any, Final, Self, cast, final
 
 from rmq_protocol.codec import properties as _props
 from rmq_protocol.codec.msgid import offset_msg_id as _offset_msg_id
@@ -1108,35 +1108,57 @@ def decode_batch(body: bytes | bytearray | memoryview) -> list[BatchEntry]:
     limit = len(data)
     pos = 0
     out: list[BatchEntry] = []
+    head_size = _BATCH_HEAD.size
+    unpack_head, unpack_i16 = _BATCH_HEAD.unpack_from, _I16.unpack_from
+    decode_properties = _props.decode_properties
     while pos < limit:
         left = limit - pos
-        error = functools.partial(_batch_error, pos)
         if left < _BATCH_MIN:
+            error = functools.partial(_batch_error, pos)
             raise error(f"truncated: {left} bytes left, an entry has at least {_BATCH_MIN}", pos)
-        size, _magic, _crc, flag, body_len = _BATCH_HEAD.unpack_from(data, pos)
+        size, _magic, _crc, flag, body_len = unpack_head(data, pos)
         if size < _BATCH_MIN:
+            error = functools.partial(_batch_error, pos)
             raise error(
                 f"TOTALSIZE {size} is less than the {_BATCH_MIN} bytes of fixed fields", pos
             )
         if size > left:
+            error = functools.partial(_batch_error, pos)
             raise error(f"truncated: TOTALSIZE is {size} but only {left} bytes are left", pos)
         end = pos + size
         if body_len < 0 or body_len > size - _BATCH_MIN:
+            error = functools.partial(_batch_error, pos)
             raise error(f"BODYLENGTH {body_len} does not fit TOTALSIZE {size}", pos + 16)
-        body_end = pos + _BATCH_HEAD.size + body_len
-        (props_len,) = _I16.unpack_from(data, body_end)
+        body_end = pos + head_size + body_len
+        (props_len,) = unpack_i16(data, body_end)
         if props_len < 0 or body_end + 2 + props_len != end:
+            error = functools.partial(_batch_error, pos)
             raise error(f"PROPERTIESLENGTH {props_len} does not match TOTALSIZE {size}", body_end)
         try:
             text = data[body_end + 2 : end].decode()
         except UnicodeDecodeError as e:
+            error = functools.partial(_batch_error, pos)
             raise error(
                 f"properties are not valid UTF-8 ({e.reason})", body_end + 2 + e.start
             ) from None
-        out.append(
-            BatchEntry(
-                data[pos + _BATCH_HEAD.size : body_end], flag, _props.decode_properties(text)
-            )
-        )
+        # BatchEntry(body, flag, properties) without the frozen __init__ (see
+        # _MessageExtBuilder): filled as a builder, then re-classed.
+        entry = _BatchEntryBuilder()
+        entry.body = data[pos + head_size : body_end]
+        entry.flag = flag
+        entry.properties = decode_properties(text)
+        entry.__class__ = BatchEntry  # type: ignore[assignment]
+        out.append(cast(BatchEntry, entry))
         pos = end
     return out
+
+
+@final
+class _BatchEntryBuilder:
+    """Same slots as BatchEntry, plain setattr (decode_batch fills one, re-classes it)."""
+
+    __slots__ = BatchEntry.__slots__
+
+    body: bytes
+    flag: int
+    properties: dict[str, str]

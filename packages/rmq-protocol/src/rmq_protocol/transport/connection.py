@@ -40,7 +40,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Protocol, cast, final
 
-from rmq_protocol.codec.codes import FLAG_RESPONSE, RequestCode, ResponseCode
+from rmq_protocol.codec.codes import FLAG_ONEWAY, FLAG_RESPONSE, RequestCode, ResponseCode
 from rmq_protocol.codec.command import (
     BytesLike,
     RemotingCommand,
@@ -538,7 +538,9 @@ class Connection(asyncio.Protocol):
         except Exception as exc:  # noqa: BLE001 - reported to the peer as SYSTEM_ERROR
             self._answer(cmd, self._error_response(cmd, exc))
             return
-        if inspect.isawaitable(result):
+        if result is None or type(result) is RemotingCommand:  # answered at once (most)
+            self._answer(cmd, result)
+        elif inspect.isawaitable(result):
             if len(self._tasks) >= self._config.max_concurrent_requests:
                 self._reject(cmd, result)
                 return
@@ -588,9 +590,11 @@ class Connection(asyncio.Protocol):
         )
 
     def _answer(self, request: RemotingCommand, response: RemotingCommand | None) -> None:
-        if response is None or request.is_oneway:
+        if response is None or request.flag & FLAG_ONEWAY:
             return
-        if not isinstance(cast(object, response), RemotingCommand):  # a buggy processor
+        if type(response) is not RemotingCommand and not isinstance(
+            cast(object, response), RemotingCommand
+        ):  # a buggy processor
             logger.error(
                 "processor of %s returned %s, not a RemotingCommand",
                 _request_name(request.code),
@@ -601,7 +605,7 @@ class Connection(asyncio.Protocol):
                 ResponseCode.SYSTEM_ERROR,
                 f"processor returned {type(response).__name__}, not a RemotingCommand",
             )
-        if response.opaque != request.opaque or not response.is_response:
+        if response.opaque != request.opaque or not response.flag & FLAG_RESPONSE:
             response = response._replace(opaque=request.opaque, flag=response.flag | FLAG_RESPONSE)
         self.send_response(response)
 
@@ -618,7 +622,7 @@ class Connection(asyncio.Protocol):
 
     def _write_many(self, parts: list[BytesLike]) -> None:
         self._out.extend(parts)
-        self._out_bytes += sum(len(p) for p in parts)
+        self._out_bytes += sum(map(len, parts))
         self._flush()
 
     def _flush(self) -> None:
