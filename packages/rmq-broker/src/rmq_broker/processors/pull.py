@@ -45,7 +45,7 @@ from rmq_protocol.codec.codes import RequestCode, ResponseCode
 from rmq_protocol.codec.command import RemotingCommand
 from rmq_protocol.codec.headers import PullMessageRequestHeader, PullMessageResponseHeader
 from rmq_protocol.transport import Connection, ProcessorRegistry
-from rmq_store import GetMessageStatus, GetResult
+from rmq_store import GetMessageStatus
 
 __all__ = ["PullMessageProcessor"]
 
@@ -68,6 +68,11 @@ _CODES: Final = {
 _EMPTY_QUEUE: Final = frozenset(
     {GetMessageStatus.NO_MESSAGE_IN_QUEUE, GetMessageStatus.NO_MATCHED_LOGIC_QUEUE}
 )
+# Enum attribute access is slow on 3.11 (see rmq_protocol.codec.command): plain ints here.
+_LITE_PULL_MESSAGE: Final = int(RequestCode.LITE_PULL_MESSAGE)
+_PULL_NOT_FOUND: Final = int(ResponseCode.PULL_NOT_FOUND)
+_PULL_OFFSET_MOVED: Final = int(ResponseCode.PULL_OFFSET_MOVED)
+_SUBSCRIPTIONS_MAX: Final = 1024  # subscriptions carried by pulls, remembered parsed
 
 
 @final
@@ -77,6 +82,13 @@ class PullMessageProcessor:
     def __init__(self, controller: BrokerController) -> None:
         self._c = controller
         controller.resume_pulls = self._resume
+        # (topic, subString, expressionType, subVersion) of pulls carrying their
+        # subscription (sysFlag 0x4) -> (the parsed subscription, its tag codes): a
+        # consumer sends the same one with every pull.
+        self._subscriptions: dict[
+            tuple[str, str | None, str | None, int],
+            tuple[SubscriptionData, frozenset[int] | None],
+        ] = {}
 
     def register(self, registry: ProcessorRegistry) -> None:
         registry.register(RequestCode.PULL_MESSAGE, self.process)
@@ -106,14 +118,14 @@ class PullMessageProcessor:
     ) -> RemotingCommand | None:
         c = self._c
         config = c.config
-        header = request.decode_header(PullMessageRequestHeader)
+        header = PullMessageRequestHeader.from_ext_fields(request.ext_fields)
         if not config.broker_permission & PERM_READ:
             return respond(
                 request,
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{c.broker_ip}] pulling message is forbidden",
             )
-        if request.code == RequestCode.LITE_PULL_MESSAGE and not config.lite_pull_message_enable:
+        if request.code == _LITE_PULL_MESSAGE and not config.lite_pull_message_enable:
             return respond(
                 request,
                 ResponseCode.NO_PERMISSION,
@@ -156,19 +168,28 @@ class PullMessageProcessor:
             return respond(request, ResponseCode.INVALID_PARAMETER, info)
 
         subscription: SubscriptionData | None
+        codes: frozenset[int] | None
         if header.sys_flag & FLAG_SUBSCRIPTION:
-            if header.subscription is None and is_tag_type(header.expression_type):
-                subscription = build_subscription(topic, SUB_ALL)
-            elif header.subscription is None:
-                return respond(
-                    request,
-                    ResponseCode.SUBSCRIPTION_PARSE_FAILED,
-                    "parse the consumer's subscription failed",
-                )
-            else:
-                subscription = build_subscription(
-                    topic, header.subscription, header.expression_type, header.sub_version
-                )
+            key = (topic, header.subscription, header.expression_type, header.sub_version)
+            parsed = self._subscriptions.get(key)
+            if parsed is None:
+                if header.subscription is None and is_tag_type(header.expression_type):
+                    subscription = build_subscription(topic, SUB_ALL)
+                elif header.subscription is None:
+                    return respond(
+                        request,
+                        ResponseCode.SUBSCRIPTION_PARSE_FAILED,
+                        "parse the consumer's subscription failed",
+                    )
+                else:
+                    subscription = build_subscription(
+                        topic, header.subscription, header.expression_type, header.sub_version
+                    )
+                parsed = (subscription, _tag_codes(subscription))
+                if len(self._subscriptions) >= _SUBSCRIPTIONS_MAX:
+                    self._subscriptions.clear()
+                self._subscriptions[key] = parsed
+            subscription, codes = parsed
             c.clients.compensate_subscription(group, subscription)
         else:
             group_info = c.clients.consumer_group(group)
@@ -209,6 +230,7 @@ class PullMessageProcessor:
                     ResponseCode.SUBSCRIPTION_NOT_LATEST,
                     "the consumer's subscription not latest",
                 )
+            codes = _tag_codes(subscription)
         keep: MessageFilter | None = None  # rmq_broker.filtering: SQL92 on properties
         if not is_tag_type(subscription.expression_type):
             refusal = check_subscription(subscription, config)
@@ -217,7 +239,6 @@ class PullMessageProcessor:
             keep = message_filter(
                 subscription, group=group, config=config, lookup=c.clients.find_subscription
             )
-        codes = None if subscription.sub_string == SUB_ALL else frozenset(subscription.code_set)
         if not is_tag_type(subscription.expression_type):
             codes = None  # SQL92: no tag-hash pre-filter (nor wake-up filter)
 
@@ -235,7 +256,7 @@ class PullMessageProcessor:
             )  # fmt: skip
         status = result.status
         if status in _EMPTY_QUEUE:
-            code = ResponseCode.PULL_OFFSET_MOVED if offset != 0 else ResponseCode.PULL_NOT_FOUND
+            code = _PULL_OFFSET_MOVED if offset != 0 else _PULL_NOT_FOUND
         else:
             code = _CODES[status]
         suggest = 0
@@ -245,7 +266,7 @@ class PullMessageProcessor:
                 if result.suggest_pulling_from_slave
                 else group_config.broker_id
             )
-        if code == ResponseCode.PULL_OFFSET_MOVED:
+        if code == _PULL_OFFSET_MOVED:
             logger.info(
                 "pull offset moved: group %s topic %s queue %d requested %d, next %d (%s)",
                 group, topic, queue_id, offset, result.next_begin_offset, status.name,
@@ -253,7 +274,7 @@ class PullMessageProcessor:
         if allow_suspend and header.sys_flag & FLAG_COMMIT_OFFSET:
             c.offsets.commit_offset(group, topic, queue_id, header.commit_offset)
 
-        if code == ResponseCode.PULL_NOT_FOUND and allow_suspend and header.sys_flag & FLAG_SUSPEND:
+        if code == _PULL_NOT_FOUND and allow_suspend and header.sys_flag & FLAG_SUSPEND:
             if self._hold(
                 request, conn, topic, queue_id, offset, codes, header.suspend_timeout_millis
             ):
@@ -278,13 +299,10 @@ class PullMessageProcessor:
             ),
         )
         if status is _FOUND:
-            self._send_found(conn, response, result)
+            # The records are the body: one header, then the store's views, no copy.
+            conn.send_response(response, result.messages)
             return None
         return response
-
-    def _send_found(self, conn: Connection, response: RemotingCommand, result: GetResult) -> None:
-        """Write the response with the records as its body: one header, then the views."""
-        conn.send_response(response, result.messages)
 
     def _hold(
         self,
@@ -315,3 +333,8 @@ class PullMessageProcessor:
                 deadline=now + max(timeout_ms, 0) / 1000,
             )
         )
+
+
+def _tag_codes(subscription: SubscriptionData) -> frozenset[int] | None:
+    """The tag hashes a TAG subscription matches; None for ``*`` (everything)."""
+    return None if subscription.sub_string == SUB_ALL else frozenset(subscription.code_set)

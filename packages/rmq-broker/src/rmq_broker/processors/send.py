@@ -71,6 +71,11 @@ _DLQ_NUMS_PER_GROUP: Final = 1
 _V3_4_9: Final = 106  # MQVersion ordinal: from it on, maxReconsumeTimes comes from the header
 _TOPIC_SYS_FLAG_UNIT: Final = 0x1
 _TOPIC_SYS_FLAG_UNIT_SUB: Final = 0x2
+_CHECKED_TOPICS_MAX: Final = 4096  # topic names remembered as valid and allowed
+# Enum attribute access is slow on 3.11 (see rmq_protocol.codec.command): plain ints here.
+_SEND_MESSAGE: Final = int(RequestCode.SEND_MESSAGE)
+_SEND_BATCH_MESSAGE: Final = int(RequestCode.SEND_BATCH_MESSAGE)
+_MULTI_TAG: Final = TopicFilterType.MULTI_TAG
 
 SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
 _Result = RemotingCommand | Awaitable[RemotingCommand]
@@ -89,6 +94,9 @@ class SendMessageProcessor:
         }
         self._random = random.Random()  # noqa: S311 - queue choice, not security
         self._warned_delay = False
+        # Topic names that passed validate_topic and is_not_allowed_send_topic (both
+        # depend on the name only).
+        self._checked_topics: set[str] = set()
 
     def register(self, registry: ProcessorRegistry) -> None:
         registry.register(RequestCode.SEND_MESSAGE, self.process)
@@ -100,14 +108,14 @@ class SendMessageProcessor:
     def process(self, request: RemotingCommand, conn: Connection) -> _Result:
         code = request.code
         header: SendHeader
-        if code == RequestCode.SEND_MESSAGE:
-            header = request.decode_header(SendMessageRequestHeader)
+        if code == _SEND_MESSAGE:
+            header = SendMessageRequestHeader.from_ext_fields(request.ext_fields)
         else:
-            header = request.decode_header(SendMessageRequestHeaderV2)
+            header = SendMessageRequestHeaderV2.from_ext_fields(request.ext_fields)
         checked = self._pre_send(request, header, conn)
         if isinstance(checked, RemotingCommand):
             return checked
-        if code == RequestCode.SEND_BATCH_MESSAGE or header.batch:
+        if code == _SEND_BATCH_MESSAGE or header.batch:
             return self._send_batch(request, header, conn, checked)
         return self._send_one(request, header, conn, checked)
 
@@ -134,15 +142,19 @@ class SendMessageProcessor:
                 ResponseCode.NO_PERMISSION,
                 f"the broker[{c.broker_ip}] sending message is forbidden",
             )
-        invalid = validate_topic(topic)
-        if invalid is not None:
-            return self._fail(request, ResponseCode.INVALID_PARAMETER, invalid)
-        if is_not_allowed_send_topic(topic):
-            return self._fail(
-                request,
-                ResponseCode.NO_PERMISSION,
-                f"Sending message to topic[{topic}] is forbidden.",
-            )
+        if topic not in self._checked_topics:
+            invalid = validate_topic(topic)
+            if invalid is not None:
+                return self._fail(request, ResponseCode.INVALID_PARAMETER, invalid)
+            if is_not_allowed_send_topic(topic):
+                return self._fail(
+                    request,
+                    ResponseCode.NO_PERMISSION,
+                    f"Sending message to topic[{topic}] is forbidden.",
+                )
+            if len(self._checked_topics) >= _CHECKED_TOPICS_MAX:
+                self._checked_topics.clear()
+            self._checked_topics.add(topic)
         topic_config = c.topics.select(topic)
         if topic_config is None:
             sys_flag = 0
@@ -213,10 +225,13 @@ class SendMessageProcessor:
                 return routed
             if routed is not None:
                 topic, queue_id, topic_config = routed
-        if topic_config.topic_filter_type is TopicFilterType.MULTI_TAG:
+        if topic_config.topic_filter_type is _MULTI_TAG:
             sys_flag |= _MULTI_TAGS_FLAG
-        if properties.get(props.TRANSACTION_PREPARED, "").lower() == "true" and not (
-            reconsume_times > 0 and _delay_level(properties) > 0
+        prepared = properties.get(props.TRANSACTION_PREPARED)
+        if (
+            prepared is not None
+            and prepared.lower() == "true"
+            and not (reconsume_times > 0 and _delay_level(properties) > 0)
         ):
             # Transactional half message (rmq_broker.transaction): stored in the half topic.
             half = prepare_half_message(
@@ -229,7 +244,11 @@ class SendMessageProcessor:
                     f"the broker[{c.broker_ip}] sending transaction message is forbidden",
                 )
             topic, queue_id, sys_flag = half
-        if not self._warned_delay and _delay_level(properties) > 0:
+        if (
+            not self._warned_delay
+            and props.DELAY_TIME_LEVEL in properties
+            and _delay_level(properties) > 0
+        ):
             self._warned_delay = True
             logger.warning(
                 "message to %s has delay level %s: delay levels are not scheduled by rmq-broker "
@@ -325,7 +344,7 @@ class SendMessageProcessor:
             )
         batch_properties = props.decode_properties(header.properties) if header.properties else {}
         sys_flag = header.sys_flag
-        if topic_config.topic_filter_type is TopicFilterType.MULTI_TAG:
+        if topic_config.topic_filter_type is _MULTI_TAG:
             sys_flag |= _MULTI_TAGS_FLAG
         born_host = c.born_host(conn)
         store_host = c.store_host
@@ -385,14 +404,18 @@ class SendMessageProcessor:
         except StoreError as exc:
             logger.error("storing a message to %s failed: %s", messages[0].topic, exc)
             return self._fail(request, ResponseCode.SYSTEM_ERROR, f"store putMessage failed: {exc}")
+        msg_ids = result.msg_ids
         response_header = SendMessageResponseHeader(
-            msg_id=result.msg_id if len(result.msg_ids) == 1 else ",".join(result.msg_ids),
+            msg_id=msg_ids[0] if len(msg_ids) == 1 else ",".join(msg_ids),
             queue_id=queue_id,
             queue_offset=result.queue_offset,
             transaction_id=uniq_key,
         )
         waiter = c.flush_waiter
-        if waiter is None or properties.get(props.WAIT_STORE_MSG_OK, "true").lower() == "false":
+        if waiter is None:
+            return respond(request, header=response_header, ext_fields=self._ext)
+        wait = properties.get(props.WAIT_STORE_MSG_OK)
+        if wait is not None and wait.lower() == "false":
             return respond(request, header=response_header, ext_fields=self._ext)
         flushed = waiter.wait(result.end_offset)
         if flushed.done() and flushed.result():
