@@ -5,11 +5,11 @@ Run: ``python benchmarks/bench_broker.py [--messages 1000000] [--quick] [--only 
 
 The script starts ``rmq standalone`` (``python -m rmq_cli standalone``; where rmq-cli is
 not installed, ``python -m rmq_broker`` without a NameServer) as a subprocess on free
-ports of 127.0.0.1 with its data in a temporary directory (ASYNC_FLUSH, 1 GiB commit-log
-segments), and loads it with requests built by rmq-protocol's codec and sent over its
-transport (no client library): 1 KiB bodies with TAGS, UNIQ_KEY and WAIT properties, as
-Java's ``DefaultMQProducer`` sends them, to topics of 8 queues created first with
-UPDATE_AND_CREATE_TOPIC. Rows:
+ports of 127.0.0.1 with its data in a temporary directory (ASYNC_FLUSH, ``--sync-flush``
+for SYNC_FLUSH; 1 GiB commit-log segments), and loads it with requests built by
+rmq-protocol's codec and sent over its transport (no client library): 1 KiB bodies with
+TAGS, UNIQ_KEY and WAIT properties, as Java's ``DefaultMQProducer`` sends them, to topics
+of 8 queues created first with UPDATE_AND_CREATE_TOPIC. Rows:
 
 1. ``send``: SEND_MESSAGE_V2, 64 requests in flight on one connection, queues in turn;
    msgs/s and the p50/p99 of the request latency;
@@ -92,6 +92,7 @@ class Settings:
     body_size: int
     segment_size: int
     rows: frozenset[str]
+    sync_flush: bool
     root: Path
     py_spy: Path | None
 
@@ -138,12 +139,12 @@ def describe_machine(root: Path) -> None:
 class BrokerProcess:
     """``rmq standalone`` (or ``python -m rmq_broker``) in a subprocess."""
 
-    def __init__(self, root: Path, segment_size: int) -> None:
+    def __init__(self, root: Path, segment_size: int, *, sync_flush: bool = False) -> None:
         self.root = root
         conf = root / "broker.conf"
         lines = [
             "brokerName=bench-broker",
-            "flushDiskType=ASYNC_FLUSH",
+            f"flushDiskType={'SYNC_FLUSH' if sync_flush else 'ASYNC_FLUSH'}",
             f"mappedFileSizeCommitLog={segment_size}",
         ]
         self.standalone = importlib.util.find_spec("rmq_cli") is not None
@@ -564,6 +565,12 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     parser.add_argument("--only", default=",".join(ROWS), help=f"rows to run, of {','.join(ROWS)}")
     parser.add_argument("--dir", type=Path, default=None, help="parent of the temporary data")
     parser.add_argument(
+        "--sync-flush",
+        action="store_true",
+        help="run the broker with flushDiskType=SYNC_FLUSH (sends answered after the group "
+        "commit) instead of ASYNC_FLUSH",
+    )
+    parser.add_argument(
         "--py-spy", type=Path, default=None, metavar="DIR",
         help="record a py-spy profile (raw, for flame graphs) of the broker per row into DIR",
     )  # fmt: skip
@@ -583,6 +590,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         body_size=1024,
         segment_size=segment,
         rows=rows,
+        sync_flush=args.sync_flush,
         root=Path(tempfile.mkdtemp(prefix="bench-broker-", dir=args.dir)),
         py_spy=args.py_spy,
     )
@@ -592,10 +600,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(argv)
     try:
         describe_machine(settings.root)
-        broker = BrokerProcess(settings.root, settings.segment_size)
+        broker = BrokerProcess(settings.root, settings.segment_size, sync_flush=settings.sync_flush)
         try:
             how = "rmq standalone" if broker.standalone else "python -m rmq_broker"
-            print(f"broker:  pid {broker.pid} at {broker.address} ({how})")
+            flush = "SYNC_FLUSH" if settings.sync_flush else "ASYNC_FLUSH"
+            print(f"broker:  pid {broker.pid} at {broker.address} ({how}, {flush})")
             rows = run(run_rows(broker, settings))
         finally:
             broker.stop()
