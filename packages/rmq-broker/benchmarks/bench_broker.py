@@ -26,9 +26,10 @@ of 8 queues created first with UPDATE_AND_CREATE_TOPIC. Rows:
    when the pull's response is read first).
 
 Beside each rate: the broker process's CPU time per message (user + system, all its
-threads, from ``/proc/<pid>/stat`` before and after the row: 10 ms resolution) and the
-load generator's own CPU per message (``time.process_time``), because both share this
-machine's cores. Figures are one run; the machine's other load is printed first.
+threads, from ``/proc/<pid>/stat`` before and after the row: 10 ms resolution; below
+it the system share and the event-loop thread's share, the rest being the store's
+flush, prefault and maintenance threads) and the load generator's own CPU per message
+(``time.process_time``), because both share this machine's cores. Figures are one run; the machine's other load is printed first.
 ``--py-spy DIR`` records a py-spy profile of the broker for each row into DIR
 (``py-spy`` must be on PATH); ``--quick`` is a smoke run of a few seconds
 (tests/test_bench_smoke.py).
@@ -105,6 +106,7 @@ class Row:
     seconds: float = 0.0
     broker_cpu: float = 0.0  # seconds, user + system
     broker_sys: float = 0.0  # seconds, system
+    broker_loop: float = 0.0  # seconds, user + system of the event-loop (main) thread
     client_cpu: float = 0.0  # seconds
     latencies: list[float] = field(default_factory=list)  # seconds
     extra: str = ""
@@ -178,12 +180,19 @@ class BrokerProcess:
         self.stop()
         raise RuntimeError(f"the broker did not start; its log:\n{self.log.read_text()}")
 
-    def cpu_seconds(self) -> tuple[float, float]:
-        """User and system CPU of every thread of the broker so far."""
+    def cpu_seconds(self) -> tuple[float, float, float]:
+        """User and system CPU of every thread of the broker so far, and user + system
+        of its main thread (the event loop; the rest is the store's threads)."""
+        tick = os.sysconf("SC_CLK_TCK")
         with open(f"/proc/{self.pid}/stat") as stat:
             fields = stat.read().rpartition(")")[2].split()
-        tick = os.sysconf("SC_CLK_TCK")
-        return int(fields[11]) / tick, int(fields[12]) / tick
+        with open(f"/proc/{self.pid}/task/{self.pid}/stat") as stat:
+            main = stat.read().rpartition(")")[2].split()
+        return (
+            int(fields[11]) / tick,
+            int(fields[12]) / tick,
+            (int(main[11]) + int(main[12])) / tick,
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -300,12 +309,14 @@ async def measure(
     broker: BrokerProcess, settings: Settings, row: Row, work: Callable[[], Awaitable[None]]
 ) -> Row:
     spy = start_py_spy(broker, settings, row.key)
-    (user0, sys0), client0, t0 = broker.cpu_seconds(), time.process_time(), time.perf_counter()
+    (user0, sys0, loop0), client0 = broker.cpu_seconds(), time.process_time()
+    t0 = time.perf_counter()
     await work()
     row.seconds = time.perf_counter() - t0
-    user1, sys1 = broker.cpu_seconds()
+    user1, sys1, loop1 = broker.cpu_seconds()
     row.broker_cpu = user1 - user0 + sys1 - sys0
     row.broker_sys = sys1 - sys0
+    row.broker_loop = loop1 - loop0
     row.client_cpu = time.process_time() - client0
     if spy is not None:
         spy.send_signal(signal.SIGINT)
@@ -520,7 +531,10 @@ def report(rows: Sequence[Row]) -> None:
             f"{row.client_cpu * per:>11.1f}  {row.target}"
         )
         sys_share = (
-            f"broker CPU {row.broker_sys / row.broker_cpu:.0%} system" if row.broker_cpu else ""
+            f"broker CPU {row.broker_sys / row.broker_cpu:.0%} system, "
+            f"{row.broker_loop / row.broker_cpu:.0%} in the event-loop thread"
+            if row.broker_cpu
+            else ""
         )
         if row.extra or sys_share:
             print(f"{'':<5}{'; '.join(x for x in (sys_share, row.extra) if x)}")
