@@ -29,7 +29,8 @@ Beside each rate: the broker process's CPU time per message (user + system, all 
 threads, from ``/proc/<pid>/stat`` before and after the row: 10 ms resolution; below
 it the system share and the event-loop thread's share, the rest being the store's
 flush, prefault and maintenance threads) and the load generator's own CPU per message
-(``time.process_time``), because both share this machine's cores. Figures are one run; the machine's other load is printed first.
+(``time.process_time``), because both share this machine's cores. Figures are one run;
+the machine's other load is printed first.
 ``--py-spy DIR`` records a py-spy profile of the broker for each row into DIR
 (``py-spy`` must be on PATH); ``--quick`` is a smoke run of a few seconds
 (tests/test_bench_smoke.py).
