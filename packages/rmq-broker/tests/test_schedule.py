@@ -280,8 +280,11 @@ async def test_delay_offsets_survive_a_restart_without_loss(
         await wait_count(broker, "TopicDelay", 1)
         second = build.send("TopicDelay", b"b", properties={props.DELAY_TIME_LEVEL: "2"})
         assert (await client.request(broker.address, second, timeout=5)).code == 0
-    # stopped before "b" was due: the file says where each level stands
-    assert json.loads(path.read_text())["offsetTable"] == {"1": 1, "2": 0}
+    # stopped before "b" was due: the file says where each level stands (a level the
+    # service has not read from yet may be absent, which means offset 0)
+    table = json.loads(path.read_text())["offsetTable"]
+    assert table["1"] == 1
+    assert table.get("2", 0) == 0
     async with Broker(fast) as broker:
         await wait_count(broker, "TopicDelay", 2)
         assert [m.body for m in topic_messages(broker, "TopicDelay")] == [b"a", b"b"]

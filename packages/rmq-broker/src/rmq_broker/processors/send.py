@@ -25,7 +25,8 @@ Where rmq is stricter than Java: a broker without write permission refuses every
 send (Java only refuses ordered topics, relying on the NameServer routes for the rest)
 and a topic without write permission refuses sends (Java stores them).
 Transactional half messages go to RMQ_SYS_TRANS_HALF_TOPIC (:mod:`rmq_broker.transaction`);
-delay levels are not scheduled yet (the message is stored at once).
+a message with a delay level goes to SCHEDULE_TOPIC_XXXX until it is due
+(:mod:`rmq_broker.schedule`).
 """
 
 from __future__ import annotations
@@ -93,7 +94,6 @@ class SendMessageProcessor:
             props.TRACE_SWITCH: "true" if config.trace_on else "false",
         }
         self._random = random.Random()  # noqa: S311 - queue choice, not security
-        self._warned_delay = False
         # Topic names that passed validate_topic and is_not_allowed_send_topic (both
         # depend on the name only).
         self._checked_topics: set[str] = set()
@@ -244,17 +244,6 @@ class SendMessageProcessor:
                     f"the broker[{c.broker_ip}] sending transaction message is forbidden",
                 )
             topic, queue_id, sys_flag = half
-        if (
-            not self._warned_delay
-            and props.DELAY_TIME_LEVEL in properties
-            and _delay_level(properties) > 0
-        ):
-            self._warned_delay = True
-            logger.warning(
-                "message to %s has delay level %s: delay levels are not scheduled by rmq-broker "
-                "yet, the message is delivered at once (logged once)",
-                topic, properties.get(props.DELAY_TIME_LEVEL),
-            )  # fmt: skip
         properties[props.CLUSTER] = c.config.broker_cluster_name
         message = MessageExt(
             topic=topic,
