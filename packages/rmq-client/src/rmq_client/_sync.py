@@ -22,7 +22,7 @@ from typing import Any, ClassVar, TypeVar, final
 
 from rmq_protocol.transport import loop_factory
 
-__all__ = ["LoopThread"]
+__all__ = ["Facade", "LoopThread"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,3 +107,38 @@ class LoopThread:
     def call_soon(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` on the loop thread soon (thread-safe)."""
         self.loop.call_soon_threadsafe(fn)
+
+
+class Facade:
+    """Base of the synchronous facades: holds one reference to the loop thread (taken on
+    construction, given back once by :meth:`_release` or :meth:`_shutdown`)."""
+
+    def __init__(self) -> None:
+        self._runner = LoopThread.acquire()
+        self._closed = False
+
+    def _call(self, coro: Coroutine[Any, Any, _T], timeout: float | None = None) -> _T:
+        return self._runner.call(coro, timeout=timeout)
+
+    def _build(self, factory: Callable[[], _T]) -> _T:
+        """``factory()`` run on the loop thread (clients bind to the running loop)."""
+
+        async def make() -> _T:
+            return factory()
+
+        return self._call(make())
+
+    def _release(self) -> None:
+        """Give the loop thread back without closing a client (a failed construction)."""
+        if not self._closed:
+            self._closed = True
+            self._runner.release()
+
+    def _shutdown(self, aclose: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Close the client with ``aclose`` on the loop, then give the loop back. Idempotent."""
+        if self._closed:
+            return
+        try:
+            self._call(aclose())
+        finally:
+            self._release()

@@ -19,12 +19,12 @@ a facade from them.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar, final
+from typing import Any, Self, final
 
 from rmq_client._selector import MessageQueueSelector
-from rmq_client._sync import LoopThread
+from rmq_client._sync import Facade
 from rmq_client._transaction import TransactionSendResult
 from rmq_client.admin import Admin, ConsumerProgress
 from rmq_client.message import Message, ReceivedMessage, SendResult
@@ -40,37 +40,9 @@ from rmq_protocol.codec.body import (
 
 __all__ = ["SyncAdmin", "SyncProducer"]
 
-_T = TypeVar("_T")
-
-
-class _Facade:
-    """Owns a reference to the loop thread and a client built on it."""
-
-    def __init__(self) -> None:
-        self._runner = LoopThread.acquire()
-        self._closed = False
-
-    def _call(self, coro: Coroutine[Any, Any, _T], timeout: float | None = None) -> _T:
-        return self._runner.call(coro, timeout=timeout)
-
-    def _build(self, factory: Callable[[], _T]) -> _T:
-        async def make() -> _T:
-            return factory()
-
-        return self._call(make())
-
-    def _shutdown(self, aclose: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._call(aclose())
-        finally:
-            self._runner.release()
-
 
 @final
-class SyncProducer(_Facade):
+class SyncProducer(Facade):
     """:class:`~rmq_client.Producer`, blocking. Thread-safe. Started on construction."""
 
     def __init__(self, group: str = "DEFAULT_PRODUCER", **options: Any) -> None:
@@ -80,7 +52,7 @@ class SyncProducer(_Facade):
             self.producer = self._build(lambda: Producer(group, **options))
             self._call(self.producer.start())
         except BaseException:
-            self._runner.release()
+            self._release()
             raise
 
     def send(
@@ -156,7 +128,7 @@ class SyncProducer(_Facade):
 
 
 @final
-class SyncAdmin(_Facade):
+class SyncAdmin(Facade):
     """:class:`~rmq_client.Admin`, blocking. Thread-safe. Started on construction."""
 
     def __init__(self, namesrv_addr: str | None = None, **options: Any) -> None:
@@ -165,7 +137,7 @@ class SyncAdmin(_Facade):
             self.admin = self._build(lambda: Admin(namesrv_addr, **options))
             self._call(self.admin.start())
         except BaseException:
-            self._runner.release()
+            self._release()
             raise
 
     def cluster_info(self) -> ClusterInfo:

@@ -26,11 +26,11 @@ and runs in the loop's default thread pool, so it may block.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar, final
+from typing import Any, Self, final
 
-from rmq_client._sync import LoopThread
+from rmq_client._sync import Facade
 from rmq_client.consumer.lite_pull import PullConsumer
 from rmq_client.consumer.push import ConsumeOrderlyResult, ConsumeResult, PushConsumer
 from rmq_client.message import ReceivedMessage
@@ -38,31 +38,9 @@ from rmq_protocol.codec.body import MessageQueue
 
 __all__ = ["SyncPullConsumer", "SyncPushConsumer"]
 
-_T = TypeVar("_T")
-
-
-class _Facade:
-    def __init__(self) -> None:
-        self._runner = LoopThread.acquire()
-        self._released = False
-
-    def _call(self, coro: Coroutine[Any, Any, _T], timeout: float | None = None) -> _T:
-        return self._runner.call(coro, timeout=timeout)
-
-    def _build(self, factory: Callable[[], _T]) -> _T:
-        async def make() -> _T:
-            return factory()
-
-        return self._call(make())
-
-    def _release(self) -> None:
-        if not self._released:
-            self._released = True
-            self._runner.release()
-
 
 @final
-class SyncPushConsumer(_Facade):
+class SyncPushConsumer(Facade):
     """A :class:`~rmq_client.consumer.PushConsumer` for code without an event loop.
 
     Takes PushConsumer's options, a blocking ``listener`` (run in a worker thread) and
@@ -105,12 +83,7 @@ class SyncPushConsumer(_Facade):
 
     def close(self) -> None:
         """Stop, wait for listener calls, commit offsets, unregister. Idempotent."""
-        if self._released:
-            return
-        try:
-            self._call(self._consumer.aclose())
-        finally:
-            self._release()
+        self._shutdown(self._consumer.aclose)
 
     @property
     def assigned_queues(self) -> list[MessageQueue]:
@@ -133,7 +106,7 @@ class SyncPushConsumer(_Facade):
 
 
 @final
-class SyncPullConsumer(_Facade):
+class SyncPullConsumer(Facade):
     """A :class:`~rmq_client.consumer.PullConsumer` for code without an event loop.
 
     ``with`` closes it (it does not start it: subscribe or assign, then :meth:`start`).
@@ -193,12 +166,7 @@ class SyncPullConsumer(_Facade):
 
     def close(self) -> None:
         """Commit (auto commit), unregister, stop. Idempotent."""
-        if self._released:
-            return
-        try:
-            self._call(self._consumer.aclose())
-        finally:
-            self._release()
+        self._shutdown(self._consumer.aclose)
 
     def __enter__(self) -> Self:
         return self
