@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from rmq_broker import Broker
-from rmq_broker.processors.admin_stats import StatsSampler, human_readable_bytes
+from rmq_broker.processors.admin_stats import Counters, StatsSampler, human_readable_bytes
 from rmq_protocol.codec.body import (
     ConsumerConnection,
     ConsumeStats,
@@ -42,14 +42,17 @@ def test_sampler_tps_and_midnight() -> None:
     counters = [0, 0, 0]
     now = [100.0]
     day = [datetime.date(2024, 1, 1)]
-    sampler = StatsSampler(
-        lambda: (counters[0], counters[1], counters[2]),
-        monotonic=lambda: now[0],
-        today=lambda: day[0],
-    )
 
-    def put(sample: object) -> int:
-        return sample.put  # type: ignore[attr-defined,no-any-return]
+    def read() -> Counters:
+        put, found, miss = counters
+        return Counters(
+            put=put, get_found=found, get_miss=miss, transferred=0, put_user=put, get_user=0
+        )
+
+    sampler = StatsSampler(read, monotonic=lambda: now[0], today=lambda: day[0])
+
+    def put(sample: Counters) -> int:
+        return sample.put
 
     assert sampler.tps(put) == "  "  # Java: empty until the window is filled
     for _ in range(10):

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from rmq_broker import Broker, BrokerSettings, UnsupportedFeatureError, run_broker
-from rmq_broker.config import BrokerRole
+from rmq_broker import Broker, BrokerSettings, run_broker
 from rmq_namesrv import NameServer, NamesrvConfig
 from rmq_protocol.codec.codes import RequestCode, ResponseCode
 from rmq_protocol.codec.command import RemotingCommand
@@ -137,12 +136,6 @@ async def test_offsets_are_persisted_periodically(
         broker.controller.offsets.commit_offset("CID_p", "T", 0, 5)
         await broker.wait_persisted(broker.persists + 1, timeout=5)
         assert "T@CID_p" in broker.controller.offsets.path.read_text()
-
-
-async def test_unsupported_configuration(settings: BrokerSettings, build: Builders) -> None:
-    with pytest.raises(UnsupportedFeatureError, match="brokerRole=SLAVE"):
-        async with Broker(build.with_broker(settings, broker_role=BrokerRole.SLAVE)):
-            pass
 
 
 async def test_run_broker_until_cancelled(

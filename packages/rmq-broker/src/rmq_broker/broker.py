@@ -14,6 +14,9 @@ tasks, all owned by the broker's :class:`asyncio.TaskGroup`:
 * client housekeeping every 10 s: clients silent for ``channelExpiredTimeout`` (120 s)
   are dropped and their connections closed;
 * store counter sampling every second (TPS figures of GET_BROKER_RUNTIME_INFO);
+  on a slave (``brokerRole=SLAVE``) neither the transaction check-back nor the
+  delay-level delivery runs (as in Java), and sends are refused
+  (:mod:`rmq_broker.processors.slave`);
 * transaction check-back every ``transactionCheckInterval`` (:mod:`rmq_broker.transaction`).
 
 Graceful shutdown: stop the background tasks, answer the parked pulls, stop accepting
@@ -39,12 +42,16 @@ from typing import Any, Final, Self, final
 
 from rmq_broker.config import BrokerConfig, BrokerRole, BrokerSettings
 from rmq_broker.controller import BrokerController
-from rmq_broker.errors import UnsupportedFeatureError
 from rmq_broker.jsonfile import write_json_file
 from rmq_broker.namesrv_api import BrokerIdentity, NamesrvRegistrar
 from rmq_broker.processors.admin import AdminGroupProcessor, AdminTopicProcessor
 from rmq_broker.processors.admin_config import AdminConfigProcessor, apply_config_updates
-from rmq_broker.processors.admin_stats import SAMPLE_INTERVAL, AdminStatsProcessor, StatsSampler
+from rmq_broker.processors.admin_stats import (
+    SAMPLE_INTERVAL,
+    AdminStatsProcessor,
+    StatsSampler,
+    counter_reader,
+)
 from rmq_broker.processors.client import ClientManageProcessor
 from rmq_broker.processors.end_transaction import EndTransactionProcessor
 from rmq_broker.processors.offsets import OffsetProcessor
@@ -52,7 +59,9 @@ from rmq_broker.processors.pull import PullMessageProcessor
 from rmq_broker.processors.reset_offset import ResetOffsetProcessor
 from rmq_broker.processors.send import SendMessageProcessor
 from rmq_broker.processors.send_back import SendBackProcessor
+from rmq_broker.processors.slave import SlaveProcessor
 from rmq_broker.schedule import ScheduleService
+from rmq_broker.stats import BrokerStats
 from rmq_broker.store import BrokerStore
 from rmq_broker.transaction import TransactionService
 from rmq_protocol.codec.fastjson import JSONValue
@@ -75,11 +84,12 @@ _ANY_ADDRESS: Final = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - compared,
 def check_supported(config: BrokerConfig) -> None:
     """Refuse configurations that turn on what rmq-broker does not implement.
 
+    Nothing is refused at present: ``brokerRole=SLAVE`` runs (without replication, see
+    :mod:`rmq_broker.processors.slave`).
+
     Raises:
-        UnsupportedFeatureError: ``brokerRole=SLAVE``.
+        UnsupportedFeatureError: never at present.
     """
-    if config.broker_role is BrokerRole.SLAVE:
-        raise UnsupportedFeatureError("brokerRole=SLAVE", "replication (slave brokers)")
 
 
 async def _finish_in_thread(
@@ -143,6 +153,7 @@ class Broker:
         self._registrar: NamesrvRegistrar | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._sampler: StatsSampler | None = None
+        self._stats: BrokerStats | None = None
         self._transactions: TransactionService | None = None
         self._schedule: ScheduleService | None = None
         self._loops: list[asyncio.Task[None]] = []
@@ -214,16 +225,20 @@ class Broker:
         registry = ProcessorRegistry()
         SendMessageProcessor(controller).register(registry)
         SendBackProcessor(controller).register(registry)
-        PullMessageProcessor(controller).register(registry)
+        stats = self._stats = BrokerStats(controller.topics, store.get_max_offset_in_queue)
+        PullMessageProcessor(controller, stats).register(registry)
         ClientManageProcessor(controller).register(registry)
         OffsetProcessor(controller).register(registry)
         AdminTopicProcessor(controller).register(registry)
         AdminGroupProcessor(controller).register(registry)
-        self._sampler = StatsSampler(self._read_counters)
+        self._sampler = StatsSampler(counter_reader(store, stats))
         AdminStatsProcessor(controller, self._sampler).register(registry)
         AdminConfigProcessor(controller).register(registry)
         EndTransactionProcessor(controller, transactions).register(registry)
         ResetOffsetProcessor(controller).register(registry)
+        slave = config.broker_role is BrokerRole.SLAVE
+        if slave:  # over the send processors: a slave's store takes no writes
+            SlaveProcessor(controller).register(registry)
         idle = config.server_channel_max_idle_time_seconds
         self._server = await start_server(
             registry,
@@ -255,13 +270,12 @@ class Broker:
             tasks.create_task(self._persist_loop(), name="broker-persist-metadata"),
             tasks.create_task(self._housekeeping_loop(), name="broker-client-housekeeping"),
             tasks.create_task(self._stats_loop(), name="broker-stats-sampling"),
-            tasks.create_task(transactions.run(), name="broker-transaction-check"),
-            tasks.create_task(schedule.run(), name="broker-schedule-delivery"),
         ]
-
-    def _read_counters(self) -> tuple[int, int, int]:
-        stats = self._state.store.statistics()
-        return stats.put_messages, stats.get_found, stats.get_miss
+        if not slave:  # Java runs neither on a slave
+            self._loops += [
+                tasks.create_task(transactions.run(), name="broker-transaction-check"),
+                tasks.create_task(schedule.run(), name="broker-schedule-delivery"),
+            ]
 
     @staticmethod
     def _load_metadata(controller: BrokerController) -> None:
@@ -444,6 +458,13 @@ class Broker:
     def controller(self) -> BrokerController:
         """The broker's state (tables, store, clients); read it on the broker's loop."""
         return self._state
+
+    @property
+    def stats(self) -> BrokerStats:
+        """The broker's message counters (``msgPutTotal*``, ``msgGetTotal*``, transfers)."""
+        if self._stats is None:
+            raise RuntimeError("the broker is not started; use `async with Broker(…)`")
+        return self._stats
 
     @property
     def schedule(self) -> ScheduleService:

@@ -75,7 +75,8 @@ class BrokerConfig:
     broker_cluster_name: str = "DefaultCluster"
     broker_name: str = dataclasses.field(default_factory=_host_name)  # Java: the host name
     broker_id: int = 0  # 0 = master; masters are always 0 (as BrokerStartup forces it)
-    broker_role: BrokerRole = BrokerRole.ASYNC_MASTER
+    broker_role: BrokerRole = BrokerRole.ASYNC_MASTER  # SLAVE: brokerId > 0, no replication
+    offset_check_in_slave: bool = False  # a slave corrects pull offsets (MessageStoreConfig)
     # the address registered with the NameServers and put in message ids;
     # empty = detect (bindAddress if it is one address, else this host's address)
     broker_ip1: str = dataclasses.field(default="", metadata={"key": "brokerIP1"})
@@ -155,6 +156,10 @@ class BrokerConfig:
             raise ValueError(f"defaultTopicQueueNums {self.default_topic_queue_nums} must be >= 1")
         if not 0 <= self.broker_permission <= 15:
             raise ValueError(f"brokerPermission {self.broker_permission} is not PermName bits")
+        if self.broker_role is BrokerRole.SLAVE and self.broker_id <= 0:
+            raise ValueError(
+                f"brokerRole=SLAVE needs brokerId > 0 (0 is the master's id), not {self.broker_id}"
+            )
         if self.register_name_server_period < 1000:
             raise ValueError(
                 f"registerNameServerPeriod {self.register_name_server_period} ms is below 1000 ms"

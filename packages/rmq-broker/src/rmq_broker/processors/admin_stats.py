@@ -5,11 +5,17 @@ Mirrors the statistics part of ``AdminBrokerProcessor`` (what ``mqadmin brokerSt
 ``producerConnection`` read):
 
 * GET_BROKER_RUNTIME_INFO: a KVTable with the keys Java's admin tools read, from the
-  store's counters (:meth:`rmq_store.MessageStore.statistics`) and the broker's state;
-  TPS figures are computed as Java's ``StoreStatsService`` does, from counter samples
-  taken every second (``"<10 s> <60 s> <600 s>"``); ``msgPutTotal*Morning`` are sampled
-  at local midnight, as Java's ``BrokerStats``. Keys whose figures rmq does not count
-  are left out rather than made up (see the README).
+  store's counters (:meth:`rmq_store.MessageStore.statistics`), the broker's message
+  counters (:class:`rmq_broker.stats.BrokerStats`) and the broker's state; TPS figures
+  are computed as Java's ``StoreStatsService`` does, from counter samples taken every
+  second (``"<10 s> <60 s> <600 s>"``, "" for a window not filled yet);
+  ``getTransferredTps`` (5.x spelling) and ``getTransferedTps`` (4.x spelling, which
+  4.x ``mqadmin clusterList`` reads) count messages returned by pulls;
+  ``msgPutTotal*`` / ``msgGetTotal*`` count messages of non-system topics put / pulled,
+  and the ``*Morning`` ones are taken at local midnight, as Java's ``BrokerStats``.
+  ``brokerActive`` is false on a slave (Java: the schedule and transaction-check
+  services do not run there). Keys whose figures rmq does not count are left out rather
+  than made up (see the README).
 * GET_TOPIC_STATS_INFO: per queue min/max offset and the store time of the last message.
 * GET_CONSUME_STATS: per queue the broker's max offset, the group's committed offset and
   the store time of the last consumed message.
@@ -30,8 +36,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final, final
 
+from rmq_broker.config import BrokerRole
 from rmq_broker.controller import BrokerController
 from rmq_broker.processors._common import respond
+from rmq_broker.stats import BrokerStats
+from rmq_broker.store import BrokerStore
 from rmq_protocol.codec.body import (
     Connection as ConnectionBody,
 )
@@ -56,7 +65,13 @@ from rmq_protocol.codec.headers import (
 from rmq_protocol.codec.version import CURRENT_VERSION, version_name
 from rmq_protocol.transport import Connection, ProcessorRegistry
 
-__all__ = ["AdminStatsProcessor", "StatsSampler", "human_readable_bytes"]
+__all__ = [
+    "AdminStatsProcessor",
+    "Counters",
+    "StatsSampler",
+    "counter_reader",
+    "human_readable_bytes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -100,32 +115,61 @@ def _format_runtime(millis: int) -> str:
     return f"[ {days} days, {hours} hours, {minutes} minutes, {seconds} seconds ]"
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Counters:
+    """The counters the sampler reads once a second (all since the broker started)."""
+
+    put: int  # messages the store put, every topic (putTps)
+    get_found: int  # store gets that found messages (getFoundTps)
+    get_miss: int  # store gets that found none (getMissTps)
+    transferred: int  # messages returned by pulls (getTransferredTps)
+    put_user: int  # messages put to non-system topics (msgPutTotal*)
+    get_user: int  # messages of non-system topics returned by pulls (msgGetTotal*)
+
+
+def counter_reader(store: BrokerStore, stats: BrokerStats) -> Callable[[], Counters]:
+    """The sampler's ``read``: the store's statistics and the broker's counters (the
+    consume queues are scanned for new puts first)."""
+
+    def read() -> Counters:
+        stats.scan_puts()
+        store_stats = store.statistics()
+        return Counters(
+            put=store_stats.put_messages,
+            get_found=store_stats.get_found,
+            get_miss=store_stats.get_miss,
+            transferred=stats.get_nums,
+            put_user=stats.put_nums_user,
+            get_user=stats.get_nums_user,
+        )
+
+    return read
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Sample:
     at: float  # monotonic seconds
-    put: int
-    get_found: int
-    get_miss: int
+    counters: Counters
 
 
 @final
 class StatsSampler:
-    """Samples the store's counters once a second (the broker's stats task calls
-    :meth:`sample`) for TPS figures, and the put count at local midnight.
+    """Samples the counters once a second (the broker's stats task calls
+    :meth:`sample`) for TPS figures, and the message totals at local midnight.
 
     Used on the broker's event loop only.
     """
 
     def __init__(
         self,
-        read: Callable[[], tuple[int, int, int]],
+        read: Callable[[], Counters],
         *,
         monotonic: Callable[[], float] = time.monotonic,
         today: Callable[[], datetime.date] = datetime.date.today,
     ) -> None:
         """
         Args:
-            read: the counters now: (messages put, gets that found, gets that missed).
+            read: the counters now.
             monotonic: clock of the samples (seconds).
             today: the local date (midnight sampling).
         """
@@ -136,18 +180,28 @@ class StatsSampler:
         self._day = today()
         self.put_total_today_morning = 0
         self.put_total_yesterday_morning = 0
+        self.get_total_today_morning = 0
+        self.get_total_yesterday_morning = 0
         self.sample()
 
-    def sample(self) -> None:
-        put, found, miss = self._read()
-        self._samples.append(_Sample(self._monotonic(), put, found, miss))
+    def sample(self) -> Counters:
+        """Take a sample (and the midnight totals on a new day); returns the counters."""
+        counters = self._read()
+        self._samples.append(_Sample(self._monotonic(), counters))
         day = self._today()
         if day != self._day:  # Java's BrokerStats.record(), scheduled at midnight
             self._day = day
             self.put_total_yesterday_morning = self.put_total_today_morning
-            self.put_total_today_morning = put
+            self.get_total_yesterday_morning = self.get_total_today_morning
+            self.put_total_today_morning = counters.put_user
+            self.get_total_today_morning = counters.get_user
+        return counters
 
-    def _tps(self, window: int, value: Callable[[_Sample], int]) -> str:
+    def now(self) -> Counters:
+        """The counters now, without taking a sample."""
+        return self._read()
+
+    def _tps(self, window: int, value: Callable[[Counters], int]) -> str:
         """Java ``CallSnapshot.getTPS`` over ``window`` samples; "" until there are
         that many (as Java)."""
         samples = self._samples
@@ -157,27 +211,31 @@ class StatsSampler:
         elapsed = last.at - before.at
         if elapsed <= 0:
             return _java_double(0.0)
-        return _java_double((value(last) - value(before)) / elapsed)
+        return _java_double((value(last.counters) - value(before.counters)) / elapsed)
 
-    def tps(self, value: Callable[[_Sample], int]) -> str:
+    def tps(self, value: Callable[[Counters], int]) -> str:
         """``"<10 s> <60 s> <600 s>"`` as Java's ``getPutTps()`` joins them."""
         return " ".join(self._tps(window, value) for window in _TPS_WINDOWS)
 
 
-def _put(sample: _Sample) -> int:
-    return sample.put
+def _put(counters: Counters) -> int:
+    return counters.put
 
 
-def _found(sample: _Sample) -> int:
-    return sample.get_found
+def _found(counters: Counters) -> int:
+    return counters.get_found
 
 
-def _miss(sample: _Sample) -> int:
-    return sample.get_miss
+def _miss(counters: Counters) -> int:
+    return counters.get_miss
 
 
-def _total(sample: _Sample) -> int:
-    return sample.get_found + sample.get_miss
+def _total(counters: Counters) -> int:
+    return counters.get_found + counters.get_miss
+
+
+def _transferred(counters: Counters) -> int:
+    return counters.transferred
 
 
 @final
@@ -209,40 +267,49 @@ class AdminStatsProcessor:
         store = c.store
         stats = store.statistics()
         sampler = self._sampler
+        counters = sampler.now()
         root = Path(c.settings.store.store_path_root_dir)
         commit_log_dir = root / "commitlog"
         commit_log_ratio = _disk_used_ratio(commit_log_dir)
         earliest = store.get_earliest_message_time()
         now = c.clock_ms()
         waiter = c.flush_waiter
+        # Java writes 1 (and divides by 1) while nothing was put
+        put_times = stats.put_messages or 1
         info = {
             # DefaultMessageStore / StoreStatsService
             "bootTimestamp": str(c.started_ms),
             "runtime": _format_runtime(now - c.started_ms),
-            "putMessageTimesTotal": str(stats.put_messages),
+            "putMessageTimesTotal": str(put_times),
             "putMessageSizeTotal": str(stats.put_bytes),
-            "putMessageAverageSize": _java_double(
-                stats.put_bytes / stats.put_messages if stats.put_messages else 0.0
-            ),
+            "putMessageAverageSize": _java_double(stats.put_bytes / put_times),
             "putTps": sampler.tps(_put),
             "getFoundTps": sampler.tps(_found),
             "getMissTps": sampler.tps(_miss),
             "getTotalTps": sampler.tps(_total),
+            "getTransferredTps": sampler.tps(_transferred),
+            "getTransferedTps": sampler.tps(_transferred),  # 4.x spelling (4.x mqadmin)
             f"commitLogDiskRatio_{commit_log_dir}": _java_double(commit_log_ratio),
             "commitLogDiskRatio": _java_double(commit_log_ratio),
             "consumeQueueDiskRatio": _java_double(_disk_used_ratio(root / "consumequeue")),
             "commitLogMinOffset": str(stats.min_phy_offset),
             "commitLogMaxOffset": str(stats.max_phy_offset),
             "dispatchBehindBytes": "0",  # the store dispatches as it appends
+            # the put lock is never held while the loop answers this (puts run on it)
+            "pageCacheLockTimeMills": "0",
             "remainHowManyDataToFlush": human_readable_bytes(
                 max(stats.max_phy_offset - stats.flush.flushed_offset, 0)
             ),
             # AdminBrokerProcessor.prepareRuntimeInfo
             "brokerVersion": str(CURRENT_VERSION),
             "brokerVersionDesc": version_name(CURRENT_VERSION),
+            "brokerActive": "false" if config.broker_role is BrokerRole.SLAVE else "true",
             "msgPutTotalYesterdayMorning": str(sampler.put_total_yesterday_morning),
             "msgPutTotalTodayMorning": str(sampler.put_total_today_morning),
-            "msgPutTotalTodayNow": str(stats.put_messages),
+            "msgPutTotalTodayNow": str(counters.put_user),
+            "msgGetTotalYesterdayMorning": str(sampler.get_total_yesterday_morning),
+            "msgGetTotalTodayMorning": str(sampler.get_total_today_morning),
+            "msgGetTotalTodayNow": str(counters.get_user),
             "earliestMessageTimeStamp": str(-1 if earliest is None else earliest),
             "startAcceptSendRequestTimeStamp": str(config.start_accept_send_request_time_stamp),
             # no timer wheel: what Java reports when timerWheelEnable is false

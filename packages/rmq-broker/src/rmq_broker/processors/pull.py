@@ -25,7 +25,13 @@ Mirrors ``org.apache.rocketmq.broker.processor.PullMessageProcessor`` and
   (``shortPollingTimeMills`` with long polling off); it is answered when a matching
   message arrives or at the deadline, by running it again without suspension;
 * a FOUND body is the stored records themselves: the store's memoryviews go to the
-  socket through ``Connection.send_response(response, body_parts)``, no per-message copy.
+  socket through ``Connection.send_response(response, body_parts)``, no per-message copy;
+  the messages are counted once per response (:meth:`BrokerStats.count_get
+  <rmq_broker.stats.BrokerStats.count_get>`: ``msgGetTotalTodayNow``, ``getTransferredTps``);
+* on a slave (``brokerRole=SLAVE``) pulls are served from its own store, as Java's are,
+  except that a piggybacked commit offset is not stored and, unless
+  ``offsetCheckInSlave``, an offset the queue does not hold is not corrected:
+  ``nextBeginOffset`` stays the requested offset (Java ``nextOffsetCorrection``).
 """
 
 from __future__ import annotations
@@ -35,11 +41,12 @@ import logging
 from typing import Final, final
 
 from rmq_broker.client_manager import SUB_ALL, build_subscription, is_tag_type
-from rmq_broker.config import PERM_READ
+from rmq_broker.config import PERM_READ, BrokerRole
 from rmq_broker.controller import BrokerController, suggest_todo
 from rmq_broker.filtering import MessageFilter, check_subscription, message_filter
 from rmq_broker.long_polling import HeldPull
 from rmq_broker.processors._common import respond
+from rmq_broker.stats import BrokerStats
 from rmq_protocol.codec.body import MessageModel, SubscriptionData
 from rmq_protocol.codec.codes import RequestCode, ResponseCode
 from rmq_protocol.codec.command import RemotingCommand
@@ -73,14 +80,30 @@ _LITE_PULL_MESSAGE: Final = int(RequestCode.LITE_PULL_MESSAGE)
 _PULL_NOT_FOUND: Final = int(ResponseCode.PULL_NOT_FOUND)
 _PULL_OFFSET_MOVED: Final = int(ResponseCode.PULL_OFFSET_MOVED)
 _SUBSCRIPTIONS_MAX: Final = 1024  # subscriptions carried by pulls, remembered parsed
+# Statuses whose nextBeginOffset Java's store corrects only on a master
+# (DefaultMessageStore.nextOffsetCorrection): the requested offset is not in the queue.
+_CORRECTED: Final = frozenset(
+    {
+        GetMessageStatus.NO_MESSAGE_IN_QUEUE,
+        GetMessageStatus.NO_MATCHED_LOGIC_QUEUE,
+        GetMessageStatus.OFFSET_TOO_SMALL,
+        GetMessageStatus.OFFSET_OVERFLOW_ONE,
+        GetMessageStatus.OFFSET_OVERFLOW_BADLY,
+        GetMessageStatus.OFFSET_FOUND_NULL,
+    }
+)
 
 
 @final
 class PullMessageProcessor:
     """Answers pulls from the store; parks empty ones for long polling."""
 
-    def __init__(self, controller: BrokerController) -> None:
+    def __init__(self, controller: BrokerController, stats: BrokerStats) -> None:
         self._c = controller
+        self._stats = stats
+        slave = controller.config.broker_role is BrokerRole.SLAVE
+        self._store_commit_offset = not slave  # Java: never on a slave
+        self._correct_offsets = not slave or controller.config.offset_check_in_slave
         controller.resume_pulls = self._resume
         # (topic, subString, expressionType, subVersion) of pulls carrying their
         # subscription (sysFlag 0x4) -> (the parsed subscription, its tag codes): a
@@ -255,6 +278,9 @@ class PullMessageProcessor:
                 message_filter=keep,
             )  # fmt: skip
         status = result.status
+        next_begin_offset = result.next_begin_offset
+        if not self._correct_offsets and status in _CORRECTED:
+            next_begin_offset = offset
         if status in _EMPTY_QUEUE:
             code = _PULL_OFFSET_MOVED if offset != 0 else _PULL_NOT_FOUND
         else:
@@ -269,9 +295,9 @@ class PullMessageProcessor:
         if code == _PULL_OFFSET_MOVED:
             logger.info(
                 "pull offset moved: group %s topic %s queue %d requested %d, next %d (%s)",
-                group, topic, queue_id, offset, result.next_begin_offset, status.name,
+                group, topic, queue_id, offset, next_begin_offset, status.name,
             )  # fmt: skip
-        if allow_suspend and header.sys_flag & FLAG_COMMIT_OFFSET:
+        if allow_suspend and header.sys_flag & FLAG_COMMIT_OFFSET and self._store_commit_offset:
             c.offsets.commit_offset(group, topic, queue_id, header.commit_offset)
 
         if code == _PULL_NOT_FOUND and allow_suspend and header.sys_flag & FLAG_SUSPEND:
@@ -291,7 +317,7 @@ class PullMessageProcessor:
             status.name,
             PullMessageResponseHeader(
                 suggest_which_broker_id=suggest,
-                next_begin_offset=result.next_begin_offset,
+                next_begin_offset=next_begin_offset,
                 min_offset=result.min_offset,
                 max_offset=result.max_offset,
                 topic_sys_flag=topic_config.topic_sys_flag,
@@ -300,6 +326,7 @@ class PullMessageProcessor:
         )
         if status is _FOUND:
             # The records are the body: one header, then the store's views, no copy.
+            self._stats.count_get(topic, len(result.messages))
             conn.send_response(response, result.messages)
             return None
         return response
