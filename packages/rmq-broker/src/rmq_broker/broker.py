@@ -63,6 +63,7 @@ from rmq_broker.processors.slave import SlaveProcessor
 from rmq_broker.schedule import ScheduleService
 from rmq_broker.stats import BrokerStats
 from rmq_broker.store import BrokerStore
+from rmq_broker.timer import TimerService
 from rmq_broker.transaction import TransactionService
 from rmq_protocol.codec.fastjson import JSONValue
 from rmq_protocol.transport import (
@@ -215,9 +216,17 @@ class Broker:
             delay_table=settings.store.delay_level_table,
             flush_interval_ms=config.flush_delay_offset_interval,
             clock_ms=controller.clock_ms,
+            timer=TimerService(
+                store,
+                controller.config_dir / "timerOffset.json",
+                precision_ms=config.timer_precision_ms,
+                clock_ms=controller.clock_ms,
+            ),
         )
         await asyncio.to_thread(self._load_metadata, controller)
         await asyncio.to_thread(schedule.load)
+        if schedule.timer is not None:
+            await asyncio.to_thread(schedule.timer.load)
         self._schedule = schedule
         self._loaded = True
         transactions = self._transactions = TransactionService(controller)

@@ -115,6 +115,10 @@ class BrokerConfig:
     default_query_max_num: int = 32  # QUERY_MESSAGE limit for unique-key queries
     # milliseconds between delayOffset.json writes (a MessageStoreConfig key in Java)
     flush_delay_offset_interval: int = 10_000
+    # --- 5.x timer messages (rmq_broker.timer; MessageStoreConfig keys in Java)
+    timer_wheel_enable: bool = True  # false: TIMER_* messages are refused (SYSTEM_ERROR)
+    timer_max_delay_sec: int = 3 * 24 * 3600  # seconds; later delivery times are refused
+    timer_precision_ms: int = 1000  # ms; snapped to 100, 200, 500 or 1000 as in Java
 
     # --- NameServer registration
     register_name_server_period: int = 30_000  # milliseconds

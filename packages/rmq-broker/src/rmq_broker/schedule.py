@@ -20,8 +20,10 @@ delay branch of ``CommitLog.putMessage``:
   at-least-once: after a crash the messages delivered since the last write are
   delivered again; none is lost.
 
-One task serves every level (the earliest due head decides how long it sleeps; a new
-scheduled message wakes it through the store's arrival listener). The clock is
+One task serves every level, and the 5.x timer messages of :mod:`rmq_broker.timer` when
+a :class:`~rmq_broker.timer.TimerService` is given (the earliest due head decides how
+long it sleeps; a new scheduled or timer message wakes it through the store's arrival
+listener; the timer progress is written with the delay offsets). The clock is
 injectable: tests move a fake clock and call :meth:`ScheduleService.wake`.
 Not thread-safe: used on the broker's event loop.
 """
@@ -41,6 +43,7 @@ from typing import Final, final
 from rmq_broker.errors import MetadataFileError
 from rmq_broker.jsonfile import read_json_file, write_json_file
 from rmq_broker.store import BrokerStore
+from rmq_broker.timer import TimerService
 from rmq_broker.topic_config import SCHEDULE_TOPIC
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.body import DataVersion
@@ -152,6 +155,7 @@ class ScheduleService:
         delay_table: dict[int, int],
         flush_interval_ms: int = 10_000,
         clock_ms: Callable[[], int] = _now_ms,
+        timer: TimerService | None = None,
     ) -> None:
         """
         Args:
@@ -161,6 +165,8 @@ class ScheduleService:
             delay_table: level (1-based) -> delay in ms (``messageDelayLevel``).
             flush_interval_ms: ``flushDelayOffsetInterval``: ms between writes of the file.
             clock_ms: the wall clock in ms (due times are store timestamps).
+            timer: the timer-message service this task drives too (its ``load`` is the
+                caller's; :meth:`persist` writes its file as well).
         """
         if not delay_table:
             raise ValueError("messageDelayLevel defines no level")
@@ -180,6 +186,9 @@ class ScheduleService:
         self._failures = 0
         self._lateness: collections.deque[int] = collections.deque(maxlen=_LATENESS_SAMPLES)
         self.data_version = DataVersion(counter=0, state_version=0, timestamp=clock_ms())
+        self.timer = timer
+        if timer is not None:
+            timer.wake = self.wake
         store.add_arrival_listener(self._on_arrival)
 
     # ------------------------------------------------------------------ persistence
@@ -224,6 +233,8 @@ class ScheduleService:
         """
         self._dirty = False
         write_json_file(self.path, self.to_value())
+        if self.timer is not None:
+            self.timer.persist()
 
     # ------------------------------------------------------------------ delivery
 
@@ -250,6 +261,10 @@ class ScheduleService:
         earliest: int | None = None
         for level in self._delays:
             due = self._deliver_level(level, now)
+            if due is not None and (earliest is None or due < earliest):
+                earliest = due
+        if self.timer is not None:
+            due = self.timer.deliver_due()
             if due is not None and (earliest is None or due < earliest):
                 earliest = due
         return earliest
@@ -377,7 +392,7 @@ class ScheduleService:
             flush_in = self._flush_interval_ms / 1000 - (time.monotonic() - last_flush)
             if flush_in <= 0:
                 last_flush = time.monotonic()
-                if self._dirty:
+                if self._dirty or (self.timer is not None and self.timer.dirty):
                     try:
                         await asyncio.to_thread(self.persist)
                     except OSError:

@@ -206,6 +206,8 @@ class TopicConfigManager:
         )
         self._system_topic(TRANS_HALF_TOPIC, 1)
         self._system_topic(TRANS_OP_HALF_TOPIC, 1)
+        if c.timer_wheel_enable:  # TimerMessageStore.TIMER_TOPIC (rmq_broker.timer)
+            self._system_topic(f"{SYSTEM_TOPIC_PREFIX}wheel_timer", 1)
 
     def is_system_topic(self, topic: str) -> bool:
         return topic in self._system or topic.startswith(SYSTEM_TOPIC_PREFIX)

@@ -26,7 +26,12 @@ send (Java only refuses ordered topics, relying on the NameServer routes for the
 and a topic without write permission refuses sends (Java stores them).
 Transactional half messages go to RMQ_SYS_TRANS_HALF_TOPIC (:mod:`rmq_broker.transaction`);
 a message with a delay level goes to SCHEDULE_TOPIC_XXXX until it is due
-(:mod:`rmq_broker.schedule`).
+(:mod:`rmq_broker.schedule`), a 5.x timer message (``TIMER_DELIVER_MS``,
+``TIMER_DELAY_SEC``, ``TIMER_DELAY_MS``) to ``rmq_sys_wheel_timer``
+(:mod:`rmq_broker.timer`; too far ahead or unparsable: MESSAGE_ILLEGAL with Java's
+remark). A SEND_BATCH_MESSAGE that is transactional or carries a delay level (in its own
+properties, as Java checks, or, stricter than Java, in one of its messages) is
+MESSAGE_ILLEGAL.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from rmq_broker.config import PERM_READ, PERM_WRITE
 from rmq_broker.controller import BrokerController, suggest_todo
 from rmq_broker.processors._common import respond
 from rmq_broker.schedule import schedule_if_delayed
+from rmq_broker.timer import TimerRefusal, route_timer
 from rmq_broker.topic_config import (
     DLQ_GROUP_TOPIC_PREFIX,
     RETRY_GROUP_TOPIC_PREFIX,
@@ -58,7 +64,13 @@ from rmq_protocol.codec.headers import (
     SendMessageRequestHeaderV2,
     SendMessageResponseHeader,
 )
-from rmq_protocol.codec.message import MessageExt, decode_batch
+from rmq_protocol.codec.message import (
+    BatchEntry,
+    MessageExt,
+    TransactionType,
+    decode_batch,
+    transaction_type,
+)
 from rmq_protocol.errors import LocalProtocolError, RemoteProtocolError
 from rmq_protocol.transport import Connection, ProcessorRegistry
 from rmq_store import DiskFullError, MessageTooLargeError, PutResult, StoreClosedError, StoreError
@@ -77,6 +89,9 @@ _CHECKED_TOPICS_MAX: Final = 4096  # topic names remembered as valid and allowed
 _SEND_MESSAGE: Final = int(RequestCode.SEND_MESSAGE)
 _SEND_BATCH_MESSAGE: Final = int(RequestCode.SEND_BATCH_MESSAGE)
 _MULTI_TAG: Final = TopicFilterType.MULTI_TAG
+_TIMER_DELIVER_MS: Final = props.TIMER_DELIVER_MS
+_TIMER_DELAY_SEC: Final = props.TIMER_DELAY_SEC
+_TIMER_DELAY_MS: Final = props.TIMER_DELAY_MS
 
 SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
 _Result = RemotingCommand | Awaitable[RemotingCommand]
@@ -245,9 +260,30 @@ class SendMessageProcessor:
                 )
             topic, queue_id, sys_flag = half
         properties[props.CLUSTER] = c.config.broker_cluster_name
+        store_topic, store_queue = topic, queue_id
+        if (
+            _TIMER_DELIVER_MS in properties
+            or _TIMER_DELAY_SEC in properties
+            or _TIMER_DELAY_MS in properties
+        ):
+            # 5.x timer message (rmq_broker.timer): held in rmq_sys_wheel_timer until due.
+            config = c.config
+            routed_timer = route_timer(
+                properties,
+                topic,
+                queue_id,
+                sys_flag,
+                now_ms=c.clock_ms(),
+                wheel_enable=config.timer_wheel_enable,
+                max_delay_sec=config.timer_max_delay_sec,
+                precision_ms=config.timer_precision_ms,
+            )
+            if isinstance(routed_timer, TimerRefusal):
+                return self._fail(request, routed_timer.code, routed_timer.remark)
+            store_topic, store_queue = routed_timer
         message = MessageExt(
-            topic=topic,
-            queue_id=queue_id,
+            topic=store_topic,
+            queue_id=store_queue,
             flag=header.flag,
             sys_flag=sys_flag,
             born_timestamp=header.born_timestamp,
@@ -333,6 +369,9 @@ class SendMessageProcessor:
             )
         batch_properties = props.decode_properties(header.properties) if header.properties else {}
         sys_flag = header.sys_flag
+        refused = self._batch_refusal(batch_properties, sys_flag, entries)
+        if refused is not None:
+            return self._fail(request, ResponseCode.MESSAGE_ILLEGAL, refused)
         if topic_config.topic_filter_type is _MULTI_TAG:
             sys_flag |= _MULTI_TAGS_FLAG
         born_host = c.born_host(conn)
@@ -356,6 +395,30 @@ class SendMessageProcessor:
         return self._store(
             request, messages, queue_id, batch_properties.get(props.UNIQ_KEY), batch_properties
         )
+
+    def _batch_refusal(
+        self, batch_properties: dict[str, str], sys_flag: int, entries: list[BatchEntry]
+    ) -> str | None:
+        """Java's ``CommitLog.asyncPutMessages`` checks: a batch that is transactional or
+        whose own properties carry a delay level is MESSAGE_ILLEGAL with the generic
+        illegal-message remark. rmq also refuses an inner message with a delay level
+        (Java stores it at once, without the delay; its clients never send one)."""
+        if transaction_type(sys_flag) is not TransactionType.NOT_TYPE:
+            return self._illegal_remark()
+        if _delay_level(batch_properties) > 0:
+            return self._illegal_remark()
+        delay_key = props.DELAY_TIME_LEVEL
+        for index, entry in enumerate(entries):
+            if delay_key not in entry.properties:
+                continue
+            level = _delay_level(entry.properties)
+            if level > 0:
+                return (
+                    f"{self._illegal_remark()} Message {index} of {len(entries)} in the batch "
+                    f"has delay level {level} ({props.DELAY_TIME_LEVEL}): delay levels are "
+                    "not supported for batching; send delayed messages one by one."
+                )
+        return None
 
     # ------------------------------------------------------------------ storing
 
