@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,6 +183,7 @@ REQUIRED = [
     "resetOffsetByTime",
     "skipAccumulatedMessage",
     "cloneGroupOffset",
+    "getConsumerStatus",
     "queryMsgById",
     "queryMsgByKey",
     "queryMsgByUniqueKey",
@@ -319,6 +321,22 @@ def test_update_topic_perm(admin: Admin, server: Server, unique: Callable[[str],
     assert route["queueDatas"][0]["readQueueNums"] == 4  # other settings kept
     ok(admin("updateTopicPerm", "-t", topic, "-p", "6"))
     assert ok(admin("topicRoute", "-t", topic)).json()["queueDatas"][0]["perm"] == 6
+    # -b: only that master (and it wins over -c, as in mqadmin)
+    changed = ok(
+        admin(
+            "updateTopicPerm", "-t", topic, "-p", "2", "-b", server.broker_addr,
+            "-c", "NoSuchCluster", as_json=True,
+        )
+    ).json()  # fmt: skip
+    assert changed["brokers"] == {server.broker_addr: {"old": 6}}
+    assert ok(admin("topicRoute", "-t", topic)).json()["queueDatas"][0]["perm"] == 2
+    with socket_port() as port:
+        failed(
+            admin("updateTopicPerm", "-t", topic, "-p", "6", "-b", f"127.0.0.1:{port}"),
+            f"broker 127.0.0.1:{port} is not a master serving topic",
+            server.broker_addr,
+        )
+    assert ok(admin("topicRoute", "-t", topic)).json()["queueDatas"][0]["perm"] == 2
 
 
 def test_update_topic_and_group_on_one_broker(
@@ -389,6 +407,143 @@ def test_consumer_progress_offsets_and_groups(
     ok(admin("deleteSubGroup", "-g", group))
 
 
+def test_delete_sub_group_on_one_broker(
+    admin: Admin, server: Server, unique: Callable[[str], str]
+) -> None:
+    topic, group = unique("T"), unique("G")
+    make_topic(admin, server, topic, queues=2)
+    send(admin, topic, "x", "-b", server.broker_name, "-i", "0")
+    ok(admin("updateSubGroup", "-b", server.broker_addr, "-g", group))
+    ok(admin("skipAccumulatedMessage", "-g", group, "-t", topic))
+    progress = ok(admin("consumerProgress", "-g", group, "-t", topic, as_json=True)).json()
+    assert [(q["consumerOffset"], q["lag"]) for q in progress["queues"]] == [(1, 0), (0, 0)]
+    with socket_port() as port:
+        failed(admin("deleteSubGroup", "-b", f"127.0.0.1:{port}", "-g", group), f":{port}")
+    deleted = ok(
+        admin("deleteSubGroup", "-b", server.broker_addr, "-g", group, "-r", "true", as_json=True)
+    ).json()
+    assert deleted["brokers"] == [server.broker_addr]
+    progress = ok(admin("consumerProgress", "-g", group, "-t", topic, as_json=True)).json()
+    # the offsets are gone (a broker reports an unknown offset as 0, as Java's does)
+    assert [(q["consumerOffset"], q["lag"]) for q in progress["queues"]] == [(0, 1), (0, 0)]
+    out = ok(admin("deleteSubGroup", "-b", server.broker_addr, "-g", group, "-c", "X")).out
+    assert (
+        out == f"delete subscription group [{group}] from broker [{server.broker_addr}] success.\n"
+    )
+
+
+def test_clone_group_offset_through_the_broker(
+    admin: Admin, server: Server, unique: Callable[[str], str]
+) -> None:
+    from rmq_client import ConsumeResult
+    from rmq_client.sync_consumer import SyncPushConsumer
+
+    topic, other, src, dest = unique("T"), unique("T"), unique("G"), unique("G")
+    make_topic(admin, server, topic, queues=2)
+    make_topic(admin, server, other, queues=1)
+    for i in range(4):
+        send(admin, topic, f"m{i}", "-b", server.broker_name, "-i", str(i % 2))
+    failed(
+        admin("cloneGroupOffset", "-s", src, "-d", dest, "-t", topic),
+        f"group {src!r} has no committed offset on topic {topic!r}",
+    )
+    ok(admin("skipAccumulatedMessage", "-g", src, "-t", topic))
+    # the source group runs, subscribed to another topic only: with -o false the broker
+    # (CLONE_GROUP_OFFSET's subscription check) skips the topic, which is reported
+    with SyncPushConsumer(
+        src,
+        namesrv_addr=server.namesrv,
+        listener=lambda msgs: ConsumeResult.SUCCESS,
+        subscriptions={other: "*"},
+    ):
+        deadline = time.monotonic() + 30
+        while admin("consumerConnection", "-g", src).code != 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        failed(
+            admin("cloneGroupOffset", "-s", src, "-d", dest, "-t", topic, "-o", "false"),
+            "did not copy the offsets of 2 queue(s)",
+            "use -o true",
+        )
+        cloned = ok(
+            admin(
+                "cloneGroupOffset", "-s", src, "-d", dest, "-t", topic, "-o", "true", as_json=True
+            )
+        ).json()
+    assert [(o["queueId"], o["offset"]) for o in cloned["offsets"]] == [(0, 2), (1, 2)]
+    progress = ok(admin("consumerProgress", "-g", dest, "-t", topic, as_json=True)).json()
+    assert [q["consumerOffset"] for q in progress["queues"]] == [2, 2]
+
+
+def test_clone_group_offset_refused_by_a_broker_without_it(
+    server: Server, unique: Callable[[str], str]
+) -> None:
+    """A broker that does not know CLONE_GROUP_OFFSET (here a remoting server with no
+    processors, registered with the NameServer for one topic) gives a clear error."""
+    from rmq_client import Admin as ClientAdmin
+    from rmq_client import BrokerError
+    from rmq_protocol.codec.body import (
+        RegisterBrokerBody,
+        TopicConfig,
+        TopicConfigSerializeWrapper,
+    )
+    from rmq_protocol.codec.codes import RequestCode, ResponseCode
+    from rmq_protocol.codec.command import RemotingCommand
+    from rmq_protocol.codec.headers import (
+        RegisterBrokerRequestHeader,
+        UnRegisterBrokerRequestHeader,
+    )
+    from rmq_protocol.transport import ProcessorRegistry, RemotingClient, start_server
+
+    topic, name, cluster = unique("T"), unique("fake"), unique("C")
+
+    async def go() -> BrokerError:
+        async with (
+            await start_server(ProcessorRegistry()) as fake,
+            RemotingClient(ProcessorRegistry()) as client,
+        ):
+            addr = fake.address
+            wrapper = TopicConfigSerializeWrapper(  # a NameServer wants two topics or more
+                topic_config_table={
+                    t: TopicConfig(topic_name=t, read_queue_nums=1, write_queue_nums=1)
+                    for t in (topic, f"{topic}_2")
+                }
+            )
+            body = RegisterBrokerBody(topic_config_serialize_wrapper=wrapper).encode()
+            register = RemotingCommand.request(
+                RequestCode.REGISTER_BROKER,
+                RegisterBrokerRequestHeader(
+                    broker_name=name,
+                    broker_addr=addr,
+                    cluster_name=cluster,
+                    ha_server_addr=addr,
+                    broker_id=0,
+                    body_crc32=zlib.crc32(body) & 0x7FFFFFFF,
+                ),
+                body=body,
+            )
+            response = await client.request(server.namesrv, register, timeout=5)
+            assert response.code == ResponseCode.SUCCESS, response.remark
+            try:
+                async with ClientAdmin(server.namesrv, timeout=5) as admin:
+                    with pytest.raises(BrokerError) as caught:
+                        await admin.clone_group_offset("G1", "G2", topic, offline=True)
+            finally:
+                unregister = RemotingCommand.request(
+                    RequestCode.UNREGISTER_BROKER,
+                    UnRegisterBrokerRequestHeader(
+                        broker_name=name, broker_addr=addr, cluster_name=cluster, broker_id=0
+                    ),
+                )
+                await client.request(server.namesrv, unregister, timeout=5)
+            return caught.value
+
+    error = asyncio.run(go())
+    assert error.code == 3  # REQUEST_CODE_NOT_SUPPORTED
+    assert "cannot clone group offsets (CLONE_GROUP_OFFSET, code 314)" in str(error)
+    assert name in str(error)
+
+
 def test_unknown_shown_for_missing_figures() -> None:
     from rmq_cli.admin.consumer import _or_unknown, _seconds
 
@@ -453,6 +608,65 @@ def test_connections(admin: Admin, server: Server, unique: Callable[[str], str])
         assert len(pc["connections"]) == 1
         assert "@" in pc["connections"][0]["clientId"]
         assert "#ClientId" in ok(admin("producerConnection", "-g", pgroup)).out
+
+
+def test_get_consumer_status_from_running_clients(
+    admin: Admin, server: Server, unique: Callable[[str], str]
+) -> None:
+    from rmq_client import ConsumeResult
+    from rmq_client.sync_consumer import SyncPushConsumer
+
+    topic, group = unique("T"), unique("G")
+    make_topic(admin, server, topic, queues=2)
+    failed(
+        admin("getConsumerStatus", "-g", group, "-t", topic),
+        "INVOKE_BROKER_TO_GET_CONSUMER_STATUS refused with SYSTEM_ERROR",
+        f"No Any Consumer online in the consumer group: [{group}]",
+    )
+    consumed = threading.Semaphore(0)
+
+    def listener(msgs: list[Any]) -> ConsumeResult:
+        for _ in msgs:
+            consumed.release()
+        return ConsumeResult.SUCCESS
+
+    with SyncPushConsumer(
+        group, namesrv_addr=server.namesrv, listener=listener, subscriptions={topic: "*"}
+    ) as consumer:
+        deadline = time.monotonic() + 40
+        while len(consumer.assigned_queues) < 2:
+            assert time.monotonic() < deadline, "the consumer got no queues"
+            time.sleep(0.1)
+        for i in range(6):
+            send(admin, topic, f"m{i}", "-b", server.broker_name, "-i", str(i % 2))
+        for _ in range(6):
+            assert consumed.acquire(timeout=30)
+        # the offsets are what the running client holds (not yet necessarily committed)
+        while True:
+            status = ok(admin("getConsumerStatus", "-g", group, "-t", topic, as_json=True)).json()
+            offsets = [(o["queueId"], o["offset"]) for c in status["clients"] for o in c["offsets"]]
+            if sorted(offsets) == [(0, 3), (1, 3)] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert sorted(offsets) == [(0, 3), (1, 3)], status
+        assert len(status["clients"]) == 1
+        client_id = status["clients"][0]["clientId"]
+        cc = ok(admin("consumerConnection", "-g", group, as_json=True)).json()
+        assert [c["clientId"] for c in cc["connections"]] == [client_id]
+        text = ok(admin("getConsumerStatus", "-g", group, "-t", topic, "-i", client_id)).out
+        assert text.startswith(
+            f"get consumer status from client. group={group}, topic={topic}, "
+            f"originClientId={client_id}\n"
+        )
+        rows = [line.split() for line in text.splitlines()[2:]]
+        assert rows == [
+            [client_id, server.broker_name, "0", "3"],
+            [client_id, server.broker_name, "1", "3"],
+        ], text
+        other = ok(
+            admin("getConsumerStatus", "-g", group, "-t", topic, "-i", "1.2.3.4@x", as_json=True)
+        )
+        assert other.json()["clients"] == []
 
 
 # ---------------------------------------------------------------------- messages

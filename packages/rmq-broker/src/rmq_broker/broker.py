@@ -53,6 +53,7 @@ from rmq_broker.processors.admin_stats import (
     counter_reader,
 )
 from rmq_broker.processors.client import ClientManageProcessor
+from rmq_broker.processors.consumer_status import ConsumerStatusProcessor
 from rmq_broker.processors.end_transaction import EndTransactionProcessor
 from rmq_broker.processors.offsets import OffsetProcessor
 from rmq_broker.processors.pull import PullMessageProcessor
@@ -245,6 +246,7 @@ class Broker:
         AdminConfigProcessor(controller).register(registry)
         EndTransactionProcessor(controller, transactions).register(registry)
         ResetOffsetProcessor(controller).register(registry)
+        ConsumerStatusProcessor(controller).register(registry)
         slave = config.broker_role is BrokerRole.SLAVE
         if slave:  # over the send processors: a slave's store takes no writes
             SlaveProcessor(controller).register(registry)

@@ -42,6 +42,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar, Final, Protocol, final
 
+from rmq_client._consumer_status import consumer_offsets, consumer_status_body
 from rmq_client.errors import (
     BrokerError,
     ClientClosedError,
@@ -850,15 +851,8 @@ class ClientInstance:
 
     def _on_consumer_status(self, cmd: RemotingCommand, conn: Connection) -> RemotingCommand:
         header = cmd.decode_header(GetConsumerStatusRequestHeader)
-        consumer = self._consumers.get(header.group)
-        if consumer is None:
-            return self._answer(
-                cmd, ResponseCode.SYSTEM_ERROR, f"no consumer of group {header.group} here"
-            )
-        # GetConsumerStatusBody: the consumer's offsets of the topic, from its running info.
-        table = consumer.running_info().get("mqTable", {})
-        body = dumps({"messageQueueTable": table, "consumerTable": {}}, object_keys=True)  # type: ignore[dict-item]
-        return self._answer(cmd, body=body)
+        offsets = consumer_offsets(self._consumers.get(header.group), header.topic)
+        return self._answer(cmd, body=consumer_status_body(offsets))  # see _consumer_status
 
     def _on_running_info(self, cmd: RemotingCommand, conn: Connection) -> RemotingCommand:
         header = cmd.decode_header(GetConsumerRunningInfoRequestHeader)

@@ -25,8 +25,15 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Self, TypeAlias, final
 
+from rmq_client._consumer_status import decode_consumer_table
 from rmq_client._instance import MASTER_ID, ClientConfig, ClientInstance, check_response
-from rmq_client.errors import BrokerError, ClientClosedError, ClientError, OffsetNotFoundError
+from rmq_client.errors import (
+    BrokerError,
+    ClientClosedError,
+    ClientError,
+    OffsetNotFoundError,
+    error_for_code,
+)
 from rmq_client.message import ReceivedMessage
 from rmq_client.trace._codec import TRACE_TOPIC
 from rmq_client.trace._query import MessageTrack, message_consumed_by, query_message_trace
@@ -59,6 +66,7 @@ from rmq_protocol.codec.headers import (
     DeleteTopicFromNamesrvRequestHeader,
     DeleteTopicRequestHeader,
     GetConsumerConnectionListRequestHeader,
+    GetConsumerStatusRequestHeader,
     GetConsumeStatsRequestHeader,
     GetKVConfigRequestHeader,
     GetKVConfigResponseHeader,
@@ -69,6 +77,8 @@ from rmq_protocol.codec.headers import (
     GetTopicStatsInfoRequestHeader,
     PullMessageRequestHeader,
     PutKVConfigRequestHeader,
+    QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader,
     QueryMessageRequestHeader,
     ResetOffsetRequestHeader,
     SearchOffsetRequestHeader,
@@ -89,6 +99,7 @@ _Build: TypeAlias = Callable[[ClientInstance], RemotingCommand]
 
 TOOLS_CONSUMER_GROUP: Final = "TOOLS_CONSUMER"
 _PERM_READ_WRITE: Final = 6
+_CONSUMER_STATUS_CLIENT_WAIT: Final = 5.0  # seconds a broker waits for each client (Java)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,12 +234,13 @@ class Admin:
             raise ClientError(f"no master broker in cluster {cluster or '(any)'}")
         return addrs
 
-    async def _to_masters(self, cluster: str | None, build: _Build) -> None:
+    async def _to_masters(self, cluster: str | None, build: _Build) -> list[str]:
         instance = self.instance
         addrs = await self.master_addrs(cluster)
         await asyncio.gather(
             *(instance.invoke_checked(a, build(instance), timeout=self.timeout) for a in addrs)
         )
+        return addrs
 
     # ------------------------------------------------------------------ topics
 
@@ -356,11 +368,27 @@ class Admin:
         )
 
     async def delete_subscription_group(
-        self, group: str, *, cluster: str | None = None, clean_offset: bool = False
-    ) -> None:
-        """Delete a consumer group (and its offsets if ``clean_offset``) from the masters."""
+        self,
+        group: str,
+        *,
+        cluster: str | None = None,
+        clean_offset: bool = False,
+        broker_addr: str | None = None,
+    ) -> list[str]:
+        """Delete a consumer group (and its offsets if ``clean_offset``) from the masters
+        of ``cluster``, or only from the broker at ``broker_addr`` (mqadmin
+        ``deleteSubGroup -b``; DELETE_SUBSCRIPTIONGROUP).
+
+        Returns:
+            The addresses of the brokers it was deleted from.
+        """
         header = DeleteSubscriptionGroupRequestHeader(group_name=group, clean_offset=clean_offset)
-        await self._to_masters(
+        if broker_addr is not None:
+            instance = self.instance
+            cmd = instance.request(RequestCode.DELETE_SUBSCRIPTIONGROUP, header)
+            await instance.invoke_checked(broker_addr, cmd, timeout=self.timeout)
+            return [broker_addr]
+        return await self._to_masters(
             cluster, lambda i: i.request(RequestCode.DELETE_SUBSCRIPTIONGROUP, header)
         )
 
@@ -536,7 +564,8 @@ class Admin:
         subscribe to it.
 
         Raises:
-            BrokerError: a broker refused.
+            BrokerError: a broker refused; REQUEST_CODE_NOT_SUPPORTED (code 3, the remark
+                saying so) from a broker that cannot clone offsets.
         """
         instance = self.instance
         route = await instance.topic_route(topic, refresh=True)
@@ -545,9 +574,61 @@ class Admin:
         )
         for broker in route.broker_datas:
             addr = broker.broker_addrs.get(MASTER_ID)
-            if addr is not None:
-                cmd = instance.request(RequestCode.CLONE_GROUP_OFFSET, header)
-                await instance.invoke_checked(addr, cmd, timeout=self.timeout)
+            if addr is None:
+                continue
+            cmd = instance.request(RequestCode.CLONE_GROUP_OFFSET, header)
+            response = await instance.invoke(addr, cmd, timeout=self.timeout)
+            if response.code == ResponseCode.REQUEST_CODE_NOT_SUPPORTED:
+                raise error_for_code(
+                    response.code,
+                    f"broker {broker.broker_name} cannot clone group offsets "
+                    f"(CLONE_GROUP_OFFSET, code 314): {(response.remark or 'no remark').strip()}; "
+                    "copy them with UPDATE_CONSUMER_OFFSET (Admin.update_consumer_offset)",
+                    broker=addr,
+                    request=RequestCode.CLONE_GROUP_OFFSET,
+                )
+            check_response(addr, cmd, response)
+
+    async def consumer_status(
+        self, group: str, topic: str, *, client_id: str | None = None
+    ) -> dict[str, dict[MessageQueue, int]]:
+        """The offsets each running client of ``group`` holds for ``topic``: client id →
+        queue → offset (mqadmin ``getConsumerStatus``).
+
+        Sends INVOKE_BROKER_TO_GET_CONSUMER_STATUS to a master of the topic's route (the
+        next one if a broker fails to answer); the broker asks the group's clients
+        (GET_CONSUMER_STATUS_FROM_CLIENT, up to 5 s each) and a client that does not
+        answer is missing from the result. ``client_id``: ask only that client.
+
+        Raises:
+            TopicNotFoundError: no route for ``topic``.
+            BrokerError: the broker refused: SYSTEM_ERROR when no client of the group is
+                online, or a client is older than 3.0.7.
+        """
+        instance = self.instance
+        route = await instance.topic_route(topic, refresh=True)
+        header = GetConsumerStatusRequestHeader(topic=topic, group=group, client_addr=client_id)
+        addrs = [
+            b.broker_addrs[MASTER_ID] for b in route.broker_datas if MASTER_ID in b.broker_addrs
+        ]
+        if not addrs:
+            raise ClientError(f"no master broker serves topic {topic!r}")
+        # the broker waits up to 5 s for each client, so give it that much more time
+        timeout = self.timeout + _CONSUMER_STATUS_CLIENT_WAIT
+
+        async def ask(addr: str) -> dict[str, dict[MessageQueue, int]]:
+            cmd = instance.request(RequestCode.INVOKE_BROKER_TO_GET_CONSUMER_STATUS, header)
+            response = await instance.invoke_checked(addr, cmd, timeout=timeout)
+            return decode_consumer_table(response.body)
+
+        for addr in addrs[:-1]:
+            try:
+                return await ask(addr)
+            except BrokerError:
+                raise
+            except ClientError as exc:  # unreachable or silent: the next master
+                logger.info("consumer status of %s from %s failed: %s", group, addr, exc)
+        return await ask(addrs[-1])
 
     # ------------------------------------------------------------------ messages
 
@@ -689,26 +770,43 @@ class Admin:
         return TopicConfig.from_json(response.body)
 
     async def update_topic_perm(
-        self, topic: str, perm: int, *, cluster: str | None = None
+        self,
+        topic: str,
+        perm: int,
+        *,
+        cluster: str | None = None,
+        broker_addr: str | None = None,
     ) -> dict[str, int]:
         """Set ``topic``'s permission (PermName bits: 2 W, 4 R, 6 RW) on every master of
-        its route (of ``cluster`` only, when given), keeping its other settings.
+        its route (of ``cluster`` only, when given; only the master at ``broker_addr``
+        when given, as mqadmin ``updateTopicPerm -b``), keeping its other settings.
 
         Returns:
             broker address → the permission it had before.
 
         Raises:
             TopicNotFoundError: no route for the topic.
+            ClientError: ``broker_addr`` is not a master serving the topic.
             ValueError: ``perm`` is not 2, 4 or 6.
         """
         if perm not in (2, 4, 6):
             raise ValueError(f"topic permission must be 2 (W), 4 (R) or 6 (RW), not {perm}")
         instance = self.instance
         route = await instance.topic_route(topic, refresh=True)
+        masters = sorted(
+            b.broker_addrs[MASTER_ID] for b in route.broker_datas if MASTER_ID in b.broker_addrs
+        )
+        if broker_addr is not None and broker_addr not in masters:
+            raise ClientError(
+                f"broker {broker_addr} is not a master serving topic {topic!r} "
+                f"(its masters: {', '.join(masters) or 'none'}); give a master's address"
+            )
         before: dict[str, int] = {}
         for broker in route.broker_datas:
             addr = broker.broker_addrs.get(MASTER_ID)
             if addr is None or (cluster is not None and broker.cluster != cluster):
+                continue
+            if broker_addr is not None and addr != broker_addr:
                 continue
             config = await self.topic_config(addr, topic)
             before[addr] = config.perm
@@ -862,6 +960,31 @@ class Admin:
             ),
         )
         await instance.invoke_checked(addr, cmd, timeout=self.timeout)
+
+    async def committed_offsets(self, group: str, topic: str) -> dict[MessageQueue, int]:
+        """``group``'s committed offset of every queue of ``topic`` that has one
+        (QUERY_CONSUMER_OFFSET with ``setZeroIfNotFound=false`` to each queue's master;
+        a queue without an offset is absent, not 0 as in consume stats)."""
+        instance = self.instance
+        await instance.topic_route(topic, refresh=True)
+        out: dict[MessageQueue, int] = {}
+        for mq in instance.subscribe_queues(topic):
+            addr = await instance.find_broker_addr(mq.broker_name)
+            cmd = instance.request(
+                RequestCode.QUERY_CONSUMER_OFFSET,
+                QueryConsumerOffsetRequestHeader(
+                    consumer_group=group,
+                    topic=topic,
+                    queue_id=mq.queue_id,
+                    set_zero_if_not_found=False,
+                ),
+            )
+            response = await instance.invoke(addr, cmd, timeout=self.timeout)
+            if response.code == ResponseCode.QUERY_NOT_FOUND:
+                continue
+            check_response(addr, cmd, response)
+            out[mq] = response.decode_header(QueryConsumerOffsetResponseHeader).offset
+        return dict(sorted(out.items()))
 
     async def skip_accumulated_messages(self, group: str, topic: str) -> dict[MessageQueue, int]:
         """Move ``group``'s offsets on ``topic`` to the end of every queue (mqadmin

@@ -70,6 +70,7 @@ async def update_sub_group(admin: Admin, args: argparse.Namespace, out: Output) 
 def _delete_args(p: argparse.ArgumentParser) -> None:
     _group(p)
     add_cluster(p, "delete the group from this cluster")
+    add_broker_addr(p, "delete the group from this broker only (host:port; wins over -c)")
     p.add_argument(
         "-r",
         "--removeOffset",
@@ -82,12 +83,25 @@ def _delete_args(p: argparse.ArgumentParser) -> None:
 
 @command("deleteSubGroup", "Consumer", "delete a consumer group", _delete_args)
 async def delete_sub_group(admin: Admin, args: argparse.Namespace, out: Output) -> int:
-    await admin.delete_subscription_group(
-        args.group, cluster=args.cluster, clean_offset=args.remove_offset
-    )
+    if args.broker_addr:  # mqadmin: -b wins over -c
+        brokers = await admin.delete_subscription_group(
+            args.group, broker_addr=args.broker_addr, clean_offset=args.remove_offset
+        )
+    else:
+        brokers = await admin.delete_subscription_group(
+            args.group, cluster=args.cluster, clean_offset=args.remove_offset
+        )
     out.result(
-        {"group": args.group, "deleted": True, "offsetsRemoved": args.remove_offset},
-        lambda: out.line(f"delete subscription group [{args.group}] success."),
+        {
+            "group": args.group,
+            "deleted": True,
+            "offsetsRemoved": args.remove_offset,
+            "brokers": brokers,
+        },
+        lambda: out.lines(
+            f"delete subscription group [{args.group}] from broker [{addr}] success."
+            for addr in brokers
+        ),
     )
     return 0
 

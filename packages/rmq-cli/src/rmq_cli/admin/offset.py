@@ -1,4 +1,5 @@
-"""Offset commands: resetOffsetByTime, skipAccumulatedMessage, cloneGroupOffset."""
+"""Offset commands: resetOffsetByTime, skipAccumulatedMessage, cloneGroupOffset,
+getConsumerStatus."""
 
 from __future__ import annotations
 
@@ -83,23 +84,82 @@ def _clone_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-s", "--srcGroup", dest="src", required=True, help="source consumer group")
     p.add_argument("-d", "--destGroup", dest="dest", required=True, help="destination group")
     p.add_argument("-t", "--topic", required=True, help="topic")
-    p.add_argument("-o", "--offline", type=parse_bool, default=True, help="(accepted)")
+    p.add_argument(
+        "-o",
+        "--offline",
+        type=parse_bool,
+        default=True,
+        help="copy even if the running source group does not subscribe the topic (default "
+        "true; false lets the broker skip such a topic, which is then an error)",
+    )
 
 
 @command(
     "cloneGroupOffset", "Offset", "copy one group's offsets on a topic to another", _clone_args
 )
 async def clone_group_offset(admin: Admin, args: argparse.Namespace, out: Output) -> int:
-    progress = await admin.consumer_progress(args.src, topic=args.topic)
-    offsets = {
-        q.queue: q.consumer_offset
-        for q in progress.queues
-        if q.queue.topic == args.topic and q.consumer_offset >= 0
-    }
-    if not offsets:
+    source = await _committed(admin, args.src, args.topic)
+    if not source:
         raise CommandError(f"group {args.src!r} has no committed offset on topic {args.topic!r}")
-    for mq, offset in offsets.items():
-        await admin.update_consumer_offset(args.dest, mq, offset)
+    await admin.clone_group_offset(args.src, args.dest, args.topic, offline=args.offline)
+    offsets = await _committed(admin, args.dest, args.topic)
+    missing = sorted(mq for mq, o in source.items() if offsets.get(mq) != o)
+    if missing:
+        raise CommandError(
+            f"the broker did not copy the offsets of {len(missing)} queue(s) of topic "
+            f"{args.topic!r} from {args.src!r} to {args.dest!r} (first: queue "
+            f"{missing[0].queue_id} of {missing[0].broker_name}); with -o false it skips a "
+            "topic the running source group does not subscribe: use -o true"
+        )
     out.line(f"clone group offset from {args.src} to {args.dest} on topic {args.topic}:")
     _offsets(out, args.dest, args.topic, offsets)
+    return 0
+
+
+async def _committed(admin: Admin, group: str, topic: str) -> dict[MessageQueue, int]:
+    return await admin.committed_offsets(group, topic)
+
+
+def _status_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-g", "--group", required=True, help="consumer group")
+    p.add_argument("-t", "--topic", required=True, help="topic")
+    p.add_argument(
+        "-i", "--originClientId", dest="client_id", default=None, help="only this client id"
+    )
+
+
+@command(
+    "getConsumerStatus",
+    "Offset",
+    "the offsets each running client of a group holds (asked through the broker)",
+    _status_args,
+)
+async def get_consumer_status(admin: Admin, args: argparse.Namespace, out: Output) -> int:
+    table = await admin.consumer_status(args.group, args.topic, client_id=args.client_id)
+    rows = [
+        (client_id, mq.broker_name, mq.queue_id, offset)
+        for client_id, offsets in sorted(table.items())
+        for mq, offset in sorted(offsets.items())
+    ]
+    out.line(
+        f"get consumer status from client. group={args.group}, topic={args.topic}, "
+        f"originClientId={args.client_id or ''}"
+    )
+    out.result(
+        {
+            "group": args.group,
+            "topic": args.topic,
+            "clients": [
+                {
+                    "clientId": client_id,
+                    "offsets": [
+                        {"brokerName": mq.broker_name, "queueId": mq.queue_id, "offset": o}
+                        for mq, o in sorted(offsets.items())
+                    ],
+                }
+                for client_id, offsets in sorted(table.items())
+            ],
+        },
+        lambda: out.table(("#clientId", "#brokerName", "#queueId", "#offset"), rows),
+    )
     return 0

@@ -120,12 +120,16 @@ async def delete_topic(admin: Admin, args: argparse.Namespace, out: Output) -> i
 def _update_perm_args(p: argparse.ArgumentParser) -> None:
     add_topic(p)
     add_cluster(p, "only the brokers of this cluster")
+    add_broker_addr(p, "only this master broker (host:port; takes precedence over -c)")
     p.add_argument("-p", "--perm", type=_perm, required=True, help="2 W, 4 R, 6 RW")
 
 
 @command("updateTopicPerm", "Topic", "change a topic's permission", _update_perm_args)
 async def update_topic_perm(admin: Admin, args: argparse.Namespace, out: Output) -> int:
-    before = await admin.update_topic_perm(args.topic, args.perm, cluster=args.cluster)
+    if args.broker_addr:  # mqadmin: -b wins over -c
+        before = await admin.update_topic_perm(args.topic, args.perm, broker_addr=args.broker_addr)
+    else:
+        before = await admin.update_topic_perm(args.topic, args.perm, cluster=args.cluster)
     rows = [(addr, _PERMS.get(old, str(old)), _PERMS[args.perm]) for addr, old in before.items()]
     out.result(
         {
