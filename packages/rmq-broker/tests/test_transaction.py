@@ -7,12 +7,13 @@ import dataclasses
 import itertools
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from rmq_broker import Broker
-from rmq_broker.config import BrokerSettings
+from rmq_broker.config import BrokerConfig, BrokerSettings, load_broker_settings
 from rmq_broker.transaction import HALF_TOPIC, OP_TOPIC, SYS_TRANS_GROUP
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.codes import RequestCode, ResponseCode
@@ -348,3 +349,18 @@ async def test_check_progress_survives_restart(settings: BrokerSettings, build: 
         assert (await end(client, broker, half, COMMIT)).code == 0
         assert [m.body for m in visible(broker)] == [b"open"]
         assert broker.transactions.pending == 0
+
+
+def test_check_defaults_are_the_spec_s(tmp_path: Path) -> None:
+    """Spec §4.5: transactionTimeOut / transactionCheckInterval / transactionCheckMax are
+    6 s / 30 s / 15 (Java 5.1.1+; 4.9 checked every 60 s); each is a broker.conf key."""
+    config = BrokerConfig()
+    assert (
+        config.transaction_time_out,
+        config.transaction_check_interval,
+        config.transaction_check_max,
+    ) == (6000, 30_000, 15)
+    conf = tmp_path / "broker.conf"
+    conf.write_text("transactionCheckInterval=60000\ntransactionTimeOut=2000\n")
+    loaded = load_broker_settings(conf).broker
+    assert (loaded.transaction_check_interval, loaded.transaction_time_out) == (60_000, 2000)

@@ -100,7 +100,7 @@ class BrokerConfig:
     # --- transactions (rmq_broker.transaction)
     transaction_time_out: int = 6000  # ms a half message may wait before it is checked
     transaction_check_max: int = 15  # checks of one half message before it is discarded
-    transaction_check_interval: int = 60_000  # ms between check rounds (RocketMQ 4.9)
+    transaction_check_interval: int = 30_000  # ms between check rounds (spec §4.5, Java 5.1.1+)
 
     # --- consumers
     long_polling_enable: bool = True
