@@ -37,6 +37,7 @@ from rmq_protocol.codec.message import (
     store_timestamp_position,
 )
 from rmq_protocol.codec.record_check import check_record
+from rmq_protocol.codec.speedups import speedups as _speedups
 from rmq_protocol.errors import RemoteProtocolError
 from rmq_store.errors import CorruptRecordError, MessageTooLargeError, StoreError
 from rmq_store.mapped_file import MappedFile, segment_files, segment_name
@@ -355,6 +356,24 @@ class CommitLog:
         buffer = segment.buffer
         base, position = segment.file_from_offset, segment.wrote_position
         room = segment.file_size - position - 8  # what records may take before the marker
+        if _speedups is not None:  # the loop below, in C (rmq_protocol.codec.speedups)
+            records = records if type(records) is list else list(records)
+            queue_offsets = queue_offsets if type(queue_offsets) is list else list(queue_offsets)
+            done = 0
+            while True:
+                done, position, room = _speedups.write_records(
+                    buffer, position, room, base, records, done, queue_offsets,
+                    store_timestamp, offsets,
+                )  # fmt: skip
+                if done == len(records):
+                    break
+                segment.wrote_position = position  # the end-of-file marker, and on
+                segment = self._writable(len(records[done]))
+                buffer = segment.buffer
+                base, position = segment.file_from_offset, segment.wrote_position
+                room = segment.file_size - position - 8
+            segment.wrote_position = position
+            return offsets
         for data, queue_offset in zip(records, queue_offsets, strict=True):
             size = len(data)
             if size > room:  # the end-of-file marker, and on in the next segment

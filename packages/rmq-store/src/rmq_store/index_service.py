@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final, final
 
-from rmq_protocol.codec.hashing import index_key_hash
+from rmq_protocol.codec.hashing import index_key_hashes
 from rmq_store.errors import StoreClosedError
 from rmq_store.index import IndexFile, index_key
 
@@ -371,13 +371,9 @@ class IndexService:
                 for topic, keys, unique_key, phy_offset, store_timestamp in records:
                     if end is not None and phy_offset < end:
                         continue  # indexed before a restart (re-dispatch after recovery)
-                    prefix = index_key(topic, "")
-                    index_keys = [] if unique_key is None else [prefix + unique_key]
-                    if keys:
-                        index_keys += [prefix + k for k in keys.split(KEY_SEPARATOR) if k]
-                    if not index_keys:
+                    key_hashes = index_key_hashes(topic, keys, unique_key)
+                    if not key_hashes:
                         continue
-                    key_hashes = [index_key_hash(key) for key in index_keys]
                     if phy_offset == end:
                         written, pending = pending, []
                         self._put(written)  # _hashes_at reads what is written

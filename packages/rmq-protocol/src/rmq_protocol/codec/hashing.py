@@ -12,7 +12,9 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-__all__ = ["index_key_hash", "java_string_hash", "tags_code"]
+from rmq_protocol.codec.speedups import speedups as _speedups
+
+__all__ = ["index_key_hash", "index_key_hashes", "java_string_hash", "tags_code"]
 
 _MASK: Final = 0xFFFFFFFF
 
@@ -78,3 +80,27 @@ def index_key_hash(key: str) -> int:
     else:
         h = java_string_hash(key) & _MASK
     return h if h < 0x80000000 else (0 if h == 0x80000000 else 0x100000000 - h)
+
+
+def index_key_hashes(topic: str, keys: str | None, unique_key: str | None) -> list[int]:
+    """The IndexFile hashes of one record's keys, in the order RocketMQ's IndexService adds
+    them: ``topic#unique_key`` (when there is a unique key), then ``topic#k`` for every
+    non-empty ``k`` of ``keys`` split on spaces."""
+    prefix = topic + "#"
+    texts = [] if unique_key is None else [prefix + unique_key]
+    if keys:
+        texts += [prefix + k for k in keys.split(" ") if k]
+    return [index_key_hash(text) for text in texts]
+
+
+java_string_hash_py: Final = java_string_hash
+index_key_hash_py: Final = index_key_hash
+index_key_hashes_py: Final = index_key_hashes
+if _speedups is not None:  # the same functions in C (rmq_protocol.codec.speedups)
+    java_string_hash = _speedups.java_string_hash
+    index_key_hash = _speedups.index_key_hash
+    _c_index_key_hashes = _speedups.index_key_hashes
+
+    def index_key_hashes(topic: str, keys: str | None, unique_key: str | None) -> list[int]:
+        hashes = _c_index_key_hashes(topic, keys, unique_key)
+        return index_key_hashes_py(topic, keys, unique_key) if hashes is None else hashes

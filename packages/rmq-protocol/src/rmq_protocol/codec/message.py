@@ -58,12 +58,13 @@ import ipaddress
 import struct
 import types
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, Self, cast, final
 
 from rmq_protocol.codec import properties as _props
 from rmq_protocol.codec.msgid import offset_msg_id as _offset_msg_id
+from rmq_protocol.codec.speedups import speedups as _speedups
 from rmq_protocol.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = [
@@ -967,7 +968,7 @@ def _field_error(message: MessageExt) -> LocalProtocolError:
     return LocalProtocolError(f"message too large: body {len(message.body)} bytes")
 
 
-def encode_message(message: MessageExt) -> bytes:
+def _encode_message_py(message: MessageExt) -> bytes:
     """The record of ``message`` (as a broker stores it and a pull returns it).
 
     TOTALSIZE, BODYCRC (of ``body`` as given) and the IPv6 sysFlag bits are
@@ -1030,6 +1031,22 @@ def encode_message(message: MessageExt) -> bytes:
     except struct.error:
         raise _field_error(message) from None
     return b"".join((head, body, topic_field, _I16.pack(props_len), props))
+
+
+encode_message: Callable[[MessageExt], bytes] = _encode_message_py
+"""The record of a message: :func:`_encode_message_py` (whose docstring tells what it does and
+raises), or the same function in C from :mod:`rmq_protocol.codec.speedups`."""
+encode_message_py: Final = _encode_message_py
+"""The pure-Python :func:`encode_message`, whichever one is in use (differential tests)."""
+if _speedups is not None:
+    _speedups.init(
+        message_type=MessageExt,
+        host_type=HostPort,
+        properties_slot=_PROPERTIES_SLOT,
+        encode_message=_encode_message_py,
+        crc32=zlib.crc32,
+    )
+    encode_message = _speedups.encode_message
 
 
 # (topic, magic asked for) → (TOPICLENGTH + TOPIC, magic written)
