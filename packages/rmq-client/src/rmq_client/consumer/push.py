@@ -41,8 +41,10 @@ How it works (Java's design, asyncio's tools):
 * **Offsets**: clustering on the broker (every 5 s, piggy-backed on pulls, and at
   shutdown), broadcasting in ``~/.rocketmq_offsets/<clientId>/<group>/offsets.json``.
 * **Shutdown** (:meth:`aclose`): stops pulling, lets listener calls in progress finish
-  (up to ``await_termination`` seconds), persists offsets, unlocks queues, unregisters.
-  Messages pulled but not yet handed to the listener are not committed and will be
+  (up to ``await_termination`` seconds, then cancels them), persists offsets, unlocks
+  queues, unregisters. Every message whose listener call returned is committed, also
+  when a later call for the same pulled batch was cancelled; messages pulled but not yet
+  handed to the listener, or whose call was cancelled, are not committed and will be
   delivered again (at least once).
 
 Not implemented (Java has them): consume timeout (15 min) expiry of stuck messages,
@@ -846,26 +848,37 @@ class PushConsumer:
                 continue
             msgs = _reset_retry_topic(msgs, retry_topic) if q.mq.topic == retry_topic else msgs
             failed: list[MessageExt] = []
-            if sync is not None:
-                # Fast path for a plain-function listener (the common no-I/O case).
-                for i in range(0, len(msgs), batch):
-                    chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
-                    result: object
-                    try:
-                        result = sync(chunk)
-                    except Exception:
-                        logger.exception("listener of group %s failed", self._group)
-                        result = None
-                    if result is not success:
-                        if inspect.isawaitable(result):
-                            result = await self._settle(result, chunk)
+            finished = 0  # messages of ``msgs`` whose listener call returned
+            try:
+                if sync is not None:
+                    # Fast path for a plain-function listener (the common no-I/O case).
+                    for i in range(0, len(msgs), batch):
+                        chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
+                        result: object
+                        try:
+                            result = sync(chunk)
+                        except Exception:
+                            logger.exception("listener of group %s failed", self._group)
+                            result = None
                         if result is not success:
+                            if inspect.isawaitable(result):
+                                result = await self._settle(result, chunk)
+                            if result is not success:
+                                failed.extend(chunk)
+                        finished = i + len(chunk)
+                else:
+                    for i in range(0, len(msgs), batch):
+                        chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
+                        if await self._call(chunk) is not success:
                             failed.extend(chunk)
-            else:
-                for i in range(0, len(msgs), batch):
-                    chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
-                    if await self._call(chunk) is not success:
-                        failed.extend(chunk)
+                        finished = i + len(chunk)
+            except asyncio.CancelledError:
+                # aclose() cancelled a listener call it waited for too long. The chunks
+                # of this item that did finish are consumed: commit them (each chunk is
+                # its own ConsumeRequest in Java), or the next member of the group gets
+                # them again. Failed ones and the rest stay uncommitted (redelivered).
+                self._commit_partial(msgs[:finished], failed, q)
+                raise
             self.consumed += len(msgs)
             if pq.is_dropped():
                 continue
@@ -885,6 +898,18 @@ class PushConsumer:
                 q.space.set()
             if keep:
                 self._consume_later(keep, q)
+
+    def _commit_partial(
+        self, finished: list[MessageExt], failed: list[MessageExt], q: _Queue
+    ) -> None:
+        """Commit the ``finished`` messages of a work item cut short, except ``failed``."""
+        self.consumed += len(finished)
+        if not finished or q.pq.dropped or self._store is None:
+            return
+        not_done = {id(m) for m in failed}
+        offset = q.pq.remove([m for m in finished if id(m) not in not_done])
+        if offset >= 0:
+            self._store.update(q.mq, offset)
 
     async def _handle_failed(self, failed: list[MessageExt], q: _Queue) -> list[MessageExt]:
         """Send failed messages back; the ones that could not be sent back."""
