@@ -48,6 +48,7 @@ from typing import Final, Self, final
 
 from rmq_protocol.codec.hashing import index_key_hash
 from rmq_store.errors import IndexFileError, StoreClosedError
+from rmq_store.speedups import speedups as _speedups
 
 __all__ = [
     "DEFAULT_HASH_SLOT_NUM",
@@ -493,10 +494,17 @@ class IndexFile:
             StoreClosedError: the file is closed.
         """
         mapping = self._mapping()
+        start = 0
+        if _speedups is not None and type(records) is list:
+            start, added, status = self._put_records_c(mapping, records)
+            if status != 2:  # all written, or the file is full
+                return start, added
         count = self._index_count
         entries_at, hash_slot_num, index_num = self._entries_at, self.hash_slot_num, self.index_num
         try:
-            for done, (key_hashes, phy_offset, store_timestamp_ms) in enumerate(records):
+            for done, (key_hashes, phy_offset, store_timestamp_ms) in enumerate(
+                records[start:], start
+            ):
                 if not (
                     _INT64_MIN <= phy_offset <= _INT64_MAX
                     and _INT64_MIN <= store_timestamp_ms <= _INT64_MAX
@@ -540,6 +548,38 @@ class IndexFile:
                     self._end_timestamp = store_timestamp_ms
             return len(records), 0
         finally:
+            if count != self._index_count:
+                self._index_count = count
+                self._write_header(mapping)
+
+    def _put_records_c(
+        self, mapping: mmap.mmap, records: list[tuple[list[int], int, int]]
+    ) -> tuple[int, int, int]:
+        """:meth:`put_records`' loop in C: ``(records done, entries of the next added,
+        status)``; status 2 leaves ``records[done:]`` to the Python loop."""
+        if _speedups is None:
+            raise RuntimeError("the C speedups are not loaded")
+        state = [
+            self._index_count,
+            self._hash_slot_count,
+            self._begin_timestamp,
+            self._begin_phy_offset,
+            self._end_timestamp,
+            self._end_phy_offset,
+        ]
+        try:
+            return _speedups.index_put(  # type: ignore[no-any-return]
+                mapping, self._entries_at, self.hash_slot_num, self.index_num, state, records, 0
+            )
+        finally:
+            (
+                count,
+                self._hash_slot_count,
+                self._begin_timestamp,
+                self._begin_phy_offset,
+                self._end_timestamp,
+                self._end_phy_offset,
+            ) = state
             if count != self._index_count:
                 self._index_count = count
                 self._write_header(mapping)

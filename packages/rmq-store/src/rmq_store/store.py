@@ -60,6 +60,7 @@ from rmq_store.errors import (
 )
 from rmq_store.flush import CommitLogFlusher, FlushListener, FlushStatistics
 from rmq_store.index_service import IndexRecord, IndexService
+from rmq_store.speedups import speedups as _speedups
 
 __all__ = [
     "ArrivalListener",
@@ -581,9 +582,7 @@ class MessageStore:
                     if not message.sys_flag & _PREPARED_OR_ROLLBACK:
                         offsets[(message.topic, message.queue_id)] = queue_offset
                 raise self._write_failed(exc) from exc
-            arrivals = self._dispatch(
-                zip(messages, phy_offsets, map(len, encoded), queue_offsets, repeat(now))
-            )
+            arrivals = self._dispatch_appended(messages, phy_offsets, encoded, queue_offsets, now)
             first = phy_offsets[0]
             end = phy_offsets[-1] + len(encoded[-1])
             self._last_append = (end, now)
@@ -637,7 +636,7 @@ class MessageStore:
         return tags_code(properties.get(props.TAGS))
 
     def _dispatch(
-        self, records: Iterable[tuple[MessageExt, int, int, int, int]]
+        self, records: Iterable[tuple[MessageExt, int, int, int, int]], *, write_index: bool = True
     ) -> list[tuple[str, int, int, int]]:
         """Write the queue units and index entries of ``records`` ``(message, phy_offset,
         size, queue_offset, store_timestamp)``, in order: the units one by one, then the
@@ -672,6 +671,40 @@ class MessageStore:
                     )
                 )
             self._last_dispatch_timestamp = store_timestamp
+        if write_index and len(self._index_pending) >= _INDEX_BATCH:
+            self._write_index(raise_errors=False)
+        return arrivals
+
+    def _dispatch_appended(
+        self,
+        messages: Sequence[MessageExt],
+        phy_offsets: list[int],
+        encoded: list[bytes],
+        queue_offsets: list[int],
+        store_timestamp: int,
+    ) -> list[tuple[str, int, int, int]]:
+        """:meth:`_dispatch` of the messages one append wrote, the common ones in C."""
+        sizes = list(map(len, encoded))
+        if _speedups is None:
+            return self._dispatch(
+                zip(messages, phy_offsets, sizes, queue_offsets, repeat(store_timestamp))
+            )
+        messages = messages if type(messages) is list else list(messages)
+        arrivals: list[tuple[str, int, int, int]] = []
+        done, count = 0, len(messages)
+        while True:
+            pending = self._index_pending if self._index_enabled else None
+            done = _speedups.dispatch(
+                messages, phy_offsets, sizes, queue_offsets, store_timestamp, done,
+                self._queues, arrivals, pending, SCHEDULE_TOPIC,
+            )  # fmt: skip
+            if done == count:
+                break
+            # The one C leaves to Python (a new queue, a transaction record, ...).
+            one = (messages[done], phy_offsets[done], sizes[done], queue_offsets[done])
+            arrivals += self._dispatch(((*one, store_timestamp),), write_index=False)
+            done += 1
+        self._last_dispatch_timestamp = store_timestamp
         if len(self._index_pending) >= _INDEX_BATCH:
             self._write_index(raise_errors=False)
         return arrivals

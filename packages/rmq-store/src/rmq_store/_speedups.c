@@ -1,0 +1,479 @@
+/*
+ * rmq_store._speedups: optional C versions of the store's per-message dispatch loops.
+ *
+ * Same rules as rmq_protocol._speedups (decision D19): each function mirrors a Python
+ * loop of this package, takes only the common case, and stops at the first item it does
+ * not take, returning its index; the Python code handles that item (or raises its precise
+ * error) and calls again for the rest. The Python loops stay the reference; the tests in
+ * tests/test_speedups.py run both on the same inputs.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SPEEDUPS_ABI 1
+
+#define UNIT_SIZE 20
+#define INDEX_HEADER_SIZE 40
+#define INDEX_SLOT_SIZE 4
+#define INDEX_ENTRY_SIZE 20
+#define PREPARED_OR_ROLLBACK 0x4
+
+static PyObject *s_topic, *s_queue_id, *s_sys_flag, *s_properties, *s_files, *s_file_size,
+    *s_buffer, *s_wrote_position, *s_file_from_offset, *s_max_physic_offset, *s_tags,
+    *s_keys, *s_uniq_key;
+
+static inline void put32(char *p, uint32_t v)
+{
+    p[0] = (char)(v >> 24); p[1] = (char)(v >> 16); p[2] = (char)(v >> 8); p[3] = (char)v;
+}
+static inline void put64(char *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+static inline int32_t get32(const char *p)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    return (int32_t)(((uint32_t)u[0] << 24) | ((uint32_t)u[1] << 16) | ((uint32_t)u[2] << 8) |
+                     u[3]);
+}
+
+static int
+as_int64(PyObject *value, long long *out) /* 0, or -1 (no exception) when not an int64 */
+{
+    if (!PyLong_Check(value)) return -1;
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow || (v == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Java String.hashCode of a tag; -1 on a lone surrogate (the caller stops). */
+static int
+tags_hash(PyObject *text, int32_t *out)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    uint32_t h = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= 0xD800 && c <= 0xDFFF) return -1;
+        if (c > 0xFFFF) {
+            c -= 0x10000;
+            h = 31u * h + (0xD800 + (c >> 10));
+            h = 31u * h + (0xDC00 + (c & 0x3FF));
+        } else {
+            h = 31u * h + c;
+        }
+    }
+    *out = (int32_t)h;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+/* The consume-queue file a run of units goes to, loaded from the queue's objects. */
+typedef struct {
+    PyObject *queue;     /* borrowed from the queues dict */
+    PyObject *last;      /* the queue's last MappedFile (owned) */
+    Py_buffer view;      /* its mapping, writable */
+    Py_ssize_t position, file_size;
+    long long file_from, max_physic;
+    int loaded;
+} QueueRun;
+
+static int
+run_load(QueueRun *run, PyObject *queue)
+{
+    memset(run, 0, sizeof *run);
+    PyObject *files = PyObject_GetAttr(queue, s_files);
+    if (files == NULL) return -1;
+    if (!PyList_Check(files) || PyList_GET_SIZE(files) == 0) {
+        Py_DECREF(files);
+        return 1; /* no file yet: Python creates it */
+    }
+    PyObject *last = PyList_GET_ITEM(files, PyList_GET_SIZE(files) - 1);
+    Py_INCREF(last);
+    Py_DECREF(files);
+    PyObject *buffer = NULL, *position = NULL, *from = NULL, *size = NULL;
+    buffer = PyObject_GetAttr(last, s_buffer);
+    position = buffer ? PyObject_GetAttr(last, s_wrote_position) : NULL;
+    from = position ? PyObject_GetAttr(last, s_file_from_offset) : NULL;
+    size = from ? PyObject_GetAttr(queue, s_file_size) : NULL;
+    int status = -1;
+    if (size != NULL) {
+        run->position = PyLong_AsSsize_t(position);
+        run->file_from = PyLong_AsLongLong(from);
+        run->file_size = PyLong_AsSsize_t(size);
+        if (!PyErr_Occurred() && PyObject_GetBuffer(buffer, &run->view, PyBUF_WRITABLE) == 0) {
+            if (run->file_size > run->view.len) run->file_size = run->view.len;
+            run->queue = queue;
+            run->last = last;
+            run->max_physic = -1;
+            run->loaded = 1;
+            last = NULL;
+            status = 0;
+        }
+    }
+    Py_XDECREF(last);
+    Py_XDECREF(buffer);
+    Py_XDECREF(position);
+    Py_XDECREF(from);
+    Py_XDECREF(size);
+    return status;
+}
+
+/* Write the run's position and max physical offset back to the Python objects. */
+static int
+run_store(QueueRun *run)
+{
+    if (!run->loaded) return 0;
+    int status = 0;
+    PyObject *position = PyLong_FromSsize_t(run->position);
+    if (position == NULL || PyObject_SetAttr(run->last, s_wrote_position, position) < 0) {
+        status = -1;
+    }
+    Py_XDECREF(position);
+    if (status == 0 && run->max_physic >= 0) {
+        PyObject *max_physic = PyLong_FromLongLong(run->max_physic);
+        if (max_physic == NULL ||
+            PyObject_SetAttr(run->queue, s_max_physic_offset, max_physic) < 0) {
+            status = -1;
+        }
+        Py_XDECREF(max_physic);
+    }
+    PyBuffer_Release(&run->view);
+    Py_CLEAR(run->last);
+    run->loaded = 0;
+    return status;
+}
+
+static int
+append_tuple(PyObject *list, PyObject *tuple)
+{
+    if (tuple == NULL) return -1;
+    int status = PyList_Append(list, tuple);
+    Py_DECREF(tuple);
+    return status;
+}
+
+/* dispatch(messages, phy_offsets, sizes, queue_offsets, store_timestamp, start, queues,
+ *          arrivals, index_records, schedule_topic) -> next
+ *
+ * MessageStore._dispatch for messages[start:] just appended: the consume-queue unit of
+ * each (when it is the next unit of its queue's last file), the arrival
+ * (topic, queue_id, queue_offset, tags_code) and, when index_records is a list, the index
+ * record (topic, KEYS, UNIQ_KEY, phy_offset, store_timestamp). Stops at (and returns the
+ * index of) the first message that is a transaction half or rollback, goes to
+ * schedule_topic, has a queue not in queues or a unit that is not the plain next one, or
+ * a TAGS the Python hash must judge. */
+static PyObject *
+speedups_dispatch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError,
+                        "dispatch(messages, phy_offsets, sizes, queue_offsets, store_timestamp, "
+                        "start, queues, arrivals, index_records, schedule_topic)");
+        return NULL;
+    }
+    PyObject *messages = args[0], *phys = args[1], *sizes = args[2], *qoffs = args[3];
+    PyObject *queues = args[6], *arrivals = args[7], *index_records = args[8];
+    PyObject *schedule_topic = args[9];
+    PyObject *store_ts = args[4];
+    Py_ssize_t start = PyLong_AsSsize_t(args[5]);
+    if (start == -1 && PyErr_Occurred()) return NULL;
+    if (!PyList_Check(messages) || !PyList_Check(phys) || !PyList_Check(sizes) ||
+        !PyList_Check(qoffs) || !PyDict_Check(queues) || !PyList_Check(arrivals) ||
+        (index_records != Py_None && !PyList_Check(index_records)) ||
+        !PyUnicode_Check(schedule_topic)) {
+        PyErr_SetString(PyExc_TypeError, "dispatch: wrong argument types");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(messages);
+    if (PyList_GET_SIZE(phys) != count || PyList_GET_SIZE(sizes) != count ||
+        PyList_GET_SIZE(qoffs) != count || start < 0) {
+        PyErr_SetString(PyExc_ValueError, "dispatch: lists of different lengths");
+        return NULL;
+    }
+    QueueRun run;
+    memset(&run, 0, sizeof run);
+    PyObject *run_topic = NULL, *run_qid = NULL; /* borrowed: the run's key objects */
+    Py_ssize_t i = start;
+    for (; i < count; i++) {
+        PyObject *message = PyList_GET_ITEM(messages, i);
+        PyObject *topic = NULL, *qid = NULL, *flag = NULL, *props = NULL;
+        int stop = 1;
+        long long sys_flag, queue_offset, phy, size;
+        topic = PyObject_GetAttr(message, s_topic);
+        if (topic == NULL) goto error;
+        qid = PyObject_GetAttr(message, s_queue_id);
+        if (qid == NULL) goto error_item;
+        flag = PyObject_GetAttr(message, s_sys_flag);
+        if (flag == NULL) goto error_item;
+        if (!PyUnicode_Check(topic) || as_int64(flag, &sys_flag) < 0 ||
+            (sys_flag & PREPARED_OR_ROLLBACK) ||
+            as_int64(PyList_GET_ITEM(qoffs, i), &queue_offset) < 0 ||
+            as_int64(PyList_GET_ITEM(phys, i), &phy) < 0 ||
+            as_int64(PyList_GET_ITEM(sizes, i), &size) < 0 || queue_offset < 0 ||
+            queue_offset > INT64_MAX / UNIT_SIZE) {
+            goto stop_item;
+        }
+        int is_schedule = PyUnicode_Compare(topic, schedule_topic);
+        if (is_schedule == -1 && PyErr_Occurred()) goto error_item;
+        if (is_schedule == 0) goto stop_item;
+        if (!(run.loaded && topic == run_topic && qid == run_qid)) {
+            if (run_store(&run) < 0) goto error_item;
+            PyObject *key = PyTuple_Pack(2, topic, qid);
+            if (key == NULL) goto error_item;
+            PyObject *queue = PyDict_GetItemWithError(queues, key); /* borrowed */
+            Py_DECREF(key);
+            if (queue == NULL) {
+                if (PyErr_Occurred()) goto error_item;
+                goto stop_item;
+            }
+            int loaded = run_load(&run, queue);
+            if (loaded < 0) goto error_item;
+            if (loaded > 0) goto stop_item;
+            run_topic = topic;
+            run_qid = qid;
+        }
+        long long wanted = queue_offset * UNIT_SIZE;
+        if (run.position + UNIT_SIZE > run.file_size || run.file_from + run.position != wanted) {
+            goto stop_item;
+        }
+        props = PyObject_GetAttr(message, s_properties);
+        if (props == NULL) goto error_item;
+        if (!PyDict_Check(props)) goto stop_item;
+        int32_t code = 0;
+        PyObject *tags = PyDict_GetItemWithError(props, s_tags); /* borrowed */
+        if (tags == NULL && PyErr_Occurred()) goto error_item;
+        if (tags != NULL) {
+            if (!PyUnicode_Check(tags) || tags_hash(tags, &code) < 0) goto stop_item;
+        }
+        PyObject *keys = NULL, *uniq = NULL;
+        if (index_records != Py_None) {
+            keys = PyDict_GetItemWithError(props, s_keys);
+            if (keys == NULL && PyErr_Occurred()) goto error_item;
+            uniq = PyDict_GetItemWithError(props, s_uniq_key);
+            if (uniq == NULL && PyErr_Occurred()) goto error_item;
+        }
+        /* Everything is known: write. */
+        char *at = (char *)run.view.buf + run.position;
+        put64(at, (uint64_t)phy);
+        put32(at + 8, (uint32_t)size);
+        put64(at + 12, (uint64_t)(int64_t)code);
+        run.position += UNIT_SIZE;
+        run.max_physic = phy + size;
+        PyObject *code_obj = PyLong_FromLong(code);
+        if (code_obj == NULL) goto error_item;
+        if (append_tuple(arrivals, PyTuple_Pack(4, topic, qid, PyList_GET_ITEM(qoffs, i),
+                                                code_obj)) < 0) {
+            Py_DECREF(code_obj);
+            goto error_item;
+        }
+        Py_DECREF(code_obj);
+        if (index_records != Py_None &&
+            append_tuple(index_records,
+                         PyTuple_Pack(5, topic, keys ? keys : Py_None, uniq ? uniq : Py_None,
+                                      PyList_GET_ITEM(phys, i), store_ts)) < 0) {
+            goto error_item;
+        }
+        stop = 0;
+    stop_item:
+        Py_XDECREF(topic);
+        Py_XDECREF(qid);
+        Py_XDECREF(flag);
+        Py_XDECREF(props);
+        if (stop) break;
+        continue;
+    error_item:
+        Py_XDECREF(topic);
+        Py_XDECREF(qid);
+        Py_XDECREF(flag);
+        Py_XDECREF(props);
+        goto error;
+    }
+    if (run_store(&run) < 0) return NULL;
+    return PyLong_FromSsize_t(i);
+error:
+    {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        run_store(&run); /* what was written stays consistent */
+        PyErr_Restore(type, value, traceback);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ index_put */
+
+/* index_put(mapping, entries_at, hash_slot_num, index_num, state, records, start)
+ *     -> (next, added, status)
+ *
+ * IndexFile.put_records for records[start:], each (key_hashes, phy_offset, store_ms).
+ * state is the list [index_count, hash_slot_count, begin_timestamp, begin_phy_offset,
+ * end_timestamp, end_phy_offset], updated in place. status 0: all written; 1: the file
+ * is full (next and added say where); 2: records[next] is one the Python loop must
+ * handle (a value out of range), nothing of it written. */
+static PyObject *
+speedups_index_put(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "index_put(mapping, entries_at, hash_slot_num, "
+                                         "index_num, state, records, start)");
+        return NULL;
+    }
+    Py_ssize_t entries_at = PyLong_AsSsize_t(args[1]);
+    long long slots = PyLong_AsLongLong(args[2]);
+    long long index_num = PyLong_AsLongLong(args[3]);
+    Py_ssize_t start = PyLong_AsSsize_t(args[6]);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *state = args[4], *records = args[5];
+    if (!PyList_Check(state) || PyList_GET_SIZE(state) != 6 || !PyList_Check(records)) {
+        PyErr_SetString(PyExc_TypeError, "index_put: state must be a list of 6, records a list");
+        return NULL;
+    }
+    long long st[6];
+    for (int k = 0; k < 6; k++) {
+        st[k] = PyLong_AsLongLong(PyList_GET_ITEM(state, k));
+        if (st[k] == -1 && PyErr_Occurred()) return NULL;
+    }
+    long long count = st[0], slot_count = st[1], begin_ts = st[2], begin_phy = st[3],
+              end_ts = st[4], end_phy = st[5];
+    if (slots < 1 || index_num < 0 || entries_at != INDEX_HEADER_SIZE + INDEX_SLOT_SIZE * slots ||
+        count < 0 || start < 0) {
+        PyErr_SetString(PyExc_ValueError, "index_put: inconsistent layout");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0) return NULL;
+    if (entries_at + INDEX_ENTRY_SIZE * index_num > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "index_put: mapping smaller than the layout");
+        return NULL;
+    }
+    char *buf = view.buf;
+    Py_ssize_t n = PyList_GET_SIZE(records), i = start, added = 0;
+    int status = 0;
+    for (; i < n; i++) {
+        PyObject *record = PyList_GET_ITEM(records, i);
+        if (!PyTuple_Check(record) || PyTuple_GET_SIZE(record) != 3) {
+            status = 2;
+            break;
+        }
+        PyObject *hashes = PyTuple_GET_ITEM(record, 0);
+        long long phy, ts;
+        if (!PyList_Check(hashes) || as_int64(PyTuple_GET_ITEM(record, 1), &phy) < 0 ||
+            as_int64(PyTuple_GET_ITEM(record, 2), &ts) < 0) {
+            status = 2;
+            break;
+        }
+        Py_ssize_t nh = PyList_GET_SIZE(hashes);
+        int bad = 0;
+        for (Py_ssize_t j = 0; j < nh; j++) {
+            long long h;
+            if (as_int64(PyList_GET_ITEM(hashes, j), &h) < 0 || h < 0 || h > INT32_MAX) {
+                bad = 1;
+                break;
+            }
+        }
+        if (bad) {
+            status = 2;
+            break;
+        }
+        long long first = count;
+        int32_t time_diff = 0;
+        for (added = 0; added < nh; added++) {
+            if (count >= index_num) {
+                status = 1;
+                goto done;
+            }
+            long long key_hash = PyLong_AsLongLong(PyList_GET_ITEM(hashes, added));
+            if (count == first || count <= 2) {
+                if (begin_ts <= 0 || ts <= begin_ts) {
+                    time_diff = 0;
+                } else {
+                    uint64_t diff = ((uint64_t)ts - (uint64_t)begin_ts) / 1000;
+                    time_diff = diff > INT32_MAX ? INT32_MAX : (int32_t)diff;
+                }
+            }
+            char *slot_at = buf + INDEX_HEADER_SIZE + INDEX_SLOT_SIZE * (key_hash % slots);
+            int32_t prev = get32(slot_at);
+            if (prev <= 0 || prev > count) {
+                prev = 0;
+                slot_count++;
+            }
+            char *entry = buf + entries_at + INDEX_ENTRY_SIZE * count;
+            put32(entry, (uint32_t)key_hash);
+            put64(entry + 4, (uint64_t)phy);
+            put32(entry + 12, (uint32_t)time_diff);
+            put32(entry + 16, (uint32_t)prev);
+            put32(slot_at, (uint32_t)count);
+            if (count <= 1) {
+                begin_phy = phy;
+                begin_ts = ts;
+            }
+            count++;
+            end_phy = phy;
+            end_ts = ts;
+        }
+        added = 0;
+    }
+done:
+    PyBuffer_Release(&view);
+    long long values[6] = {count, slot_count, begin_ts, begin_phy, end_ts, end_phy};
+    for (int k = 0; k < 6; k++) {
+        PyObject *v = PyLong_FromLongLong(values[k]);
+        if (v == NULL) return NULL;
+        PyList_SetItem(state, k, v); /* steals v */
+    }
+    return Py_BuildValue("(nni)", i, added, status);
+}
+
+static PyMethodDef speedups_methods[] = {
+    {"dispatch", (PyCFunction)(void (*)(void))speedups_dispatch, METH_FASTCALL,
+     "Consume-queue units, arrivals and index records of appended messages."},
+    {"index_put", (PyCFunction)(void (*)(void))speedups_index_put, METH_FASTCALL,
+     "Index entries of consecutive records into one index file."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT, "rmq_store._speedups",
+    "Optional C versions of rmq_store's per-message dispatch loops.", -1, speedups_methods,
+};
+
+#define INTERN(var, text) \
+    if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    INTERN(s_topic, "topic");
+    INTERN(s_queue_id, "queue_id");
+    INTERN(s_sys_flag, "sys_flag");
+    INTERN(s_properties, "properties");
+    INTERN(s_files, "_files");
+    INTERN(s_file_size, "file_size");
+    INTERN(s_buffer, "buffer");
+    INTERN(s_wrote_position, "wrote_position");
+    INTERN(s_file_from_offset, "file_from_offset");
+    INTERN(s_max_physic_offset, "max_physic_offset");
+    INTERN(s_tags, "TAGS");
+    INTERN(s_keys, "KEYS");
+    INTERN(s_uniq_key, "UNIQ_KEY");
+    PyObject *module = PyModule_Create(&speedups_module);
+    if (module == NULL) return NULL;
+    if (PyModule_AddIntConstant(module, "ABI", SPEEDUPS_ABI) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

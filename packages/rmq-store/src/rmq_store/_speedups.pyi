@@ -1,0 +1,28 @@
+# Types of the optional C module (see rmq_store/speedups.py).
+from typing import Any, Final
+
+ABI: Final[int]
+
+def dispatch(
+    messages: list[Any],
+    phy_offsets: list[int],
+    sizes: list[int],
+    queue_offsets: list[int],
+    store_timestamp: int,
+    start: int,
+    queues: dict[tuple[str, int], Any],
+    arrivals: list[tuple[str, int, int, int]],
+    index_records: list[Any] | None,
+    schedule_topic: str,
+    /,
+) -> int: ...
+def index_put(
+    mapping: Any,
+    entries_at: int,
+    hash_slot_num: int,
+    index_num: int,
+    state: list[int],
+    records: list[tuple[list[int], int, int]],
+    start: int,
+    /,
+) -> tuple[int, int, int]: ...

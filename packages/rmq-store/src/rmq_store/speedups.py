@@ -1,0 +1,40 @@
+"""The store's optional C speedups (``rmq_store._speedups``), or None.
+
+They mirror the store's per-message dispatch loops (decision D19), as
+:mod:`rmq_protocol.codec.speedups` does for the codec, and follow the same switch:
+``RMQ_NO_EXTENSIONS`` (non-empty) at import selects the pure-Python loops.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from types import ModuleType
+from typing import Final
+
+__all__ = ["ABI", "speedups"]
+
+ABI: Final = 1
+"""The contract version this package expects of the compiled module."""
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("RMQ_NO_EXTENSIONS"):
+        return None
+    try:
+        from rmq_store import _speedups
+    except ImportError:
+        return None
+    if getattr(_speedups, "ABI", None) != ABI:
+        warnings.warn(
+            f"rmq_store._speedups is a stale build (ABI {getattr(_speedups, 'ABI', None)}, "
+            f"this package needs {ABI}); using the pure-Python loops. Reinstall rmq-store.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return _speedups
+
+
+speedups: Final = _load()
+"""The compiled module, or None when the pure-Python loops are in use."""

@@ -1,0 +1,160 @@
+"""The store's C loops write exactly what its Python loops write.
+
+Two stores take the same appends with the same clock, one with the C loops
+(rmq_store._speedups, and rmq_protocol's) and one with them switched off; every file
+they write must be byte-identical, and so must every answer. Skipped when not built;
+CI builds them (test_built_in_ci).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+import rmq_store.commitlog
+import rmq_store.index
+import rmq_store.index_service
+import rmq_store.store
+from rmq_protocol.codec import hashing
+from rmq_protocol.codec import message as codec
+from rmq_protocol.codec.message import HostPort, MessageExt, SysFlag
+from rmq_store.config import StoreConfig
+from rmq_store.index import IndexFile
+from rmq_store.speedups import ABI, speedups
+from rmq_store.store import SCHEDULE_TOPIC, MessageStore
+
+needs_speedups = pytest.mark.skipif(speedups is None, reason="C speedups not built")
+
+
+def test_built_in_ci() -> None:
+    if os.environ.get("CI") and not os.environ.get("RMQ_NO_EXTENSIONS"):
+        assert speedups is not None, "rmq_store._speedups was not built in CI"
+        assert speedups.ABI == ABI
+
+
+def random_batches(seed: int) -> list[list[MessageExt]]:
+    """Appends that take every branch: new queues, queue runs, transaction halves and
+    rollbacks, the schedule topic, tags with and without hashes worth the name, undecoded
+    properties text, keys and unique keys, IPv6 hosts, bodies that fill segments."""
+    rng = random.Random(seed)
+    born = [HostPort("10.0.0.1", 5000), HostPort("::1", 5001)]
+    batches = []
+    for n in range(120):
+        topic = rng.choice(["A", "B", "Topic\u00e9", SCHEDULE_TOPIC])
+        queue_id = rng.randrange(3)
+        batch = []
+        for i in range(rng.choice([1, 1, 3, 32])):
+            props: dict[str, str] | str = {
+                "TAGS": rng.choice(["TagA", "", "\U0001f600x", "t" * 40]),
+                "KEYS": rng.choice(["", "k1", "k1 k2  k3", f"order-{n}-{i}"]),
+                "UNIQ_KEY": f"U{n:04d}{i:04d}",
+            }
+            props = {name: value for name, value in props.items() if value}
+            if topic == SCHEDULE_TOPIC:
+                props["DELAY"] = str(rng.randrange(1, 4))
+            if rng.random() < 0.2:
+                props.pop("TAGS", None)
+            if rng.random() < 0.1:
+                props = "TAGS\x01T\x02KEYS\x01kk\x02"  # undecoded text
+            batch.append(
+                MessageExt(
+                    topic=topic,
+                    queue_id=queue_id,
+                    sys_flag=rng.choice([0, 0, 0, SysFlag.TRANSACTION_PREPARED_TYPE, 0xC, 0x8]),
+                    born_host=rng.choice(born),
+                    store_host=HostPort("10.0.0.2", 10911),
+                    born_timestamp=1_700_000_000_000 + n,
+                    body=bytes(rng.choice([0, 10, 1000, 3000])),
+                    properties=props,  # type: ignore[arg-type]
+                )
+            )
+        batches.append(batch)
+    return batches
+
+
+def write_store(root: Path, batches: list[list[MessageExt]]) -> list[object]:
+    ticks = iter(range(1_700_000_000_000, 1_800_000_000_000, 997))
+    config = StoreConfig(
+        store_path_root_dir=root,
+        mapped_file_size_commit_log=64 * 1024,
+        mapped_file_size_consume_queue=20 * 50,
+        max_hash_slot_num=101,
+        max_index_num=400,
+    )
+    arrivals: list[tuple[str, int, int, int]] = []
+    answers: list[object] = []
+    store = MessageStore.open(config, clock_ms=lambda: next(ticks), start_services=False)
+    store.add_arrival_listener(lambda *a: arrivals.append(a))
+    try:
+        for batch in batches:
+            result = store.append_messages(batch)
+            answers.append((result.phy_offset, result.queue_offset, result.msg_ids))
+        found = store.query_message("A", "k1", max_num=64)
+        answers.append((found.phy_offsets, [bytes(m) for m in found.messages], found.more))
+    finally:
+        store.close()
+    answers.append(arrivals)
+    return answers
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name not in {"lock", "abort"}
+    }
+
+
+@needs_speedups
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_store_files_identical_with_and_without_c(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches = random_batches(seed)
+    with_c = write_store(tmp_path / "c", batches)
+    with monkeypatch.context() as patch:
+        patch.setattr(rmq_store.store, "_speedups", None)
+        patch.setattr(rmq_store.index, "_speedups", None)
+        patch.setattr(rmq_store.commitlog, "_speedups", None)
+        patch.setattr(rmq_store.store, "encode_message", codec.encode_message_py)
+        patch.setattr(rmq_store.index_service, "index_key_hashes", hashing.index_key_hashes_py)
+        without_c = write_store(tmp_path / "py", batches)
+    assert with_c == without_c
+    c_files, py_files = files_of(tmp_path / "c"), files_of(tmp_path / "py")
+    assert c_files.keys() == py_files.keys()
+    for name in c_files:
+        assert c_files[name] == py_files[name], name
+
+
+@needs_speedups
+@pytest.mark.parametrize("seed", range(6))
+def test_index_put_identical(tmp_path: Path, seed: int) -> None:
+    """IndexFile.put_records takes the C loop for a list and the Python loop for a tuple."""
+    rng = random.Random(seed)
+    records: list[tuple[list[int], int, int]] = []
+    for n in range(rng.randrange(1, 90)):
+        hashes = [rng.choice([0, 1, 7, 2**31 - 1, rng.randrange(2**31)]) for _ in range(3)]
+        if rng.random() < 0.05:
+            hashes.append(rng.choice([-1, 2**31, 2**40]))  # the Python loop's error
+        timestamp = rng.choice([0, -5, 1_700_000_000_000 + 1000 * n, 2**63 - 1])
+        phy = rng.choice([n * 100, 2**63 - 1, 2**64]) if rng.random() < 0.05 else n * 100
+        records.append((hashes[: rng.randrange(0, len(hashes) + 1)], phy, timestamp))
+
+    def run(path: Path, c: bool) -> tuple[object, ...]:
+        index = IndexFile.create(path, hash_slot_num=13, index_num=rng_index_num)
+        outcome: object
+        try:
+            try:
+                outcome = index.put_records(records if c else tuple(records))
+            except Exception as exc:  # noqa: BLE001 - compared
+                outcome = (type(exc).__name__, str(exc))
+            index.flush()
+        finally:
+            index.close()
+        return (outcome, path.read_bytes())
+
+    rng_index_num = rng.choice([10, 50, 400])
+    assert run(tmp_path / "c", True) == run(tmp_path / "py", False)
