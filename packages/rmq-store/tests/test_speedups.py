@@ -20,7 +20,8 @@ import rmq_store.index_service
 import rmq_store.store
 from rmq_protocol.codec import hashing
 from rmq_protocol.codec import message as codec
-from rmq_protocol.codec.message import HostPort, MessageExt, SysFlag
+from rmq_protocol.codec.message import BLANK_MAGIC, HostPort, MessageExt, SysFlag
+from rmq_store.commitlog import CommitLog
 from rmq_store.config import StoreConfig
 from rmq_store.index import IndexFile
 from rmq_store.speedups import ABI, speedups
@@ -158,3 +159,66 @@ def test_index_put_identical(tmp_path: Path, seed: int) -> None:
 
     rng_index_num = rng.choice([10, 50, 400])
     assert run(tmp_path / "c", True) == run(tmp_path / "py", False)
+
+
+class _Segment:
+    """What CommitLog._check reads of a segment: its buffer and size."""
+
+    def __init__(self, buffer: bytearray) -> None:
+        self.buffer = buffer
+        self.file_size = len(buffer)
+
+
+def python_check_records(buffer: bytearray, position: int, check_crc: bool) -> tuple[int, int, int]:
+    segment = _Segment(buffer)
+    records = 0
+    while True:
+        size = CommitLog._check(None, segment, position, check_crc=check_crc)  # type: ignore[arg-type]
+        if not size:
+            return position, records, 0 if size == 0 else 1
+        position += size
+        records += 1
+
+
+def damaged_segment(rng: random.Random) -> bytearray:
+    texts = ["T", "Topic\u00e9", "t" * 127]
+    data = bytearray()
+    for n in range(rng.randrange(1, 12)):
+        message = MessageExt(
+            topic=rng.choice(texts),
+            magic=rng.choice([codec.MAGIC_V1, codec.MAGIC_V2]),
+            born_host=rng.choice([HostPort("10.0.0.1", 1), HostPort("::1", 2)]),
+            store_host=rng.choice([HostPort("10.0.0.2", 3), HostPort("fe80::2", 4)]),
+            body=rng.randbytes(rng.choice([0, 5, 300])),
+            properties=rng.choice([{}, {"KEYS": f"k{n}", "\u00e9": "\U0001f600"}]),
+        )
+        data += codec.encode_message_py(message)
+    tail = rng.choice([b"", bytes(40), BLANK_TAIL])
+    data += tail
+    for _ in range(rng.choice([0, 1, 1, 3])):  # damage: flip, zero or cut
+        at = rng.randrange(len(data))
+        kind = rng.randrange(3)
+        if kind == 0:
+            data[at] ^= 1 << rng.randrange(8)
+        elif kind == 1:
+            data[at] = rng.choice([0, 0x80, 0xC0, 0xED, 0xFF])
+        else:
+            data = data[:at] + bytes(len(data) - at)
+    return data
+
+
+BLANK_TAIL = (12).to_bytes(4, "big") + BLANK_MAGIC.to_bytes(4, "big") + bytes(4)
+
+
+@needs_speedups
+@pytest.mark.parametrize("check_crc", [True, False])
+def test_check_records_same_verdicts_as_python(check_crc: bool) -> None:
+    assert speedups is not None
+    rng = random.Random(7)
+    verdicts = set()
+    for _ in range(3000):
+        data = damaged_segment(rng)
+        expected = python_check_records(data, 0, check_crc)
+        assert speedups.check_records(data, 0, len(data), check_crc) == expected
+        verdicts.add(expected[2])
+    assert verdicts == {0, 1}  # both ends were exercised

@@ -26,3 +26,6 @@ def index_put(
     start: int,
     /,
 ) -> tuple[int, int, int]: ...
+def check_records(
+    buffer: Any, position: int, file_size: int, check_crc: bool, /
+) -> tuple[int, int, int]: ...
