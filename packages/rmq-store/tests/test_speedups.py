@@ -48,16 +48,17 @@ def random_batches(seed: int) -> list[list[MessageExt]]:
         queue_id = rng.randrange(3)
         batch = []
         for i in range(rng.choice([1, 1, 3, 32])):
-            props: dict[str, str] | str = {
+            drawn = {
                 "TAGS": rng.choice(["TagA", "", "\U0001f600x", "t" * 40]),
                 "KEYS": rng.choice(["", "k1", "k1 k2  k3", f"order-{n}-{i}"]),
                 "UNIQ_KEY": f"U{n:04d}{i:04d}",
             }
-            props = {name: value for name, value in props.items() if value}
+            kept = {name: value for name, value in drawn.items() if value}
             if topic == SCHEDULE_TOPIC:
-                props["DELAY"] = str(rng.randrange(1, 4))
+                kept["DELAY"] = str(rng.randrange(1, 4))
             if rng.random() < 0.2:
-                props.pop("TAGS", None)
+                kept.pop("TAGS", None)
+            props: dict[str, str] | str = kept
             if rng.random() < 0.1:
                 props = "TAGS\x01T\x02KEYS\x01kk\x02"  # undecoded text
             batch.append(
