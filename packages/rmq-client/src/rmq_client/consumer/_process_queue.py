@@ -124,6 +124,13 @@ class ProcessQueue:
         self._skip_finished()
         return self.queue_offset_max - self._order[0] if self._order else 0
 
+    def min_offset(self) -> int | None:
+        """The lowest offset held (Java's ``msgTreeMap.firstKey()``), None when empty."""
+        if not self._inflight:
+            return None
+        self._skip_finished()
+        return self._order[0] if self._order else None
+
     def __len__(self) -> int:
         return self.msg_count
 

@@ -33,6 +33,15 @@ How it works (Java's design, asyncio's tools):
   ``%RETRY%<group>`` as Java does; if that fails too they are consumed again here after
   5 s. Broadcasting consumers drop failed messages (logged), as Java does.
   The committed offset of a queue is its lowest offset still being consumed.
+* **Consume timeout** (concurrent only; Java ``cleanExpireMsg``): every
+  ``consume_timeout`` seconds (15 minutes, Java's ``consumeTimeout``), per queue, while
+  the lowest offset still held is a message whose listener call began more than
+  ``consume_timeout`` ago (at most 16 per queue and round), that message is sent back
+  (CONSUMER_SEND_MSG_BACK, delay level 3, else re-sent to ``%RETRY%<group>``) and
+  removed, so the queue's offset can move on. The stuck call is not cancelled; if it
+  later fails, the message is not sent back a second time. Messages not yet handed to
+  the listener never expire. A message can therefore stay stuck for up to twice
+  ``consume_timeout`` before it is sent back, as in Java.
 * **Orderly listener** (``orderly=True``): one consumer at a time per queue, in offset
   order; clustering consumers hold the broker's queue lock (LOCK_BATCH_MQ, renewed every
   20 s, trusted for 30 s). SUSPEND_CURRENT_QUEUE_A_MOMENT retries the same messages after
@@ -47,10 +56,9 @@ How it works (Java's design, asyncio's tools):
   handed to the listener, or whose call was cancelled, are not committed and will be
   delivered again (at least once).
 
-Not implemented (Java has them): consume timeout (15 min) expiry of stuck messages,
-per-topic pull thresholds, the ``MIN_OFFSET``/``MAX_OFFSET`` properties on received
-messages, message trace, and ``ConsumeConcurrentlyContext.ackIndex`` (a batch succeeds or
-fails as a whole).
+Not implemented (Java has them): per-topic pull thresholds, the
+``MIN_OFFSET``/``MAX_OFFSET`` properties on received messages, and
+``ConsumeConcurrentlyContext.ackIndex`` (a batch succeeds or fails as a whole).
 """
 
 from __future__ import annotations
@@ -122,6 +130,9 @@ LOCK_RETRY_DELAY: Final = 3.0  # seconds before an orderly queue tries its lock 
 BROKER_SUSPEND_MAX: Final = 15.0  # seconds (BROKER_SUSPEND_MAX_TIME_MILLIS)
 PULL_TIMEOUT_WHEN_SUSPEND: Final = 30.0  # seconds (CONSUMER_TIMEOUT_MILLIS_WHEN_SUSPEND)
 SEND_BACK_TIMEOUT: Final = 3.0  # seconds
+CONSUME_TIMEOUT: Final = 15 * 60.0  # seconds (Java consumeTimeout, 15 minutes)
+EXPIRED_DELAY_LEVEL: Final = 3  # delay level of a message sent back for its timeout (Java)
+EXPIRE_MAX_PER_QUEUE: Final = 16  # messages sent back per queue and round (Java)
 DEFAULT_MAX_RECONSUME: Final = 16
 MISSING_ROUTE_FIRST_DELAY: Final = 0.5  # seconds before rebalancing again without a route
 MISSING_ROUTE_MAX_DELAY: Final = 20.0
@@ -215,6 +226,7 @@ class PushConsumer:
         post_subscription_when_pull: bool = False,
         offset_store_dir: Path | None = None,
         await_termination: float = 30.0,
+        consume_timeout: float = CONSUME_TIMEOUT,
         enable_trace: bool = False,
         trace_topic: str | None = None,
     ) -> None:
@@ -242,6 +254,8 @@ class PushConsumer:
             post_subscription_when_pull: send the expression with every pull (flag 0x4).
             offset_store_dir: directory of broadcasting offsets (``~/.rocketmq_offsets``).
             await_termination: seconds :meth:`aclose` waits for listener calls.
+            consume_timeout: seconds after which a message whose (concurrent) listener
+                call has not returned is sent back (Java consumeTimeout, 15 minutes).
             enable_trace: write trace records around each listener call (:mod:`rmq_client.trace`).
             trace_topic: where trace records go (default RMQ_SYS_TRACE_TOPIC).
 
@@ -259,6 +273,8 @@ class PushConsumer:
         ):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, not {value}")
+        if not consume_timeout > 0:
+            raise ValueError(f"consume_timeout must be > 0 seconds, not {consume_timeout}")
         self._config = (
             config if config is not None else ClientConfig(namesrv_addr=namesrv_addr or "")
         )
@@ -283,6 +299,7 @@ class PushConsumer:
         self._post_subscription = post_subscription_when_pull
         self._offset_dir = offset_store_dir
         self._await_termination = await_termination
+        self._consume_timeout = consume_timeout
         self._trace = (  # message trace (rmq_client.trace): SubBefore/SubAfter records
             TraceDispatcher(self._config, group=group, kind="CONSUME", trace_topic=trace_topic)
             if enable_trace
@@ -297,6 +314,8 @@ class PushConsumer:
         self._rebalancer: Rebalancer | None = None
         self._work: asyncio.Queue[_Work] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
+        # Listener calls in progress, per worker: (monotonic start, messages, queue).
+        self._calls: dict[int, tuple[float, list[MessageExt], _Queue]] = {}
         self._orderly_tasks: set[asyncio.Task[None]] = set()
         self._service: list[asyncio.Task[None]] = []
         self._later: set[asyncio.TimerHandle] = set()
@@ -501,9 +520,12 @@ class PushConsumer:
         loop = asyncio.get_running_loop()
         if not self._orderly:
             self._workers = [
-                loop.create_task(self._worker(), name=f"rmq-consume-{self._group}-{i}")
+                loop.create_task(self._worker(i), name=f"rmq-consume-{self._group}-{i}")
                 for i in range(self._concurrency)
             ]
+            self._service.append(
+                loop.create_task(self._expire_service(), name=f"rmq-expire-{self._group}")
+            )
         self._service.append(
             loop.create_task(self._rebalance_service(), name=f"rmq-rebalance-{self._group}")
         )
@@ -833,8 +855,17 @@ class PushConsumer:
             return None
         return result
 
-    async def _worker(self) -> None:
-        work, batch, store = self._work, self._batch, _started(self._store)
+    async def _worker(self, wid: int) -> None:
+        """One of ``consume_concurrency`` workers: takes work items (one pull's messages,
+        or a share of them) and calls the listener with ``consume_batch_size`` at a time.
+
+        Each chunk is settled (committed, or sent back when it failed) as soon as its call
+        returns, as each chunk is its own ConsumeRequest in Java: a later call of the same
+        item that hangs (consume timeout) or that :meth:`aclose` cancels then holds back
+        only its own messages, not the ones already consumed.
+        """
+        work, batch = self._work, self._batch
+        calls, monotonic = self._calls, time.monotonic
         retry_topic = self.retry_topic
         success = ConsumeResult.SUCCESS
         sync = self._listener if self._listener_is_sync() else None
@@ -843,73 +874,125 @@ class PushConsumer:
             if item is None or self._stopping:
                 return
             msgs, q = item
-            pq = q.pq
-            if pq.dropped:
+            if q.pq.dropped:
                 continue
             msgs = _reset_retry_topic(msgs, retry_topic) if q.mq.topic == retry_topic else msgs
-            failed: list[MessageExt] = []
-            finished = 0  # messages of ``msgs`` whose listener call returned
-            try:
-                if sync is not None:
-                    # Fast path for a plain-function listener (the common no-I/O case).
-                    for i in range(0, len(msgs), batch):
-                        chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
-                        result: object
-                        try:
-                            result = sync(chunk)
-                        except Exception:
-                            logger.exception("listener of group %s failed", self._group)
-                            result = None
-                        if result is not success:
-                            if inspect.isawaitable(result):
-                                result = await self._settle(result, chunk)
-                            if result is not success:
-                                failed.extend(chunk)
-                        finished = i + len(chunk)
-                else:
-                    for i in range(0, len(msgs), batch):
-                        chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
-                        if await self._call(chunk) is not success:
-                            failed.extend(chunk)
-                        finished = i + len(chunk)
-            except asyncio.CancelledError:
-                # aclose() cancelled a listener call it waited for too long. The chunks
-                # of this item that did finish are consumed: commit them (each chunk is
-                # its own ConsumeRequest in Java), or the next member of the group gets
-                # them again. Failed ones and the rest stay uncommitted (redelivered).
-                self._commit_partial(msgs[:finished], failed, q)
-                raise
-            self.consumed += len(msgs)
-            if pq.is_dropped():
+            if sync is None:
+                for i in range(0, len(msgs), batch):
+                    chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
+                    calls[wid] = (monotonic(), chunk, q)
+                    try:
+                        ok = await self._call(chunk) is success
+                    finally:
+                        del calls[wid]
+                    await self._settle_chunk(chunk, [] if ok else chunk, q)
+                    if q.pq.is_dropped():
+                        break
                 continue
-            keep: list[MessageExt] = []
-            if failed:
-                self.failed += len(failed)
-                keep = await self._handle_failed(failed, q)
-            if keep:
-                kept = {id(m) for m in keep}
-                done = [m for m in msgs if id(m) not in kept]
-            else:
-                done = msgs
-            offset = pq.remove(done)
-            if offset >= 0 and not pq.dropped:
-                store.update(q.mq, offset)
-            if not q.space.is_set() and pq.msg_count <= self._threshold_count // 2:
-                q.space.set()
-            if keep:
-                self._consume_later(keep, q)
+            # Fast path for a plain-function listener (the common no-I/O case): it runs on
+            # the loop, so nothing can look at the queue between its calls; settle the
+            # whole item at once, or the part before a call that returned an awaitable.
+            failed: list[MessageExt] = []
+            settled = 0
+            for i in range(0, len(msgs), batch):
+                chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
+                result: object
+                try:
+                    result = sync(chunk)
+                except Exception:
+                    logger.exception("listener of group %s failed", self._group)
+                    result = None
+                if result is not success:
+                    if inspect.isawaitable(result):
+                        if i > settled:
+                            await self._settle_chunk(msgs[settled:i], failed, q)
+                            failed, settled = [], i
+                        calls[wid] = (monotonic(), chunk, q)
+                        try:
+                            result = await self._settle(result, chunk)
+                        finally:
+                            del calls[wid]
+                    if result is not success:
+                        failed.extend(chunk)
+            await self._settle_chunk(msgs[settled:] if settled else msgs, failed, q)
 
-    def _commit_partial(
-        self, finished: list[MessageExt], failed: list[MessageExt], q: _Queue
+    async def _settle_chunk(
+        self, msgs: list[MessageExt], failed: list[MessageExt], q: _Queue
     ) -> None:
-        """Commit the ``finished`` messages of a work item cut short, except ``failed``."""
-        self.consumed += len(finished)
-        if not finished or q.pq.dropped or self._store is None:
+        """After the listener returned for ``msgs``: send ``failed`` back, forget the rest
+        and commit the queue's new offset (Java ``processConsumeResult``)."""
+        self.consumed += len(msgs)
+        pq = q.pq
+        if pq.dropped:
             return
-        not_done = {id(m) for m in failed}
-        offset = q.pq.remove([m for m in finished if id(m) not in not_done])
-        if offset >= 0:
-            self._store.update(q.mq, offset)
+        keep: list[MessageExt] = []
+        if failed:
+            self.failed += len(failed)
+            # A message sent back for its consume timeout is no longer held.
+            failed = [m for m in failed if m in pq]
+            keep = await self._handle_failed(failed, q) if failed else []
+        if keep:
+            kept = {id(m) for m in keep}
+            done = [m for m in msgs if id(m) not in kept]
+        else:
+            done = msgs
+        offset = pq.remove(done)
+        if offset >= 0 and not pq.dropped:
+            _started(self._store).update(q.mq, offset)
+        if not q.space.is_set() and pq.msg_count <= self._threshold_count // 2:
+            q.space.set()
+        if keep:
+            self._consume_later(keep, q)
+
+    async def _expire_service(self) -> None:
+        """Java ``cleanExpireMsg``, every ``consume_timeout`` seconds (module docstring)."""
+        while True:
+            await asyncio.sleep(self._consume_timeout)
+            try:
+                await self.clean_expired_messages()
+            except (ClientError, ProtocolError) as exc:
+                logger.warning("consumer %s: consume timeout check failed: %s", self._group, exc)
+
+    async def clean_expired_messages(self) -> int:
+        """Send back and drop the messages past ``consume_timeout`` (see the module
+        docstring); the number sent back. The consumer runs this every
+        ``consume_timeout`` seconds."""
+        store = _started(self._store)
+        sent = 0
+        for q in list(self._queues.values()):
+            pq = q.pq
+            for _ in range(min(pq.msg_count, EXPIRE_MAX_PER_QUEUE)):
+                head = pq.min_offset()
+                msg = self._expired_call(q, head) if head is not None else None
+                if msg is None or pq.dropped or not self._running:
+                    break
+                if not await self.send_back(msg, q.mq.broker_name, delay_level=EXPIRED_DELAY_LEVEL):
+                    break  # neither sent back nor re-sent: keep it (offset stays)
+                sent += 1
+                logger.info(
+                    "consumer %s: message %s of %s (offset %d) consumed for more than %g s; "
+                    "sent back",
+                    self._group, msg.msg_id, q.mq.java_string(), msg.queue_offset,
+                    self._consume_timeout,
+                )  # fmt: skip
+                if pq.min_offset() == msg.queue_offset and not pq.dropped:
+                    offset = pq.remove([msg])
+                    if offset >= 0:
+                        store.update(q.mq, offset)
+                    if not q.space.is_set() and pq.msg_count <= self._threshold_count // 2:
+                        q.space.set()
+        return sent
+
+    def _expired_call(self, q: _Queue, offset: int) -> MessageExt | None:
+        """The message at ``offset`` of ``q`` if a listener call holding it began more
+        than ``consume_timeout`` ago."""
+        deadline = time.monotonic() - self._consume_timeout
+        for began, chunk, cq in list(self._calls.values()):
+            if cq is q and began < deadline:
+                for msg in chunk:
+                    if msg.queue_offset == offset:
+                        return msg
+        return None
 
     async def _handle_failed(self, failed: list[MessageExt], q: _Queue) -> list[MessageExt]:
         """Send failed messages back; the ones that could not be sent back."""
