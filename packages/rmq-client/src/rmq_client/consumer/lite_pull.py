@@ -36,15 +36,21 @@ from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self, TypeVar, final
+from typing import Final, Self, final
 
-from rmq_client._instance import ClientConfig, ClientInstance, check_group
-from rmq_client.consumer._allocate import AllocateAveragely, AllocateStrategy
+from rmq_client._instance import ClientConfig, ClientInstance
+from rmq_client.consumer._allocate import AllocateStrategy
+from rmq_client.consumer._common import (
+    ConsumerOptions,
+    ConsumerSession,
+    process_queue_table,
+    queue_start_offset,
+    start_session,
+)
+from rmq_client.consumer._common import started as _started
 from rmq_client.consumer._offset_store import (
-    LocalFileOffsetStore,
     OffsetStore,
     ReadOffsetType,
-    RemoteOffsetStore,
 )
 from rmq_client.consumer._process_queue import ProcessQueue
 from rmq_client.consumer._pull import Puller, PullStatus, build_subscription, build_sys_flag
@@ -53,7 +59,6 @@ from rmq_client.consumer._rebalance import (
     max_offset,
     min_offset,
     search_offset,
-    start_offset,
 )
 from rmq_client.errors import ClientClosedError, ClientError
 from rmq_protocol.codec.body import (
@@ -74,14 +79,6 @@ BROKER_SUSPEND_MAX: Final = 20.0  # seconds (Java brokerSuspendMaxTimeMillis)
 PULL_TIMEOUT: Final = 30.0  # seconds (Java consumerTimeoutMillisWhenSuspend)
 PULL_DELAY_ON_EXCEPTION: Final = 1.0  # seconds
 PULL_DELAY_PAUSED: Final = 1.0  # seconds between checks of a paused queue
-
-_T = TypeVar("_T")
-
-
-def _started(value: _T | None) -> _T:
-    if value is None:
-        raise ClientError("the consumer is not started")
-    return value
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -135,26 +132,18 @@ class PullConsumer:
         Raises:
             ValueError: a bad option value.
         """
-        if (namesrv_addr is None) == (config is None):
-            raise ValueError("give exactly one of namesrv_addr and config")
-        check_group(group, what="consumer group")
-        if pull_batch_size < 1:
-            raise ValueError(f"pull_batch_size must be >= 1, not {pull_batch_size}")
-        self._config = (
-            config if config is not None else ClientConfig(namesrv_addr=namesrv_addr or "")
-        )
+        self._opts = ConsumerOptions.build(
+            group, namesrv_addr=namesrv_addr, config=config, message_model=message_model,
+            consume_from=consume_from, consume_timestamp=consume_timestamp,
+            allocate_strategy=allocate_strategy, pull_batch_size=pull_batch_size,
+            offset_store_dir=offset_store_dir,
+        )  # fmt: skip
         self._group = group
         self._model = message_model
-        self._consume_from = consume_from
-        ts = consume_timestamp if consume_timestamp is not None else time.time() - 1800
-        self._timestamp_ms = int(ts * 1000)
-        self._strategy = allocate_strategy or AllocateAveragely()
         self._auto_commit = auto_commit
         self._auto_commit_interval = auto_commit_interval
-        self._pull_batch = pull_batch_size
         self._threshold_queue = pull_threshold_for_queue
         self._threshold_all = pull_threshold_for_all
-        self._offset_dir = offset_store_dir
 
         self._subscriptions: dict[str, SubscriptionData] = {}
         self._assigned: list[MessageQueue] | None = None
@@ -165,6 +154,7 @@ class PullConsumer:
         self._arrived = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
+        self._session: ConsumerSession | None = None
         self._instance: ClientInstance | None = None
         self._store: OffsetStore | None = None
         self._puller: Puller | None = None
@@ -192,7 +182,7 @@ class PullConsumer:
 
     @property
     def consume_from_where(self) -> ConsumeFromWhere:
-        return self._consume_from
+        return self._opts.consume_from
 
     @property
     def unit_mode(self) -> bool:
@@ -221,12 +211,7 @@ class PullConsumer:
                 self.seek(mq, offset)
 
     def running_info(self) -> dict[str, object]:
-        offsets = self._store.offsets() if self._store is not None else {}
-        table: dict[object, object] = {}
-        for mq, q in self._queues.items():
-            info = q.pq.info()
-            info["commitOffset"] = offsets.get(mq, -1)
-            table[mq.to_key()] = info
+        table = process_queue_table({mq: q.pq for mq, q in self._queues.items()}, self._store)
         return {
             "properties": {
                 "consumeType": ConsumeType.CONSUME_ACTIVELY.value,
@@ -301,32 +286,14 @@ class PullConsumer:
         if not self._subscriptions and self._assigned is None:
             raise ClientError("subscribe() or assign() before start()")
         self._started = True
-        instance = ClientInstance.acquire(self._config)
-        self._instance = instance
         try:
-            await instance.start()
-            if self._model is MessageModel.CLUSTERING:
-                self._store = RemoteOffsetStore(instance, self._group)
-            else:
-                self._store = LocalFileOffsetStore(
-                    instance.client_id, self._group, base_dir=self._offset_dir
-                )
-            await self._store.load()
-            self._puller = Puller(instance, self._group)
-            self._rebalancer = Rebalancer(
-                instance, self._group, model=self._model, strategy=self._strategy
-            )
-            instance.register_consumer(self._group, self)
-            for topic in self.topics():
-                try:
-                    await instance.topic_route(topic, refresh=True)
-                except ClientError as exc:
-                    logger.warning("pull consumer %s: no route for %s: %s", self._group, topic, exc)
-            await instance.send_heartbeat_to_all_brokers()
+            session = await start_session(self._opts, self, self.topics())
         except BaseException:
             self._closed = True
-            await instance.release()
             raise
+        self._session = session
+        self._instance, self._store = session.instance, session.store
+        self._puller, self._rebalancer = session.puller, session.rebalancer
         self._next_commit = time.monotonic() + self._auto_commit_interval
         loop = asyncio.get_running_loop()
         if self._assigned is None:
@@ -483,9 +450,7 @@ class PullConsumer:
         )
 
     async def _add(self, mq: MessageQueue) -> None:
-        instance, store = _started(self._instance), _started(self._store)
-        store.remove(mq)
-        offset = await start_offset(instance, store, mq, self._consume_from, self._timestamp_ms)
+        offset = await queue_start_offset(_started(self._session), self._opts, mq)
         q = _Queue(mq, ProcessQueue(), offset, asyncio.Event())
         q.space.set()
         self._queues[mq] = q
@@ -566,7 +531,7 @@ class PullConsumer:
                     mq,
                     sub,
                     offset=q.next_offset,
-                    max_nums=self._pull_batch,
+                    max_nums=self._opts.pull_batch_size,
                     sys_flag=flag,
                     suspend_timeout=BROKER_SUSPEND_MAX,
                     timeout=PULL_TIMEOUT,

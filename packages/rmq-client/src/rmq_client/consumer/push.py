@@ -72,20 +72,25 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self, TypeAlias, TypeVar, final
+from typing import Final, Self, TypeAlias, final
 
 from rmq_client._instance import (
     CLIENT_INNER_PRODUCER_GROUP,
     DEFAULT_TOPIC,
     ClientConfig,
     ClientInstance,
-    check_group,
 )
-from rmq_client.consumer._allocate import AllocateAveragely, AllocateStrategy
+from rmq_client.consumer._allocate import AllocateStrategy
+from rmq_client.consumer._common import (
+    ConsumerOptions,
+    ConsumerSession,
+    process_queue_table,
+    queue_start_offset,
+    start_session,
+)
+from rmq_client.consumer._common import started as _started
 from rmq_client.consumer._offset_store import (
-    LocalFileOffsetStore,
     OffsetStore,
-    RemoteOffsetStore,
 )
 from rmq_client.consumer._process_queue import REBALANCE_LOCK_INTERVAL, ProcessQueue
 from rmq_client.consumer._pull import (
@@ -94,7 +99,7 @@ from rmq_client.consumer._pull import (
     build_subscription,
     build_sys_flag,
 )
-from rmq_client.consumer._rebalance import RETRY_PREFIX, Rebalancer, start_offset
+from rmq_client.consumer._rebalance import RETRY_PREFIX, Rebalancer
 from rmq_client.errors import ClientClosedError, ClientError
 from rmq_client.trace._dispatcher import TraceDispatcher, wrap_listener
 from rmq_protocol.codec import properties as props
@@ -176,15 +181,6 @@ class _Queue:
 _Work: TypeAlias = "tuple[list[MessageExt], _Queue] | None"
 
 
-_T = TypeVar("_T")
-
-
-def _started(value: _T | None) -> _T:
-    if value is None:
-        raise ClientError("the consumer is not started")
-    return value
-
-
 def _reset_retry_topic(msgs: list[MessageExt], retry_topic: str) -> list[MessageExt]:
     """Messages from ``%RETRY%group`` get their original topic back (Java
     ``resetRetryAndNamespace``)."""
@@ -262,33 +258,27 @@ class PushConsumer:
         Raises:
             ValueError: a bad option value.
         """
-        if (namesrv_addr is None) == (config is None):
-            raise ValueError("give exactly one of namesrv_addr and config")
-        check_group(group, what="consumer group")
+        self._opts = ConsumerOptions.build(
+            group, namesrv_addr=namesrv_addr, config=config, message_model=message_model,
+            consume_from=consume_from, consume_timestamp=consume_timestamp,
+            allocate_strategy=allocate_strategy, pull_batch_size=pull_batch_size,
+            offset_store_dir=offset_store_dir,
+        )  # fmt: skip
         for name, value in (
             ("consume_concurrency", consume_concurrency),
             ("consume_batch_size", consume_batch_size),
-            ("pull_batch_size", pull_batch_size),
             ("pull_threshold_for_queue", pull_threshold_for_queue),
         ):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, not {value}")
         if not consume_timeout > 0:
             raise ValueError(f"consume_timeout must be > 0 seconds, not {consume_timeout}")
-        self._config = (
-            config if config is not None else ClientConfig(namesrv_addr=namesrv_addr or "")
-        )
         self._group = group
+        self._model = message_model
         self._listener = listener
         self._orderly = orderly
-        self._model = message_model
-        self._consume_from = consume_from
-        ts = consume_timestamp if consume_timestamp is not None else time.time() - 1800
-        self._timestamp_ms = int(ts * 1000)
-        self._strategy = allocate_strategy or AllocateAveragely()
         self._concurrency = consume_concurrency
         self._batch = consume_batch_size
-        self._pull_batch = pull_batch_size
         self._threshold_count = pull_threshold_for_queue
         self._threshold_size = pull_threshold_size_for_queue
         self._max_span = consume_concurrently_max_span
@@ -297,17 +287,17 @@ class PushConsumer:
         self._max_reconsume = max_reconsume_times
         self._suspend_time = suspend_current_queue_time
         self._post_subscription = post_subscription_when_pull
-        self._offset_dir = offset_store_dir
         self._await_termination = await_termination
         self._consume_timeout = consume_timeout
         self._trace = (  # message trace (rmq_client.trace): SubBefore/SubAfter records
-            TraceDispatcher(self._config, group=group, kind="CONSUME", trace_topic=trace_topic)
+            TraceDispatcher(self._opts.config, group=group, kind="CONSUME", trace_topic=trace_topic)
             if enable_trace
             else None
         )
 
         self._subscriptions: dict[str, SubscriptionData] = {}
         self._queues: dict[MessageQueue, _Queue] = {}
+        self._session: ConsumerSession | None = None
         self._instance: ClientInstance | None = None
         self._store: OffsetStore | None = None
         self._puller: Puller | None = None
@@ -347,7 +337,7 @@ class PushConsumer:
 
     @property
     def consume_from_where(self) -> ConsumeFromWhere:
-        return self._consume_from
+        return self._opts.consume_from
 
     @property
     def unit_mode(self) -> bool:
@@ -396,18 +386,13 @@ class PushConsumer:
 
     def running_info(self) -> dict[str, object]:
         """ConsumerRunningInfo-shaped counters."""
-        offsets = self._store.offsets() if self._store is not None else {}
-        mq_table: dict[object, object] = {}
-        for mq, q in self._queues.items():
-            info = q.pq.info()
-            info["commitOffset"] = offsets.get(mq, -1)
-            mq_table[mq.to_key()] = info
+        mq_table = process_queue_table({mq: q.pq for mq, q in self._queues.items()}, self._store)
         return {
             "properties": {
                 "consumeOrderly": str(self._orderly).lower(),
                 "consumeType": ConsumeType.CONSUME_PASSIVELY.value,
                 "messageModel": self._model.value,
-                "consumeFromWhere": self._consume_from.value,
+                "consumeFromWhere": self._opts.consume_from.value,
                 "PROP_CONSUMER_START_TIMESTAMP": str(int(time.time() * 1000)),
             },
             "subscriptionSet": [s.to_value() for s in self._subscriptions.values()],
@@ -484,35 +469,19 @@ class PushConsumer:
         self._running = True
         if self._model is MessageModel.CLUSTERING:
             self._subscriptions[self.retry_topic] = build_subscription(self.retry_topic)
-        instance = ClientInstance.acquire(self._config)
-        self._instance = instance
         try:
-            await instance.start()
-            if self._model is MessageModel.CLUSTERING:
-                self._store = RemoteOffsetStore(instance, self._group)
-            else:
-                self._store = LocalFileOffsetStore(
-                    instance.client_id, self._group, base_dir=self._offset_dir
-                )
-            await self._store.load()
-            self._puller = Puller(instance, self._group)
-            self._rebalancer = Rebalancer(
-                instance, self._group, model=self._model, strategy=self._strategy
-            )
-            instance.register_consumer(self._group, self)
-            for topic in list(self._subscriptions):
-                try:
-                    await instance.topic_route(topic, refresh=True)
-                except ClientError as exc:
-                    logger.warning(
-                        "consumer %s: no route for topic %s yet: %s", self._group, topic, exc
-                    )
-            await instance.send_heartbeat_to_all_brokers()
+            session = await start_session(self._opts, self, self._subscriptions)
         except BaseException:
             self._running = False
             self._closed = True
-            await instance.release()
             raise
+        self._session = session
+        instance = self._instance = session.instance
+        self._store, self._puller, self._rebalancer = (
+            session.store,
+            session.puller,
+            session.rebalancer,
+        )
         if self._trace is not None:  # message trace hook: wraps the listener
             await self._trace.start()
             ok = ConsumeOrderlyResult.SUCCESS if self._orderly else ConsumeResult.SUCCESS
@@ -615,8 +584,8 @@ class PushConsumer:
             await self._rebalance_locked()
 
     async def _rebalance_locked(self) -> None:
-        rebalancer, store = _started(self._rebalancer), _started(self._store)
-        instance = _started(self._instance)
+        session = _started(self._session)
+        rebalancer, store = session.rebalancer, session.store
         if not self._running:
             return
         wanted_by_topic: dict[str, set[MessageQueue]] = {}
@@ -655,11 +624,8 @@ class PushConsumer:
                     mq.java_string(),
                 )
                 continue
-            store.remove(mq)
             try:
-                offset = await start_offset(
-                    instance, store, mq, self._consume_from, self._timestamp_ms
-                )
+                offset = await queue_start_offset(session, self._opts, mq)
             except (ClientError, ProtocolError) as exc:
                 logger.warning(
                     "consumer %s: no start offset for %s: %s", self._group, mq.java_string(), exc
@@ -757,7 +723,7 @@ class PushConsumer:
                     mq,
                     sub,
                     offset=q.next_offset,
-                    max_nums=self._pull_batch,
+                    max_nums=self._opts.pull_batch_size,
                     sys_flag=flag,
                     commit_offset=max(commit, 0),
                     suspend_timeout=BROKER_SUSPEND_MAX,
