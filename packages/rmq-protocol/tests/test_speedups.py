@@ -85,7 +85,7 @@ def test_hash_edge_values() -> None:
     with pytest.raises(UnicodeEncodeError):
         speedups.java_string_hash("a\udc00")
     with pytest.raises(TypeError):
-        speedups.java_string_hash(b"bytes")  # type: ignore[arg-type]
+        speedups.java_string_hash(b"bytes")
 
 
 # --- encode_message ---------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def reference_write(
     queue_offsets: list[int], store_timestamp: int,
 ) -> tuple[int, int, int, list[int]]:  # fmt: skip
     """CommitLog._append's inner loop, the way the Python store writes."""
-    offsets = []
+    offsets: list[int] = []
     index = 0
     for index, data in enumerate(records):
         size = len(data)
