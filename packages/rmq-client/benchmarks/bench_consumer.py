@@ -4,10 +4,15 @@
     python packages/rmq-client/benchmarks/bench_consumer.py --quick    # 50,000 messages
 
 Starts ``rmq standalone`` (a subprocess, on free ports, data in a temporary directory),
-stores the backlog with SEND_BATCH_MESSAGE (100-byte bodies, 8 queues), then times a
+stores the backlog with SEND_BATCH_MESSAGE (1 KiB bodies, 8 queues), then times a
 PushConsumer (defaults: 20 consumers, batch 1, pull batch 32, CONSUME_FROM_FIRST_OFFSET)
 from start until the listener has seen every message. Target (issue 5): ≥ 150,000 msgs/s
 on the 2-core CI machine. The client and the broker share the machine.
+
+Then a push consumer of the ``rocketmq==0.4.4`` C++-wrapper client (another group, its
+default settings, a no-op callback) drains the same backlog from the same broker, in a
+subprocess (``_compare.py`` says where it is looked for; when it is missing the reason
+is printed and its row is skipped), and the ratio rmq-client / rocketmq 0.4.4 is printed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _compare import find_rocketmq044, ratio, run_rocketmq044
 
 from rmq_client._instance import ClientConfig
 from rmq_client.consumer import ConsumeResult, PushConsumer
@@ -55,8 +62,8 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     return proc, addrs["NameServer"], addrs["Broker"]
 
 
-async def fill(broker: str, topic: str, count: int) -> None:
-    body = b"x" * 100
+async def fill(broker: str, topic: str, count: int, size: int) -> None:
+    body = b"x" * size
     async with RemotingClient() as client:
         sent = 0
         while sent < count:
@@ -110,6 +117,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="50,000 messages")
     parser.add_argument("--count", type=int, default=None, help="messages (default 500,000)")
+    parser.add_argument("--size", type=int, default=1024, help="body bytes")
+    parser.add_argument("--no-044", action="store_true", help="skip the rocketmq 0.4.4 row")
     args = parser.parse_args()
     count = args.count or (50_000 if args.quick else 500_000)
     with tempfile.TemporaryDirectory(prefix="rmq-bench-consumer-") as tmp:
@@ -117,17 +126,47 @@ def main() -> None:
         try:
             topic = "BenchConsumer"
             t = time.perf_counter()
-            asyncio.run(fill(broker, topic, count))
+            asyncio.run(fill(broker, topic, count, args.size))
             fill_s = time.perf_counter() - t
             print(f"stored {count} messages in {fill_s:.1f} s")
+            cpu = time.process_time()
             elapsed = asyncio.run(drain(namesrv, topic, count))
+            cpu = time.process_time() - cpu
             print(
-                f"push consumer drained {count} messages in {elapsed:.2f} s: "
-                f"{count / elapsed:,.0f} msgs/s (target >= 150,000)"
+                f"rmq-client     push consumer drained {count:,} messages in {elapsed:.2f} s: "
+                f"{count / elapsed:>9,.0f} msgs/s, client CPU {cpu / count * 1e6:.1f} us/msg "
+                "(target >= 150,000 msgs/s)",
+                flush=True,
             )
+            if not args.no_044:
+                compare(namesrv, topic, count, count / elapsed)
         finally:
             proc.terminate()
             proc.wait()
+
+
+def compare(namesrv: str, topic: str, count: int, ours: float) -> None:
+    """Drain the same backlog with rocketmq 0.4.4's push consumer; the ratio."""
+    target, why = find_rocketmq044()
+    print(why, flush=True)
+    if target is None:
+        return
+    timeout = max(120.0, count / 2000)  # 0.4.4 drained about 16k msgs/s on this machine
+    result = run_rocketmq044(
+        target, "drain", namesrv, topic, "bench_consumer_044", count, timeout,
+        timeout=timeout + 60,
+    )  # fmt: skip
+    if isinstance(result, str):
+        print(f"rocketmq 0.4.4 push consumer skipped: {result}")
+        return
+    done, seconds = result["done"], result["seconds"]
+    print(
+        f"rocketmq 0.4.4 push consumer drained {int(done):,} messages in {seconds:.2f} s: "
+        f"{done / seconds:>9,.0f} msgs/s, client CPU {result['cpu'] / max(done, 1) * 1e6:.1f} "
+        f"us/msg{'' if done >= count else f' (stopped after {timeout:g} s)'}",
+        flush=True,
+    )
+    print(f"ratio  drain  rmq-client / rocketmq 0.4.4: {ratio(ours, done / seconds)}")
 
 
 if __name__ == "__main__":
