@@ -7,13 +7,15 @@
   consumer, fetch the routes of its topics and send a first heartbeat;
 * :func:`queue_start_offset`: where a queue new to the consumer starts (the stored
   offset, else per ``consume_from``; Java ``computePullFromWhereWithException``);
-* :func:`process_queue_table`: the ``mqTable`` of a consumer's running info.
+* :func:`process_queue_table`: the ``mqTable`` of a consumer's running info;
+* :class:`ConsumerBase`: the ConsumerHandle properties and the rebalance service loop.
 
 Use from the consumer's event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -32,9 +34,16 @@ from rmq_client.consumer._process_queue import ProcessQueue
 from rmq_client.consumer._pull import Puller
 from rmq_client.consumer._rebalance import Rebalancer, start_offset
 from rmq_client.errors import ClientError
-from rmq_protocol.codec.body import ConsumeFromWhere, MessageModel, MessageQueue
+from rmq_protocol.codec.body import (
+    ConsumeFromWhere,
+    MessageModel,
+    MessageQueue,
+    SubscriptionData,
+)
+from rmq_protocol.errors import ProtocolError
 
 __all__ = [
+    "ConsumerBase",
     "ConsumerOptions",
     "ConsumerSession",
     "process_queue_table",
@@ -203,3 +212,45 @@ def process_queue_table(
         info["commitOffset"] = offsets.get(mq, -1)
         table[mq.to_key()] = info
     return table
+
+
+class ConsumerBase:
+    """What PushConsumer and PullConsumer share of the ConsumerHandle protocol, and their
+    rebalance service (a rebalance whenever :attr:`_rebalance_wanted` is set)."""
+
+    _opts: ConsumerOptions
+    _subscriptions: dict[str, SubscriptionData]
+    _rebalance_wanted: asyncio.Event
+
+    @property
+    def group(self) -> str:
+        """The consumer group."""
+        return self._opts.group
+
+    @property
+    def message_model(self) -> MessageModel:
+        return self._opts.message_model
+
+    @property
+    def consume_from_where(self) -> ConsumeFromWhere:
+        return self._opts.consume_from
+
+    @property
+    def unit_mode(self) -> bool:
+        return False
+
+    def subscriptions(self) -> list[SubscriptionData]:
+        """The subscriptions sent in heartbeats."""
+        return list(self._subscriptions.values())
+
+    async def _rebalance(self) -> None:
+        raise NotImplementedError
+
+    async def _rebalance_service(self) -> None:
+        while True:
+            await self._rebalance_wanted.wait()
+            self._rebalance_wanted.clear()
+            try:
+                await self._rebalance()
+            except (ClientError, ProtocolError) as exc:
+                logger.warning("rebalance of group %s failed: %s", self._opts.group, exc)

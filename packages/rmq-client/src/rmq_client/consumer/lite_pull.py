@@ -41,6 +41,7 @@ from typing import Final, Self, final
 from rmq_client._instance import ClientConfig, ClientInstance
 from rmq_client.consumer._allocate import AllocateStrategy
 from rmq_client.consumer._common import (
+    ConsumerBase,
     ConsumerOptions,
     ConsumerSession,
     process_queue_table,
@@ -93,7 +94,7 @@ class _Queue:
 
 
 @final
-class PullConsumer:
+class PullConsumer(ConsumerBase):
     """A lite pull consumer (module docstring)."""
 
     def __init__(
@@ -169,27 +170,8 @@ class PullConsumer:
     # ------------------------------------------------------------------ ConsumerHandle
 
     @property
-    def group(self) -> str:
-        return self._group
-
-    @property
-    def message_model(self) -> MessageModel:
-        return self._model
-
-    @property
     def consume_type(self) -> ConsumeType:
         return ConsumeType.CONSUME_ACTIVELY
-
-    @property
-    def consume_from_where(self) -> ConsumeFromWhere:
-        return self._opts.consume_from
-
-    @property
-    def unit_mode(self) -> bool:
-        return False
-
-    def subscriptions(self) -> list[SubscriptionData]:
-        return list(self._subscriptions.values())
 
     def topics(self) -> set[str]:
         topics = set(self._subscriptions)
@@ -475,15 +457,6 @@ class PullConsumer:
                 await self._add(mq)
             except (ClientError, ProtocolError) as exc:
                 logger.warning("pull consumer %s: cannot start %s: %s", self._group, mq, exc)
-
-    async def _rebalance_service(self) -> None:
-        while True:
-            await self._rebalance_wanted.wait()
-            self._rebalance_wanted.clear()
-            try:
-                await self._rebalance()
-            except (ClientError, ProtocolError) as exc:
-                logger.warning("rebalance of pull group %s failed: %s", self._group, exc)
 
     async def _rebalance(self) -> None:
         async with self._rebalance_lock:

@@ -82,6 +82,7 @@ from rmq_client._instance import (
 )
 from rmq_client.consumer._allocate import AllocateStrategy
 from rmq_client.consumer._common import (
+    ConsumerBase,
     ConsumerOptions,
     ConsumerSession,
     process_queue_table,
@@ -196,7 +197,7 @@ def _reset_retry_topic(msgs: list[MessageExt], retry_topic: str) -> list[Message
 
 
 @final
-class PushConsumer:
+class PushConsumer(ConsumerBase):
     """A push consumer group member (module docstring). Use from one event loop."""
 
     def __init__(
@@ -323,25 +324,8 @@ class PushConsumer:
     # ------------------------------------------------------------------ ConsumerHandle
 
     @property
-    def group(self) -> str:
-        """The consumer group."""
-        return self._group
-
-    @property
-    def message_model(self) -> MessageModel:
-        return self._model
-
-    @property
     def consume_type(self) -> ConsumeType:
         return ConsumeType.CONSUME_PASSIVELY
-
-    @property
-    def consume_from_where(self) -> ConsumeFromWhere:
-        return self._opts.consume_from
-
-    @property
-    def unit_mode(self) -> bool:
-        return False
 
     @property
     def retry_topic(self) -> str:
@@ -354,10 +338,6 @@ class PushConsumer:
         if self._instance is None:
             raise ClientError("the consumer is not started")
         return self._instance.client_id
-
-    def subscriptions(self) -> list[SubscriptionData]:
-        """The subscriptions sent in heartbeats (``%RETRY%group`` included in clustering)."""
-        return list(self._subscriptions.values())
 
     def topics(self) -> set[str]:
         return set(self._subscriptions)
@@ -568,15 +548,6 @@ class PushConsumer:
         await self.aclose()
 
     # ------------------------------------------------------------------ rebalance
-
-    async def _rebalance_service(self) -> None:
-        while True:
-            await self._rebalance_wanted.wait()
-            self._rebalance_wanted.clear()
-            try:
-                await self._rebalance()
-            except (ClientError, ProtocolError) as exc:
-                logger.warning("rebalance of group %s failed: %s", self._group, exc)
 
     async def _rebalance(self) -> None:
         """Java ``RebalanceImpl.doRebalance``: allocate, drop lost queues, add new ones."""
