@@ -136,6 +136,22 @@ static inline uint32_t get32(const unsigned char *p)
 
 /* ------------------------------------------------------------------ Java hashes */
 
+/* One code point into a Java hash: a UTF-16 unit, or the surrogate pair of a code point
+ * above U+FFFF. -1 for a lone surrogate, which Python's UTF-16 encoder refuses. */
+static inline int
+java_hash_char(uint32_t *h, Py_UCS4 c)
+{
+    if (c >= 0xD800 && c <= 0xDFFF) return -1;
+    if (c > 0xFFFF) {
+        c -= 0x10000;
+        *h = 31u * *h + (0xD800 + (c >> 10));
+        *h = 31u * *h + (0xDC00 + (c & 0x3FF));
+    } else {
+        *h = 31u * *h + c;
+    }
+    return 0;
+}
+
 /* Java String.hashCode over the UTF-16 code units of text, continuing from h. Returns
  * -1 (and leaves *h alone) when text holds a lone surrogate, which Python's UTF-16
  * encoder refuses: the caller then asks the reference implementation. */
@@ -158,15 +174,7 @@ java_hash_update(PyObject *text, uint32_t *h)
     } else {
         const Py_UCS4 *s = data;
         for (Py_ssize_t i = 0; i < n; i++) {
-            Py_UCS4 c = s[i];
-            if (c >= 0xD800 && c <= 0xDFFF) return -1;
-            if (c > 0xFFFF) {
-                c -= 0x10000;
-                acc = 31u * acc + (0xD800 + (c >> 10));
-                acc = 31u * acc + (0xDC00 + (c & 0x3FF));
-            } else {
-                acc = 31u * acc + c;
-            }
+            if (java_hash_char(&acc, s[i]) < 0) return -1;
         }
     }
     *h = acc;
@@ -263,14 +271,7 @@ speedups_index_key_hashes(PyObject *module, PyObject *const *args, Py_ssize_t na
             for (; i < n; i++) {
                 Py_UCS4 c = PyUnicode_READ(kind, data, i);
                 if (c == ' ') break;
-                if (c >= 0xD800 && c <= 0xDFFF) goto slow;
-                if (c > 0xFFFF) {
-                    c -= 0x10000;
-                    h = 31u * h + (0xD800 + (c >> 10));
-                    h = 31u * h + (0xDC00 + (c & 0x3FF));
-                } else {
-                    h = 31u * h + c;
-                }
+                if (java_hash_char(&h, c) < 0) goto slow;
             }
             PyObject *value = PyLong_FromUnsignedLong(index_hash_of(h));
             if (value == NULL || PyList_Append(result, value) < 0) {
