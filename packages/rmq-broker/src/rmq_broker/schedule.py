@@ -9,6 +9,10 @@ delay branch of ``CommitLog.putMessage``:
   ``level - 1`` instead; levels above the highest ``messageDelayLevel`` are clamped to
   it. The store writes the due time (store timestamp + the level's delay) as the unit's
   tags code.
+* :func:`route_scheduled` is the one routing step every put goes through (the send
+  processor and END_TRANSACTION's commit, as Java's ``HookUtils.handleScheduleMessage``
+  runs before every put): the timer topic (:mod:`rmq_broker.timer`), else
+  :func:`route_delayed`; a half message keeps its delay for its commit.
 * :class:`ScheduleService` delivers: for each level it reads the schedule queue from its
   delivery offset; when the head is due it rewrites the message to its real topic and
   queue (``DELAY`` removed, ``WAIT`` false, everything else kept, as Java's
@@ -40,11 +44,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final, final
 
+from rmq_broker.config import BrokerSettings
 from rmq_broker.errors import MetadataFileError
 from rmq_broker.jsonfile import read_json_file, write_json_file
 from rmq_broker.store import BrokerStore
-from rmq_broker.timer import TimerService
-from rmq_broker.topic_config import SCHEDULE_TOPIC
+from rmq_broker.timer import TimerRefusal, TimerService, route_timer
+from rmq_broker.topic_config import SCHEDULE_TOPIC, TRANS_HALF_TOPIC
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.body import DataVersion
 from rmq_protocol.codec.fastjson import JSONValue
@@ -58,6 +63,7 @@ __all__ = [
     "delay_level_queue_id",
     "lateness_percentile",
     "route_delayed",
+    "route_scheduled",
     "schedule_if_delayed",
 ]
 
@@ -68,6 +74,11 @@ _PASS_BUDGET: Final = 512  # deliveries per pass before the loop lets other work
 _RETRY_AFTER_ERROR: Final = 10_000  # ms before a failed delivery is tried again (Java 10 s)
 _LATENESS_SAMPLES: Final = 100_000  # most recent delivery lateness samples kept
 _DELAYABLE: Final = (TransactionType.NOT_TYPE, TransactionType.COMMIT_TYPE)
+_DELAY_KEY: Final = props.DELAY_TIME_LEVEL
+_TIMER_DELIVER_MS: Final = props.TIMER_DELIVER_MS
+_TIMER_DELAY_SEC: Final = props.TIMER_DELAY_SEC
+_TIMER_DELAY_MS: Final = props.TIMER_DELAY_MS
+_COMMIT_FLAG: Final = int(TransactionType.COMMIT_TYPE)
 
 
 def delay_level_queue_id(level: int) -> int:
@@ -107,6 +118,85 @@ def route_delayed(
     properties[props.REAL_TOPIC] = topic
     properties[props.REAL_QUEUE_ID] = str(queue_id)
     return SCHEDULE_TOPIC, delay_level_queue_id(level)
+
+
+def route_scheduled(
+    properties: dict[str, str],
+    topic: str,
+    queue_id: int,
+    sys_flag: int,
+    *,
+    settings: BrokerSettings,
+    clock_ms: Callable[[], int],
+) -> tuple[str, int] | TimerRefusal:
+    """Where a message about to be stored goes: the one routing step of every put.
+
+    Java runs ``HookUtils.handleScheduleMessage`` before every put; rmq calls this from
+    the send processor (a new message) and from END_TRANSACTION (a committed half
+    message, sysFlag COMMIT), so a committed transactional message with a delay level
+    or ``TIMER_*`` properties waits exactly as a plain send with them does, counted
+    from the commit. In order:
+
+    * no ``DELAY`` and no ``TIMER_DELIVER_MS`` / ``TIMER_DELAY_SEC`` / ``TIMER_DELAY_MS``:
+      ``(topic, queue_id)``, nothing read or changed (the send path's common case);
+    * a half message (``topic`` is ``RMQ_SYS_TRANS_HALF_TOPIC``): stays in the half
+      topic with its properties untouched, the delay or timer waits for the commit;
+      but a timer the commit would refuse is refused now (checked on a copy, with the
+      ``REAL_TOPIC`` / ``REAL_QID`` the half message carries);
+    * :func:`~rmq_broker.timer.route_timer` (timer topic, or its refusal), then
+      :func:`route_delayed` (``SCHEDULE_TOPIC_XXXX``); both add ``REAL_TOPIC`` /
+      ``REAL_QID`` to ``properties`` in place.
+
+    Args:
+        properties: the message's properties (changed in place when it is routed).
+        topic, queue_id, sys_flag: where and how the message would be stored.
+        settings: ``timerWheelEnable``, ``timerMaxDelaySec``, ``timerPrecisionMs``
+            (broker) and ``messageDelayLevel`` (store).
+        clock_ms: the wall clock in ms; read only for a timer message.
+
+    Returns:
+        ``(topic, queue_id)`` to store the message in, or the refusal to answer.
+    """
+    if (
+        _DELAY_KEY not in properties
+        and _TIMER_DELIVER_MS not in properties
+        and _TIMER_DELAY_SEC not in properties
+        and _TIMER_DELAY_MS not in properties
+    ):
+        return topic, queue_id
+    if topic == TRANS_HALF_TOPIC:
+        real_topic = properties.get(props.REAL_TOPIC, topic)
+        real_queue = properties.get(props.REAL_QUEUE_ID, "0")
+        checked = route_scheduled(
+            dict(properties),
+            real_topic,
+            int(real_queue) if real_queue.lstrip("-").isdecimal() else 0,
+            _COMMIT_FLAG,
+            settings=settings,
+            clock_ms=clock_ms,
+        )
+        if isinstance(checked, TimerRefusal):
+            return checked
+        return topic, queue_id
+    config = settings.broker
+    if (
+        _TIMER_DELIVER_MS in properties
+        or _TIMER_DELAY_SEC in properties
+        or _TIMER_DELAY_MS in properties
+    ):
+        timed = route_timer(
+            properties,
+            topic,
+            queue_id,
+            sys_flag,
+            now_ms=clock_ms(),
+            wheel_enable=config.timer_wheel_enable,
+            max_delay_sec=config.timer_max_delay_sec,
+            precision_ms=config.timer_precision_ms,
+        )
+        if isinstance(timed, TimerRefusal) or timed[0] != topic:
+            return timed
+    return route_delayed(properties, topic, queue_id, sys_flag, settings.store)
 
 
 def schedule_if_delayed(message: MessageExt, store: StoreConfig) -> MessageExt:

@@ -10,7 +10,11 @@ Behaviour of RocketMQ 4.9's ``TransactionalMessageBridge``,
   real topic sees it (:func:`prepare_half_message`, called by the send processor).
 * **Operations.** Commit re-stores the half message in its real topic and queue
   (sysFlag COMMIT, PREPARED TRANSACTION OFFSET = the half's commit-log offset,
-  REAL_TOPIC / REAL_QID removed); rollback stores nothing new. Both write op records
+  REAL_TOPIC / REAL_QID removed); rollback stores nothing new. A half message keeps
+  its ``DELAY`` / ``TIMER_*`` properties in the half topic; its commit goes through
+  :func:`rmq_broker.schedule.route_scheduled` as a send does, so it waits in
+  ``SCHEDULE_TOPIC_XXXX`` / ``rmq_sys_wheel_timer`` from the commit on (a timer the
+  broker would refuse is refused when the half message is sent). Both write op records
   to ``RMQ_SYS_TRANS_OP_HALF_TOPIC`` queue 0: tag ``d``, body = the half queue offset
   (a comma-joined list is read too, as 5.x writes). The committed message and its op
   records go to the store in one append, so a crash cannot keep one without the other.
@@ -40,6 +44,8 @@ import logging
 from typing import Final, final
 
 from rmq_broker.controller import BrokerController
+from rmq_broker.schedule import route_scheduled
+from rmq_broker.timer import TimerRefusal
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.codes import LanguageCode, RequestCode, ResponseCode
 from rmq_protocol.codec.command import RemotingCommand
@@ -316,11 +322,26 @@ class TransactionService:
                 f"the half message at {commit_log_offset} has no REAL_TOPIC/REAL_QID "
                 f"({real_topic!r}, {real_qid!r})",
             )
+        sys_flag = reset_transaction_type(half.sys_flag, TransactionType.COMMIT_TYPE)
+        # Java puts the committed message through the store's put hooks: a delay level
+        # or a 5.x timer holds it in SCHEDULE_TOPIC_XXXX / rmq_sys_wheel_timer from now.
+        c = self._c
+        routed = route_scheduled(
+            properties,
+            real_topic,
+            int(real_qid),
+            sys_flag,
+            settings=c.settings,
+            clock_ms=c.clock_ms,
+        )
+        if isinstance(routed, TimerRefusal):
+            return EndResult(routed.code, routed.remark)
+        topic, queue_id = routed
         return MessageExt(
-            topic=real_topic,
-            queue_id=int(real_qid),
+            topic=topic,
+            queue_id=queue_id,
             flag=half.flag,
-            sys_flag=reset_transaction_type(half.sys_flag, TransactionType.COMMIT_TYPE),
+            sys_flag=sys_flag,
             born_timestamp=half.born_timestamp,
             born_host=half.born_host,
             store_host=half.store_host,

@@ -45,8 +45,8 @@ from typing import Final, final
 from rmq_broker.config import PERM_READ, PERM_WRITE
 from rmq_broker.controller import BrokerController, suggest_todo
 from rmq_broker.processors._common import respond
-from rmq_broker.schedule import schedule_if_delayed
-from rmq_broker.timer import TimerRefusal, route_timer
+from rmq_broker.schedule import route_scheduled
+from rmq_broker.timer import TimerRefusal
 from rmq_broker.topic_config import (
     DLQ_GROUP_TOPIC_PREFIX,
     RETRY_GROUP_TOPIC_PREFIX,
@@ -89,9 +89,6 @@ _CHECKED_TOPICS_MAX: Final = 4096  # topic names remembered as valid and allowed
 _SEND_MESSAGE: Final = int(RequestCode.SEND_MESSAGE)
 _SEND_BATCH_MESSAGE: Final = int(RequestCode.SEND_BATCH_MESSAGE)
 _MULTI_TAG: Final = TopicFilterType.MULTI_TAG
-_TIMER_DELIVER_MS: Final = props.TIMER_DELIVER_MS
-_TIMER_DELAY_SEC: Final = props.TIMER_DELAY_SEC
-_TIMER_DELAY_MS: Final = props.TIMER_DELAY_MS
 
 SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
 _Result = RemotingCommand | Awaitable[RemotingCommand]
@@ -260,27 +257,14 @@ class SendMessageProcessor:
                 )
             topic, queue_id, sys_flag = half
         properties[props.CLUSTER] = c.config.broker_cluster_name
-        store_topic, store_queue = topic, queue_id
-        if (
-            _TIMER_DELIVER_MS in properties
-            or _TIMER_DELAY_SEC in properties
-            or _TIMER_DELAY_MS in properties
-        ):
-            # 5.x timer message (rmq_broker.timer): held in rmq_sys_wheel_timer until due.
-            config = c.config
-            routed_timer = route_timer(
-                properties,
-                topic,
-                queue_id,
-                sys_flag,
-                now_ms=c.clock_ms(),
-                wheel_enable=config.timer_wheel_enable,
-                max_delay_sec=config.timer_max_delay_sec,
-                precision_ms=config.timer_precision_ms,
-            )
-            if isinstance(routed_timer, TimerRefusal):
-                return self._fail(request, routed_timer.code, routed_timer.remark)
-            store_topic, store_queue = routed_timer
+        # Delay levels and 5.x timers (rmq_broker.schedule.route_scheduled, shared with
+        # END_TRANSACTION's commit): held in SCHEDULE_TOPIC_XXXX / rmq_sys_wheel_timer.
+        routed_to = route_scheduled(
+            properties, topic, queue_id, sys_flag, settings=c.settings, clock_ms=c.clock_ms
+        )
+        if isinstance(routed_to, TimerRefusal):
+            return self._fail(request, routed_to.code, routed_to.remark)
+        store_topic, store_queue = routed_to
         message = MessageExt(
             topic=store_topic,
             queue_id=store_queue,
@@ -293,8 +277,6 @@ class SendMessageProcessor:
             body=request.body if type(request.body) is bytes else bytes(request.body),
             properties=properties,
         )
-        # Delay levels (issue 6): a DELAY message is stored in SCHEDULE_TOPIC_XXXX until due.
-        message = schedule_if_delayed(message, c.settings.store)
         return self._store(request, [message], queue_id, properties.get(props.UNIQ_KEY), properties)
 
     def _retry_or_dlq(
