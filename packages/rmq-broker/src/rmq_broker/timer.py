@@ -31,6 +31,16 @@ service read it from the timer topic), ``TIMER_DEQUEUE_MS`` (now), ``WAIT`` fals
 ``REAL_TOPIC`` / ``REAL_QID`` removed and every other property, flag, born time and host
 kept (Java's ``convertMessage``).
 
+Deleting (Java ``TimerMessageStore``'s delete markers, what 5.x's RECALL_MESSAGE
+stores): a timer message carrying ``TIMER_DEL_UNIQKEY`` = ``<real topic>+<UNIQ_KEY>``
+(:func:`build_delete_key`) and the same delivery time as the message it names is a
+delete marker. It waits in the heap like a message; when their time comes, every
+message of that topic and unique key due at that same time is dropped instead of
+delivered (Java: the same wheel slot), then the marker is dropped too (never
+delivered, as in Java). A marker for another time deletes nothing, as in Java; a
+marker whose time is not in the future is refused at send (MESSAGE_ILLEGAL). The
+markers are rebuilt from the timer topic at start, like the messages.
+
 What differs from Java's timing wheel (``timerwheel`` + ``timerlog`` files): the index
 of waiting messages is a heap in memory (one ``(due, queue offset, commit-log offset,
 size)`` tuple per message), rebuilt at start by reading the timer topic from the oldest
@@ -42,9 +52,9 @@ no later than ``deliveredUpToMs``: delivery is at-least-once (what was delivered
 the last write is delivered again). Messages are never rolled (Java re-queues messages
 more than ``timerRollWindowSlot`` slots ahead and counts that in ``TIMER_ROLL_TIMES``):
 a waiting message stays in the heap however far ahead it is, so ``TIMER_ROLL_TIMES`` is
-never set. Deleting a timer message (``TIMER_DEL_UNIQKEY``) is not supported: the
-delete marker is dropped at its time (as Java never delivers one), the message it names
-is still delivered. Timer properties on SEND_BATCH_MESSAGE messages are ignored, as in
+never set: Java rolls only because its wheel file has a fixed number of slots
+(``timerRollWindowSlot``, 2 days by default, of a 7-day wheel), and a heap has no such
+bound. Timer properties on SEND_BATCH_MESSAGE messages are ignored, as in
 Java (the batch path has no schedule hook). Flow control (``timerCongestNumEachSlot``)
 is not implemented (Java's default never triggers it).
 
@@ -78,6 +88,7 @@ __all__ = [
     "TimerRefusal",
     "TimerService",
     "TimerStatistics",
+    "build_delete_key",
     "effective_timer_precision",
     "route_timer",
 ]
@@ -96,6 +107,14 @@ _LONG_MAX: Final = 2**63 - 1
 _PRECISIONS: Final = (100, 200, 500, 1000)
 _TIMEABLE: Final = (TransactionType.NOT_TYPE, TransactionType.COMMIT_TYPE)
 _DELIVERY_KEYS: Final = (props.TIMER_DELIVER_MS, props.TIMER_DELAY_SEC, props.TIMER_DELAY_MS)
+_MESSAGE: Final = 0  # heap entry kinds: a timer message ...
+_MARKER: Final = 1  # ... and a TIMER_DEL_UNIQKEY delete marker (after the messages of its time)
+
+
+def build_delete_key(real_topic: str, uniq_key: str) -> str:
+    """The ``TIMER_DEL_UNIQKEY`` value that deletes the timer message ``uniq_key`` of
+    ``real_topic`` (Java ``TimerMessageStore.buildDeleteKey``: ``topic+uniqKey``)."""
+    return f"{real_topic}+{uniq_key}"
 
 
 def effective_timer_precision(precision_ms: int) -> int:
@@ -210,8 +229,10 @@ class TimerStatistics:
 
     waiting: int  # messages read from the timer topic, not yet delivered
     delivered: int  # messages moved to their real topic since start
-    skipped: int  # units that could not be delivered (unreadable, no REAL_TOPIC, markers)
+    skipped: int  # units that could not be delivered (unreadable, no REAL_TOPIC)
     failures: int  # store errors while delivering (retried after 10 s)
+    deleted: int  # messages not delivered because a TIMER_DEL_UNIQKEY marker named them
+    delete_markers: int  # TIMER_DEL_UNIQKEY markers whose time came (never delivered)
     enqueue_offset: int  # next timer-queue offset to read
     commit_offset: int  # every timer-queue unit before it is delivered
     lateness_ms: list[int]  # time stored in the real topic minus the due time (ms), latest
@@ -245,8 +266,12 @@ class TimerService:
         self._store = store
         self._precision = effective_timer_precision(precision_ms)
         self._clock_ms = clock_ms
-        # (due ms, queue offset, commit-log offset, size, enqueue ms)
-        self._heap: list[tuple[int, int, int, int, int]] = []
+        # (due ms, kind, queue offset, commit-log offset, size, enqueue ms); at one due
+        # time the messages (kind 0) come before the delete markers (kind 1)
+        self._heap: list[tuple[int, int, int, int, int, int]] = []
+        # (TIMER_DEL_UNIQKEY, due ms) -> delete markers waiting in the heap
+        self._deletes: collections.Counter[tuple[str, int]] = collections.Counter()
+        self._marker_keys: dict[int, str] = {}  # queue offset of a waiting marker -> its key
         self._enqueue_offset = 0
         self._skip_before = 0  # offsets read before the restart ...
         self._skip_due = -1  # ... and due no later than this were delivered then
@@ -255,6 +280,8 @@ class TimerService:
         self._delivered = 0
         self._skipped = 0
         self._failures = 0
+        self._deleted = 0
+        self._markers = 0
         self._lateness: collections.deque[int] = collections.deque(maxlen=_LATENESS_SAMPLES)
         self.data_version = DataVersion(counter=0, state_version=0, timestamp=clock_ms())
         self.wake: Callable[[], None] = lambda: None
@@ -313,7 +340,7 @@ class TimerService:
         """Every timer-queue unit before this offset is delivered (or skipped)."""
         if not self._heap:
             return self._enqueue_offset
-        return min(entry[1] for entry in self._heap)
+        return min(entry[2] for entry in self._heap)
 
     def to_value(self) -> JSONValue:
         """The file's content."""
@@ -352,8 +379,10 @@ class TimerService:
         heap = self._heap
         budget = _PASS_BUDGET
         while heap and heap[0][0] <= now:
-            due, queue_offset, phy_offset, size, enqueue_ms = heap[0]
-            if not self._deliver_one(queue_offset, phy_offset, size, enqueue_ms, due):
+            due, kind, queue_offset, phy_offset, size, enqueue_ms = heap[0]
+            if kind == _MARKER:
+                self._drop_marker(due, queue_offset)
+            elif not self._deliver_one(queue_offset, phy_offset, size, enqueue_ms, due):
                 self._retry_at = now + _RETRY_AFTER_ERROR
                 return self._retry_at
             heapq.heappop(heap)
@@ -414,9 +443,15 @@ class TimerService:
                 due = out_ms + self._precision
                 if queue_offset < self._skip_before and due <= self._skip_due:
                     continue  # delivered before the restart
+                kind = _MESSAGE
+                delete_key = message.properties.get(props.TIMER_DEL_UNIQKEY)
+                if delete_key is not None:
+                    kind = _MARKER
+                    self._deletes[delete_key, due] += 1
+                    self._marker_keys[queue_offset] = delete_key
                 heapq.heappush(
                     self._heap,
-                    (due, queue_offset, message.commit_log_offset, message.store_size, now),
+                    (due, kind, queue_offset, message.commit_log_offset, message.store_size, now),
                 )
             offset = self._enqueue_offset
 
@@ -445,13 +480,17 @@ class TimerService:
         properties = dict(message.properties)
         real_topic = properties.pop(props.REAL_TOPIC, None)
         real_queue = properties.pop(props.REAL_QUEUE_ID, "")
-        if props.TIMER_DEL_UNIQKEY in properties:
+        uniq_key = properties.get(props.UNIQ_KEY)
+        if (
+            self._deletes
+            and uniq_key is not None
+            and (build_delete_key(real_topic or "", uniq_key), due) in self._deletes
+        ):
             logger.info(
-                "timer: delete marker %r (unit %d) dropped; deleting timer messages is not "
-                "supported",
-                properties[props.TIMER_DEL_UNIQKEY], queue_offset,
+                "timer: message %s of %s (unit %d, due %d) deleted by a %s marker",
+                uniq_key, real_topic, queue_offset, due, props.TIMER_DEL_UNIQKEY,
             )  # fmt: skip
-            self._skipped += 1
+            self._deleted += 1
             return True
         if not real_topic or not real_queue.lstrip("-").isdigit():
             logger.error(
@@ -489,6 +528,17 @@ class TimerService:
         self._lateness.append(now - due)
         return True
 
+    def _drop_marker(self, due: int, queue_offset: int) -> None:
+        """A delete marker's time came: the messages it names (due at the same time)
+        were not delivered; forget it. Java never delivers a marker either."""
+        key = self._marker_keys.pop(queue_offset, None)
+        if key is not None:
+            entry = (key, due)
+            self._deletes[entry] -= 1
+            if self._deletes[entry] <= 0:
+                del self._deletes[entry]
+        self._markers += 1
+
     def statistics(self) -> TimerStatistics:
         """Counters and the latest lateness samples."""
         return TimerStatistics(
@@ -496,6 +546,8 @@ class TimerService:
             delivered=self._delivered,
             skipped=self._skipped,
             failures=self._failures,
+            deleted=self._deleted,
+            delete_markers=self._markers,
             enqueue_offset=self._enqueue_offset,
             commit_offset=self.commit_offset(),
             lateness_ms=list(self._lateness),
