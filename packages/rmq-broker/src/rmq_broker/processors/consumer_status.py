@@ -24,9 +24,9 @@ one after the other, so a group of n silent clients held the admin for 5·n s), 
 client whose body cannot be decoded is skipped with a log line instead of failing the
 whole request.
 
-``GetConsumerStatusBody`` has no class in :mod:`rmq_protocol.codec.body` yet; the
-offset maps are read through :class:`~rmq_protocol.codec.body.ResetOffsetBody`'s
-``Map<MessageQueue, Long>`` codec and written with fastjson object keys.
+Bodies are :class:`rmq_protocol.codec.consumer_status.GetConsumerStatusBody` (fastjson
+MessageQueue object keys); the broker's table lists the clients in the order asked and
+each client's queues sorted.
 """
 
 from __future__ import annotations
@@ -39,45 +39,21 @@ from typing import Final, final
 from rmq_broker.client_manager import ClientChannelInfo
 from rmq_broker.controller import BrokerController
 from rmq_broker.processors._common import respond
-from rmq_protocol.codec.body import MessageQueue, ResetOffsetBody
+from rmq_protocol.codec.body import MessageQueue
 from rmq_protocol.codec.codes import LanguageCode, RequestCode, ResponseCode
 from rmq_protocol.codec.command import RemotingCommand
-from rmq_protocol.codec.fastjson import JSONKey, JSONValue, dumps, loads
+from rmq_protocol.codec.consumer_status import GetConsumerStatusBody
 from rmq_protocol.codec.headers import GetConsumerStatusRequestHeader
 from rmq_protocol.codec.version import version_name
-from rmq_protocol.errors import ProtocolError, RemoteProtocolError
+from rmq_protocol.errors import ProtocolError
 from rmq_protocol.transport import Connection, ProcessorRegistry
 
-__all__ = ["ConsumerStatusProcessor", "decode_queue_offsets", "encode_consumer_table"]
+__all__ = ["ConsumerStatusProcessor"]
 
 logger = logging.getLogger(__name__)
 
 CLIENT_TIMEOUT: Final = 5.0  # seconds per client (Java: invokeSync(..., 5000))
 V3_0_7_SNAPSHOT: Final = 28  # MQVersion.Version ordinal: first client that answers 221
-
-
-def decode_queue_offsets(value: JSONValue, *, what: str) -> dict[MessageQueue, int]:
-    """A ``Map<MessageQueue, Long>`` member (fastjson object keys, or keys holding the
-    MessageQueue JSON as a string).
-
-    Raises:
-        RemoteProtocolError: ``value`` is not such a map (``what`` names it).
-    """
-    if value is None:
-        return {}
-    try:
-        return dict(ResetOffsetBody.from_value({"offsetTable": value}).offset_table)
-    except ProtocolError as exc:
-        raise RemoteProtocolError(f"{what}: {exc}") from exc
-
-
-def encode_consumer_table(table: Mapping[str, Mapping[MessageQueue, int]]) -> bytes:
-    """``GetConsumerStatusBody`` with ``consumerTable`` = ``table``, as fastjson writes it."""
-    consumers: dict[JSONKey, JSONValue] = {
-        client_id: {mq.to_key(): offset for mq, offset in sorted(offsets.items())}
-        for client_id, offsets in table.items()
-    }
-    return dumps({"consumerTable": consumers, "messageQueueTable": {}}, object_keys=True)
 
 
 @final
@@ -129,12 +105,16 @@ class ConsumerStatusProcessor:
             language=LanguageCode.JAVA,
         )
         answers = await asyncio.gather(*(self._ask(m, ask, topic, group) for m in asked))
-        table = {m.client_id: a for m, a in zip(asked, answers, strict=True) if a is not None}
-        return respond(request, body=encode_consumer_table(table))
+        table = {
+            m.client_id: dict(sorted(a.items()))
+            for m, a in zip(asked, answers, strict=True)
+            if a is not None
+        }
+        return respond(request, body=GetConsumerStatusBody(consumer_table=table).to_json())
 
     async def _ask(
         self, member: ClientChannelInfo, ask: RemotingCommand, topic: str, group: str
-    ) -> dict[MessageQueue, int] | None:
+    ) -> Mapping[MessageQueue, int] | None:
         conn = member.connection
         if conn.is_closing:
             return None
@@ -146,12 +126,7 @@ class ConsumerStatusProcessor:
                     member.client_id, group, response.code, response.remark,
                 )  # fmt: skip
                 return None
-            body = loads(response.body)
-            if not isinstance(body, dict):
-                raise RemoteProtocolError(f"GetConsumerStatusBody is a {type(body).__name__}")
-            offsets = decode_queue_offsets(
-                body.get("messageQueueTable"), what="GetConsumerStatusBody.messageQueueTable"
-            )
+            offsets = GetConsumerStatusBody.from_json(response.body).message_queue_table
         except ProtocolError as exc:
             logger.warning(
                 "[get-consumer-status] get consumer status exception. topic=%s, group=%s, "
