@@ -432,6 +432,61 @@ def test_delete_sub_group_on_one_broker(
     )
 
 
+async def broker_topics(server: Server, *topics: str) -> dict[str, bool]:
+    """Whether the broker itself has each topic (GET_TOPIC_CONFIG)."""
+    from rmq_client import Admin as ClientAdmin
+    from rmq_client import TopicNotFoundError
+
+    out: dict[str, bool] = {}
+    async with ClientAdmin(server.namesrv, timeout=5) as client:
+        for topic in topics:
+            try:
+                await client.topic_config(server.broker_addr, topic)
+            except TopicNotFoundError:
+                out[topic] = False
+            else:
+                out[topic] = True
+    return out
+
+
+def test_delete_sub_group_in_a_cluster_deletes_its_retry_and_dlq_topics(
+    admin: Admin, server: Server, unique: Callable[[str], str]
+) -> None:
+    group = unique("G")
+    retry, dlq = f"%RETRY%{group}", f"%DLQ%{group}"
+    ok(admin("updateSubGroup", "-c", server.cluster, "-g", group))
+    make_topic(admin, server, retry, queues=1)
+    make_topic(admin, server, dlq, queues=1)
+    topics = ok(admin("topicList", as_json=True)).json()
+    assert {retry, dlq} <= set(topics)
+    assert asyncio.run(broker_topics(server, retry, dlq)) == {retry: True, dlq: True}
+    out = ok(admin("deleteSubGroup", "-c", server.cluster, "-g", group)).out
+    assert out.splitlines() == [
+        f"delete subscription group [{group}] from broker [{server.broker_addr}] in cluster "
+        f"[{server.cluster}] success.",
+        f"delete topic [{retry}] in cluster [{server.cluster}] success.",
+        f"delete topic [{dlq}] in cluster [{server.cluster}] success.",
+    ]
+    # gone from the NameServer (routes) and from the broker (its topic table)
+    topics = ok(admin("topicList", as_json=True)).json()
+    assert retry not in topics
+    assert dlq not in topics
+    failed(admin("topicRoute", "-t", retry), "TOPIC_NOT_EXIST")
+    failed(admin("topicRoute", "-t", dlq), "TOPIC_NOT_EXIST")
+    assert asyncio.run(broker_topics(server, retry, dlq)) == {retry: False, dlq: False}
+    # deleting again: nothing left, still a success, the topics reported deleted (Java
+    # answers SUCCESS for topics it does not have)
+    again = ok(admin("deleteSubGroup", "-c", server.cluster, "-g", group, as_json=True)).json()
+    assert again["topicsDeleted"] == [retry, dlq]
+    assert again["topicErrors"] == {}
+    # -b deletes from one broker only and leaves the topics alone, as mqadmin
+    ok(admin("updateSubGroup", "-c", server.cluster, "-g", group))
+    make_topic(admin, server, retry, queues=1)
+    one = ok(admin("deleteSubGroup", "-b", server.broker_addr, "-g", group, as_json=True)).json()
+    assert one["topicsDeleted"] == []
+    assert retry in ok(admin("topicList", as_json=True)).json()
+
+
 def test_clone_group_offset_through_the_broker(
     admin: Admin, server: Server, unique: Callable[[str], str]
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Final
 
 from rmq_cli.admin._common import (
     Output,
@@ -13,8 +14,11 @@ from rmq_cli.admin._common import (
     format_time,
     parse_bool,
 )
-from rmq_client import Admin
+from rmq_client import Admin, ClientError
 from rmq_protocol.codec.body import SubscriptionGroupConfig
+
+RETRY_GROUP_TOPIC_PREFIX: Final = "%RETRY%"  # MixAll.RETRY_GROUP_TOPIC_PREFIX
+DLQ_GROUP_TOPIC_PREFIX: Final = "%DLQ%"  # MixAll.DLQ_GROUP_TOPIC_PREFIX
 
 
 def _group(p: argparse.ArgumentParser) -> None:
@@ -83,25 +87,52 @@ def _delete_args(p: argparse.ArgumentParser) -> None:
 
 @command("deleteSubGroup", "Consumer", "delete a consumer group", _delete_args)
 async def delete_sub_group(admin: Admin, args: argparse.Namespace, out: Output) -> int:
+    """mqadmin's DeleteSubscriptionGroupCommand: ``-b`` deletes the group from one broker;
+    otherwise from the masters of the cluster (``-c``; every cluster when omitted), and
+    then the group's ``%RETRY%`` and ``%DLQ%`` topics from those brokers and the
+    NameServers. As in mqadmin, a topic that cannot be deleted does not fail the command
+    (the group is gone already): the reason is printed instead."""
+    group = args.group
+    topics: dict[str, str | None] = {}  # retry/DLQ topic -> None (deleted) or the error
     if args.broker_addr:  # mqadmin: -b wins over -c
         brokers = await admin.delete_subscription_group(
-            args.group, broker_addr=args.broker_addr, clean_offset=args.remove_offset
+            group, broker_addr=args.broker_addr, clean_offset=args.remove_offset
         )
     else:
         brokers = await admin.delete_subscription_group(
-            args.group, cluster=args.cluster, clean_offset=args.remove_offset
+            group, cluster=args.cluster, clean_offset=args.remove_offset
         )
+        for prefix in (RETRY_GROUP_TOPIC_PREFIX, DLQ_GROUP_TOPIC_PREFIX):
+            topic = prefix + group
+            try:
+                await admin.delete_topic(topic, cluster=args.cluster)
+            except ClientError as exc:
+                topics[topic] = str(exc)
+            else:
+                topics[topic] = None
+    where = f" in cluster [{args.cluster}]" if args.cluster and not args.broker_addr else ""
+
+    def text() -> None:
+        out.lines(
+            f"delete subscription group [{group}] from broker [{addr}]{where} success."
+            for addr in brokers
+        )
+        for topic, error in topics.items():
+            if error is None:
+                out.line(f"delete topic [{topic}]{where} success.")
+            else:
+                out.line(f"delete topic [{topic}]{where} failed: {error}")
+
     out.result(
         {
-            "group": args.group,
+            "group": group,
             "deleted": True,
             "offsetsRemoved": args.remove_offset,
             "brokers": brokers,
+            "topicsDeleted": [t for t, error in topics.items() if error is None],
+            "topicErrors": {t: error for t, error in topics.items() if error is not None},
         },
-        lambda: out.lines(
-            f"delete subscription group [{args.group}] from broker [{addr}] success."
-            for addr in brokers
-        ),
+        text,
     )
     return 0
 
