@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ import rmq_store.store
 from rmq_protocol.codec import hashing
 from rmq_protocol.codec import message as codec
 from rmq_protocol.codec.message import BLANK_MAGIC, HostPort, MessageExt, SysFlag
+from rmq_store.checkpoint import AbortMarker, StoreCheckpoint
 from rmq_store.commitlog import CommitLog
 from rmq_store.config import StoreConfig
 from rmq_store.index import IndexFile
@@ -223,3 +225,73 @@ def test_check_records_same_verdicts_as_python(check_crc: bool) -> None:
         assert speedups.check_records(data, 0, len(data), check_crc) == expected
         verdicts.add(expected[2])
     assert verdicts == {0, 1}  # both ends were exercised
+
+
+def crash_copy(source: Path, target: Path, rng: random.Random) -> None:
+    """``source`` as a crash may leave it: some queues' newest units and perhaps the index
+    not yet written, the abort file present, the checkpoint back at the first record."""
+    shutil.copytree(source, target)
+    for queue_dir in sorted((target / "consumequeue").glob("*/*")):
+        files = sorted(queue_dir.iterdir())
+        if not files or rng.random() < 0.4:
+            continue
+        last = files[-1]
+        data = bytearray(last.read_bytes())
+        used = len(data.rstrip(b"\x00"))
+        used += -used % 20
+        cut = rng.randrange(0, used // 20 + 1) * 20
+        data[used - cut : used] = bytes(cut)
+        last.write_bytes(data)
+    if rng.random() < 0.3:
+        shutil.rmtree(target / "index", ignore_errors=True)
+    checkpoint = StoreCheckpoint(target)
+    checkpoint.physic_msg_timestamp = checkpoint.logics_msg_timestamp = 1
+    checkpoint.close()
+    AbortMarker.create(target)
+
+
+def recover_store(root: Path) -> tuple[int, list[object]]:
+    """Open ``root`` (recovering it), read every queue, close; the re-dispatch count and
+    what was read."""
+    config = StoreConfig(
+        store_path_root_dir=root,
+        mapped_file_size_commit_log=64 * 1024,
+        mapped_file_size_consume_queue=20 * 50,
+        max_hash_slot_num=101,
+        max_index_num=400,
+    )
+    ticks = iter(range(1_900_000_000_000, 2_000_000_000_000, 997))
+    with MessageStore.open(config, clock_ms=lambda: next(ticks), start_services=False) as store:
+        assert store.recovery.abnormal
+        seen: list[object] = []
+        for topic in store.topics():
+            for queue_id in store.queue_ids(topic):
+                got = store.get_messages(topic, queue_id, 0, max_count=10_000)
+                seen.append(
+                    (topic, queue_id, got.next_begin_offset, [bytes(m) for m in got.messages])
+                )
+        found = store.query_message("A", "k1", max_num=64)
+        seen.append((found.phy_offsets, found.more))
+        return store.recovery.redispatched, seen
+
+
+@needs_speedups
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_recovery_skips_only_what_is_dispatched(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recovery with the C skip of complete records writes the same queues and index as
+    the full re-dispatch, and decodes fewer records."""
+    write_store(tmp_path / "clean", random_batches(seed))
+    for name in ("c", "py"):
+        crash_copy(tmp_path / "clean", tmp_path / name, random.Random(seed))
+    with_c = recover_store(tmp_path / "c")
+    with monkeypatch.context() as patch:
+        patch.setattr(rmq_store.commitlog, "_store_speedups", None)
+        without_c = recover_store(tmp_path / "py")
+    assert with_c[1] == without_c[1]
+    assert with_c[0] < without_c[0]
+    c_files, py_files = files_of(tmp_path / "c"), files_of(tmp_path / "py")
+    assert c_files.keys() == py_files.keys()
+    for name in c_files:
+        assert c_files[name] == py_files[name], name

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SPEEDUPS_ABI 1
+#define SPEEDUPS_ABI 2
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -610,6 +610,141 @@ speedups_check_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     return Py_BuildValue("(nni)", position, records, verdict);
 }
 
+/* Whether the properties text (name\x01value\x02...) has an entry named name. */
+static int
+has_property(const unsigned char *props, Py_ssize_t len, const char *name, Py_ssize_t name_len)
+{
+    Py_ssize_t i = 0;
+    while (i + name_len < len) {
+        if (memcmp(props + i, name, (size_t)name_len) == 0 && props[i + name_len] == 0x01) return 1;
+        const unsigned char *next = memchr(props + i, 0x02, (size_t)(len - i));
+        if (next == NULL) return 0;
+        i = next - props + 1;
+    }
+    return 0;
+}
+
+/* skip_dispatched(buffer, position, limit, base_offset, queues, index_end)
+ *     -> (position, records, last_store_timestamp)
+ *
+ * The re-dispatch after recovery, for the records it would leave as they are: from
+ * position (a record boundary below limit, in a segment recovery has just checked), step
+ * over records that are already dispatched, stopping at the first that is not, at limit,
+ * or at an end marker. A record is dispatched when its queue in queues ((topic, queue_id)
+ * -> ConsumeQueue) has max_physic_offset at or past the record's end (transaction
+ * prepared/rollback records have no unit) and, unless index_end < 0 (no index), when it
+ * has no KEYS/UNIQ_KEY to index (rollbacks never do) or lies below index_end, the
+ * index's endPhyOffset: RocketMQ's own rules for skipping a repeated dispatch. Anything
+ * unusual stops the walk; Python's dispatch of the rest is idempotent. */
+static PyObject *
+speedups_skip_dispatched(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyDict_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "skip_dispatched(buffer, position, limit, base_offset, queues, index_end)");
+        return NULL;
+    }
+    Py_ssize_t position = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t limit = PyLong_AsSsize_t(args[2]);
+    long long base = PyLong_AsLongLong(args[3]);
+    long long index_end = PyLong_AsLongLong(args[5]);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *queues = args[4];
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (limit > view.len || position < 0 || position > limit) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "skip_dispatched: position or limit out of range");
+        return NULL;
+    }
+    const unsigned char *buf = view.buf;
+    Py_ssize_t records = 0;
+    long long last_stamp = 0;
+    /* the queue of the previous record: runs of one queue need one lookup */
+    const unsigned char *cached_topic = NULL;
+    Py_ssize_t cached_len = -1;
+    int32_t cached_queue = -1;
+    long long cached_max = -1;
+    while (limit - position >= MIN_RECORD) {
+        const unsigned char *at = buf + position;
+        int32_t size = get32((const char *)at);
+        uint32_t magic = (uint32_t)get32((const char *)at + 4);
+        if ((magic != MAGIC_V1 && magic != MAGIC_V2) || size < MIN_RECORD || size > limit - position) {
+            break;
+        }
+        Py_ssize_t end = position + size;
+        int32_t queue_id = get32((const char *)at + 12);
+        int32_t sys_flag = get32((const char *)at + 36);
+        Py_ssize_t born_end = position + 48 + ((sys_flag & 0x10) ? 20 : 8);
+        Py_ssize_t store_end = born_end + 8 + ((sys_flag & 0x20) ? 20 : 8);
+        Py_ssize_t body_at = store_end + 16;
+        if (body_at > end) break;
+        int32_t body_len = get32((const char *)buf + body_at - 4);
+        if (body_len < 0 || body_at + body_len + 4 > end) break;
+        Py_ssize_t body_end = body_at + body_len, topic_at;
+        int32_t topic_len;
+        if (magic == MAGIC_V1) {
+            topic_len = buf[body_end];
+            topic_at = body_end + 1;
+        } else {
+            topic_len = (int16_t)(((uint16_t)buf[body_end] << 8) | buf[body_end + 1]);
+            topic_at = body_end + 2;
+        }
+        Py_ssize_t topic_end = topic_at + topic_len;
+        if (topic_len <= 0 || topic_end + 2 > end) break;
+        int32_t props_len = (int16_t)(((uint16_t)buf[topic_end] << 8) | buf[topic_end + 1]);
+        if (props_len < 0 || topic_end + 2 + props_len != end) break;
+        long long phy = base + position;
+        int transaction = sys_flag & 0xC;
+        if (!(transaction & PREPARED_OR_ROLLBACK)) {
+            if (cached_topic == NULL || cached_queue != queue_id || cached_len != topic_len ||
+                memcmp(cached_topic, buf + topic_at, (size_t)topic_len) != 0) {
+                PyObject *topic = PyUnicode_DecodeUTF8((const char *)buf + topic_at, topic_len, NULL);
+                if (topic == NULL) {
+                    PyErr_Clear();
+                    break;
+                }
+                PyObject *key = Py_BuildValue("(Ni)", topic, queue_id);
+                if (key == NULL) goto error;
+                PyObject *queue = PyDict_GetItemWithError(queues, key);
+                Py_DECREF(key);
+                if (queue == NULL) {
+                    if (PyErr_Occurred()) goto error;
+                    break; /* a queue without files: Python creates it */
+                }
+                PyObject *max_physic = PyObject_GetAttr(queue, s_max_physic_offset);
+                if (max_physic == NULL) goto error;
+                long long value;
+                int bad = as_int64(max_physic, &value);
+                Py_DECREF(max_physic);
+                if (bad) break;
+                cached_topic = buf + topic_at;
+                cached_len = topic_len;
+                cached_queue = queue_id;
+                cached_max = value;
+            }
+            if (phy + size > cached_max) break; /* its unit is not there */
+        }
+        if (index_end >= 0 && phy >= index_end && transaction != 0xC) {
+            const unsigned char *props = buf + topic_end + 2;
+            if (has_property(props, props_len, "KEYS", 4) ||
+                has_property(props, props_len, "UNIQ_KEY", 8)) {
+                break; /* its index entries are not there */
+            }
+        }
+        uint64_t high = (uint32_t)get32((const char *)buf + born_end);
+        uint64_t low = (uint32_t)get32((const char *)buf + born_end + 4);
+        last_stamp = (long long)(high << 32 | low);
+        position = end;
+        records++;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(nnL)", position, records, last_stamp);
+error:
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"dispatch", (PyCFunction)(void (*)(void))speedups_dispatch, METH_FASTCALL,
      "Consume-queue units, arrivals and index records of appended messages."},
@@ -617,6 +752,8 @@ static PyMethodDef speedups_methods[] = {
      "Index entries of consecutive records into one index file."},
     {"check_records", (PyCFunction)(void (*)(void))speedups_check_records, METH_FASTCALL,
      "Step over the valid records of a segment (recovery's scan)."},
+    {"skip_dispatched", (PyCFunction)(void (*)(void))speedups_skip_dispatched, METH_FASTCALL,
+     "Step over records whose queue units and index entries are already written."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -29,3 +29,12 @@ def index_put(
 def check_records(
     buffer: Any, position: int, file_size: int, check_crc: bool, /
 ) -> tuple[int, int, int]: ...
+def skip_dispatched(
+    buffer: Any,
+    position: int,
+    limit: int,
+    base_offset: int,
+    queues: dict[tuple[str, int], Any],
+    index_end: int,
+    /,
+) -> tuple[int, int, int]: ...

@@ -22,7 +22,7 @@ import logging
 import struct
 import threading
 import typing
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -512,6 +512,41 @@ class CommitLog:
                 position += size
             index += 1
             position = 0
+
+    def skip_dispatched(
+        self, offset: int, end: int, queues: Mapping[tuple[str, int], object], index_end: int
+    ) -> tuple[int, int, int]:
+        """Step over the records from ``offset`` (a record boundary) towards ``end`` whose
+        consume-queue unit and index entries are already written (``queues``: the store's
+        queues by (topic, queue id); ``index_end``: the index's endPhyOffset, -1 without an
+        index); the records re-dispatch after recovery would leave as they are.
+
+        Returns:
+            ``(offset, records, last_store_timestamp)``: where the first record that still
+            needs a dispatch starts (or ``end``), how many were stepped over, and the store
+            timestamp of the last of them (0 for none). Without the C speedups nothing is
+            stepped over: the dispatch itself skips what is there, only slower.
+        """
+        if _store_speedups is None:
+            return offset, 0, 0
+        records = stamp = 0
+        while offset < end:
+            segment = self._segment_for(offset)
+            if segment is None:
+                break
+            position = offset - segment.file_from_offset
+            limit = min(segment.wrote_position, end - segment.file_from_offset)
+            position, stepped, last = _store_speedups.skip_dispatched(
+                segment.buffer, position, limit, segment.file_from_offset, queues, index_end
+            )
+            records += stepped
+            stamp = last or stamp
+            offset = segment.file_from_offset + position
+            if position < limit and not self._ends_with_blank(segment, position):
+                break  # a record to dispatch (or one C leaves to Python)
+            if offset < end:  # the end of this segment's data: on to the next segment
+                offset = segment.file_from_offset + segment.file_size
+        return min(offset, end), records, stamp
 
     def recover(self, from_offset: int = 0, *, check_crc: bool = True) -> RecoveryReport:
         """Find the end of the valid data from ``from_offset`` on and cut everything after.

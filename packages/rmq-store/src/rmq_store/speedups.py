@@ -14,7 +14,7 @@ from typing import Final
 
 __all__ = ["ABI", "speedups"]
 
-ABI: Final = 1
+ABI: Final = 2
 """The contract version this package expects of the compiled module."""
 
 

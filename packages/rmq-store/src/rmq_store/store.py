@@ -416,12 +416,8 @@ class MessageStore:
         dropped_units = sum(q.truncate_dirty(max_offset) for q in self._queues.values())
         dropped_index = self.index.truncate_after(max_offset)
         dispatch_from = min(max(dispatch_from, self.commit_log.min_offset), max_offset)
-        redispatched = 0
         self._dispatched_to = dispatch_from
-        scanned = self.commit_log.scan(dispatch_from, check_crc=False)
-        while chunk := list(islice(scanned, _DISPATCH_CHUNK)):
-            self._dispatch_scanned(chunk)
-            redispatched += len(chunk)
+        redispatched = self._redispatch(dispatch_from, max_offset)
         self._write_index(raise_errors=True)
         self._dispatched_to = max(self._dispatched_to, max_offset)
         min_offset = self.commit_log.min_offset
@@ -461,6 +457,31 @@ class MessageStore:
             info.seconds,
         )
         return info
+
+    def _redispatch(self, offset: int, end: int) -> int:
+        """Dispatch the records from ``offset`` to ``end`` whose queue units or index
+        entries are missing; returns how many were dispatched.
+
+        Runs of records that are complete are stepped over without decoding them (C;
+        RocketMQ's own skip rules, see :meth:`CommitLog.skip_dispatched`); the others are
+        decoded and dispatched in chunks, which is idempotent for any record of a chunk
+        that was complete after all."""
+        index_end = self.index.end_phy_offset if self._index_enabled else -1
+        redispatched = 0
+        while offset < end:
+            offset, _, stamp = self.commit_log.skip_dispatched(
+                offset, end, self._queues, index_end
+            )
+            if stamp:
+                self._last_dispatch_timestamp = stamp
+            self._dispatched_to = offset
+            chunk = list(islice(self.commit_log.scan(offset, check_crc=False), _DISPATCH_CHUNK))
+            if not chunk:
+                break
+            self._dispatch_scanned(chunk)
+            redispatched += len(chunk)
+            offset = self._dispatched_to
+        return redispatched
 
     def _queues_max_physic_offset(self) -> int:
         return max((q.max_physic_offset for q in self._queues.values()), default=0)
