@@ -28,6 +28,9 @@ __all__ = ["FaultStrategy"]
 _LATENCY_MAX: Final = (50, 100, 550, 1800, 3000, 5000, 15000)  # ms
 _NOT_AVAILABLE: Final = (0, 0, 2000, 5000, 6000, 10000, 30000)  # ms
 ISOLATION_LATENCY: Final = 10000  # ms a failed send counts as
+_FIRST_AVOIDED: Final = next(
+    limit for limit, avoid in zip(_LATENCY_MAX, _NOT_AVAILABLE, strict=True) if avoid
+)  # ms: faster sends are never avoided
 
 
 def not_available_duration(latency_ms: float) -> int:
@@ -60,6 +63,13 @@ class FaultStrategy:
     ) -> None:
         """Record a send to ``broker_name`` (``isolation``: it failed)."""
         if not self.enabled:
+            return
+        if latency_ms < _FIRST_AVOIDED and not isolation and reachable:
+            # The common case (a fast send), without the table walk: the broker is fine.
+            if self._unreachable:
+                self._unreachable.discard(broker_name)
+            if self._available_at:
+                self._available_at.pop(broker_name, None)
             return
         duration = not_available_duration(ISOLATION_LATENCY if isolation else latency_ms)
         if reachable:

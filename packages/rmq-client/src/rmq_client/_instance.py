@@ -418,7 +418,19 @@ class ClientInstance:
         body: bytes | bytearray | memoryview = b"",
         ext_fields: dict[str, str] | None = None,
     ) -> RemotingCommand:
-        """A request command in this client's dialect (language, version)."""
+        """A request command in this client's dialect (language, version).
+
+        ``ext_fields`` without a ``header`` is used as it is (not copied): the send
+        paths build a fresh dict per request.
+        """
+        if header is None:
+            return RemotingCommand(
+                code=code,
+                language=self._language,
+                version=self._version,
+                ext_fields=ext_fields,
+                body=body,
+            )
         return RemotingCommand.request(
             code,
             header,

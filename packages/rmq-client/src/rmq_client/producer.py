@@ -52,7 +52,13 @@ from rmq_client.errors import (
     TransactionError,
     error_for_code,
 )
-from rmq_client.message import Message, ReceivedMessage, SendResult, SendStatus
+from rmq_client.message import (
+    Message,
+    ReceivedMessage,
+    SendResult,
+    SendStatus,
+    _new_send_result,
+)
 from rmq_client.trace._dispatcher import TraceDispatcher
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.body import MessageQueue, QueueData, TopicRouteData
@@ -426,62 +432,89 @@ class Producer:
         extra_properties: dict[str, str] | None = None,
         sys_flag: int = 0,
     ) -> SendResult:
-        self._check(message)
-        timeout = self.send_timeout if timeout is None else timeout
+        # The hot path of every send: one coroutine from here to the connection (the
+        # request is built inline, not by a helper coroutine), cached header values,
+        # and the properties encoded once for all attempts.
+        instance = self._instance
+        ids = self._ids
+        if instance is None or ids is None:
+            self.instance  # noqa: B018 - raises
+            raise AssertionError  # pragma: no cover
+        topic = message.topic
+        body = message.body
+        size = len(body)
+        if not topic or size == 0 or size > self.max_message_size:
+            self._check(message)  # raises the precise error
+        if timeout is None:
+            timeout = self.send_timeout
         deadline = time.monotonic() + timeout
         properties = message.wire_properties()
         if extra_properties:
             properties.update(extra_properties)
-        assert self._ids is not None  # noqa: S101 - set by start(), checked by .instance
-        properties[props.UNIQ_KEY] = self._ids.next_id(_now_ms())
-        body = message.body
-        if len(body) >= self.compress_over:
+        uniq = properties[props.UNIQ_KEY] = ids.next_id(_now_ms())
+        if size >= self.compress_over:
             body, flags = compress_body(body, self.compression, self.compress_level)
             sys_flag |= flags
+        encoded_properties = encode_properties(properties)
         fixed = queue is not None or selector is not None
         queues: list[MessageQueue] = []
         if queue is None:
-            queues = await self.publish_queues(message.topic)
+            queues = instance.publish_queues(topic) or await self.publish_queues(topic)
             if selector is not None:
                 queue = selector(queues, message, arg)
-        else:
+        elif not instance.publish_queues(queue.topic):
             await self.publish_queues(queue.topic)  # brokers' addresses
+        fault = self.fault
         last_broker: str | None = None
         attempts = 1 if fixed or oneway else 1 + retries
         error: BaseException | None = None
         for attempt in range(attempts):
-            mq = queue if queue is not None else self.fault.select(queues, last_broker)
-            remaining = deadline - time.monotonic()
+            mq = queue if queue is not None else fault.select(queues, last_broker)
+            started = time.monotonic()
+            remaining = deadline - started
             if remaining <= 0:
                 break
-            started = time.monotonic()
+            broker_name = mq.broker_name
+            addr: str | None = None
             try:
-                result = await self._send_to(
-                    mq,
-                    message,
-                    body,
-                    properties,
-                    sys_flag,
-                    remaining,
-                    oneway=oneway,
+                addr = instance.broker_addr(broker_name)
+                if addr is None:
+                    addr = await instance.find_broker_addr(broker_name)
+                cmd = self._send_command(
+                    mq, message, body, properties, encoded_properties, sys_flag
                 )
+                if oneway:
+                    await instance.invoke_oneway(addr, cmd, timeout=remaining)
+                    return SendResult(
+                        status=SendStatus.SEND_OK,
+                        msg_id=uniq,
+                        offset_msg_id="",
+                        queue=mq,
+                        queue_offset=-1,
+                    )
+                began = _now_ms() if self._trace is not None else 0
+                response = await instance.invoke(addr, cmd, timeout=remaining)
+                result = _send_result(addr, cmd, response, mq, uniq)
+                if self._trace is not None:  # message trace hook (rmq_client.trace)
+                    self._trace.on_send(
+                        message, result, broker_addr=addr, began_ms=began, group=self.group,
+                        sys_flag_prepared=bool(sys_flag & _PREPARED),
+                    )  # fmt: skip
             except (RequestTimeout, NotConnectedError) as exc:
-                self.fault.update(
-                    mq.broker_name,
+                fault.update(
+                    broker_name,
                     (time.monotonic() - started) * 1000,
                     isolation=True,
                     reachable=isinstance(exc, RequestTimeout),
                 )
                 error = exc
             except BrokerError as exc:
-                self.fault.update(
-                    mq.broker_name, (time.monotonic() - started) * 1000, isolation=True
-                )
+                fault.update(broker_name, (time.monotonic() - started) * 1000, isolation=True)
                 if not exc.retriable:
                     raise
                 error = exc
             else:
-                self.fault.update(mq.broker_name, (time.monotonic() - started) * 1000)
+                fault.update(broker_name, (time.monotonic() - started) * 1000)
                 if (
                     result.status is SendStatus.SEND_OK
                     or not self.retry_another_broker_when_not_store_ok
@@ -489,50 +522,45 @@ class Producer:
                 ):
                     return result
                 error = None
-            last_broker = mq.broker_name
+            last_broker = broker_name
             if attempt < attempts - 1:
                 logger.info(
                     "send to %s of topic %s failed (%s); retrying on another broker",
-                    mq.broker_name,
-                    message.topic,
+                    broker_name,
+                    topic,
                     error,
                 )
         if error is None:
             raise RequestTimeout(
-                f"send of a message to topic {message.topic!r} did not finish within {timeout:g} s",
+                f"send of a message to topic {topic!r} did not finish within {timeout:g} s",
                 broker=None,
                 timeout=timeout,
             )
         raise error
 
-    async def _send_to(
+    def _send_command(
         self,
         mq: MessageQueue,
         message: Message,
         body: bytes,
         properties: dict[str, str],
+        encoded_properties: str,
         sys_flag: int,
-        timeout: float,
-        *,
-        oneway: bool,
-    ) -> SendResult:
-        instance = self.instance
-        addr = instance.broker_addr(mq.broker_name)
-        if addr is None:
-            addr = await instance.find_broker_addr(mq.broker_name)
-        topic = mq.topic
+    ) -> RemotingCommand:
+        """The SEND_MESSAGE_V2 request of one attempt."""
         # SEND_MESSAGE_V2's one-letter header (spec §2.2), built as a dict: this is the
         # hot path and the typed header costs several µs per message.
+        topic = mq.topic
         ext = {
             "a": self.group,
             "b": topic,
             "c": self.create_topic_key,
             "d": str(self.default_topic_queue_nums),
             "e": str(mq.queue_id),
-            "f": str(sys_flag),
+            "f": "0" if sys_flag == 0 else str(sys_flag),
             "g": str(_now_ms()),
-            "h": str(message.flag),
-            "i": encode_properties(properties),
+            "h": "0" if message.flag == 0 else str(message.flag),
+            "i": encoded_properties,
             "j": "0",
             "k": "false",
             "m": "false",
@@ -542,22 +570,9 @@ class Producer:
             ext["j"] = properties.get(props.RECONSUME_TIME, "0")
             if (max_times := properties.get(props.MAX_RECONSUME_TIMES)) is not None:
                 ext["l"] = max_times
-        cmd = instance.request(_SEND_V2, ext_fields=ext, body=body)
-        uniq = properties[props.UNIQ_KEY]
-        if oneway:
-            await instance.invoke_oneway(addr, cmd, timeout=timeout)
-            return SendResult(
-                status=SendStatus.SEND_OK, msg_id=uniq, offset_msg_id="", queue=mq, queue_offset=-1
-            )
-        began = _now_ms() if self._trace is not None else 0
-        response = await instance.invoke(addr, cmd, timeout=timeout)
-        result = _send_result(addr, cmd, response, mq, uniq)
-        if self._trace is not None:  # message trace hook (rmq_client.trace)
-            self._trace.on_send(
-                message, result, broker_addr=addr, began_ms=began, group=self.group,
-                sys_flag_prepared=bool(sys_flag & _PREPARED),
-            )  # fmt: skip
-        return result
+        instance = self._instance
+        assert instance is not None  # noqa: S101 - checked by _send
+        return instance.request(_SEND_V2, ext_fields=ext, body=body)
 
     # ------------------------------------------------------------------ batches
 
@@ -875,13 +890,13 @@ def _send_result(
         ) from None
     if queue_id != mq.queue_id:
         mq = MessageQueue(mq.topic, mq.broker_name, queue_id)
-    return SendResult(
-        status=status,
-        msg_id=uniq,
-        offset_msg_id=offset_msg_id,
-        queue=mq,
-        queue_offset=queue_offset,
-        transaction_id=ext.get("transactionId"),
-        region_id=ext.get(props.MSG_REGION, "DefaultRegion"),
-        trace_on=ext.get(props.TRACE_SWITCH, "true") != "false",
+    return _new_send_result(
+        status,
+        uniq,
+        offset_msg_id,
+        mq,
+        queue_offset,
+        ext.get("transactionId"),
+        ext.get(props.MSG_REGION, "DefaultRegion"),
+        ext.get(props.TRACE_SWITCH, "true") != "false",
     )
