@@ -19,6 +19,10 @@
 #define INDEX_SLOT_SIZE 4
 #define INDEX_ENTRY_SIZE 20
 #define PREPARED_OR_ROLLBACK 0x4
+#define MAGIC_V1 0xDAA320A7u
+#define MAGIC_V2 0xDAA320ABu
+#define BLANK_MAGIC 0xCBD43194u
+#define MIN_RECORD 91
 
 static PyObject *s_topic, *s_queue_id, *s_sys_flag, *s_properties, *s_files, *s_file_size,
     *s_buffer, *s_wrote_position, *s_file_from_offset, *s_max_physic_offset, *s_tags,
@@ -312,6 +316,236 @@ error:
     return NULL;
 }
 
+/* ------------------------------------------------------------------ append_run */
+
+/* append_run(messages, encoded, buffer, position, room, base, store_timestamp, offsets,
+ *            queues, schedule_topic, arrivals, index_records, msg_id_prefix, max_record)
+ *     -> (msg_ids, first_phy_offset, first_queue_offset, position) or None
+ *
+ * MessageStore.append_messages under its lock, for its common case in one call: messages
+ * (a list) all of one topic and queue, encoded (their records, a list of bytes) fitting
+ * in the segment's room, none over max_record bytes. Takes each record's queue offset from offsets ((topic, queue_id)
+ * -> next offset), writes the records at position in buffer (the commit-log segment;
+ * base its start offset) as CommitLog._append does (the head last), writes their
+ * consume-queue units (as dispatch does), appends the arrivals and index records, and
+ * returns the msgIds (msg_id_prefix + 16 hex digits of each offset), the first record's
+ * commit-log and queue offsets and the new write position. Returns None, having changed
+ * nothing, for anything else (a new queue, a transaction half or rollback, the schedule
+ * topic, a properties text, a TAGS the Python hash must judge, a full queue file or
+ * segment, a queue table that disagrees with the queue's file): the Python path takes
+ * the call then. */
+static PyObject *
+speedups_append_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 14) {
+        PyErr_SetString(PyExc_TypeError,
+                        "append_run(messages, encoded, buffer, position, room, base, "
+                        "store_timestamp, offsets, queues, schedule_topic, arrivals, "
+                        "index_records, msg_id_prefix, max_record)");
+        return NULL;
+    }
+    PyObject *messages = args[0], *encoded = args[1], *offsets = args[7], *queues = args[8];
+    PyObject *schedule_topic = args[9], *arrivals = args[10], *index_records = args[11];
+    PyObject *prefix = args[12], *store_ts_obj = args[6];
+    Py_ssize_t position = PyLong_AsSsize_t(args[3]);
+    Py_ssize_t room = PyLong_AsSsize_t(args[4]);
+    long long base = PyLong_AsLongLong(args[5]);
+    long long store_ts = PyLong_AsLongLong(store_ts_obj);
+    Py_ssize_t max_record = PyLong_AsSsize_t(args[13]);
+    if (PyErr_Occurred()) return NULL;
+    if (!PyList_Check(messages) || !PyList_Check(encoded) || !PyDict_Check(offsets) ||
+        !PyDict_Check(queues) || !PyUnicode_Check(schedule_topic) || !PyList_Check(arrivals) ||
+        (index_records != Py_None && !PyList_Check(index_records)) ||
+        !PyUnicode_Check(prefix) || !PyUnicode_IS_ASCII(prefix)) {
+        PyErr_SetString(PyExc_TypeError, "append_run: wrong argument types");
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(messages);
+    if (count == 0 || PyList_GET_SIZE(encoded) != count) {
+        PyErr_SetString(PyExc_ValueError, "append_run: lists of different lengths");
+        return NULL;
+    }
+    PyObject *result = NULL, *key = NULL, *topic = NULL, *qid = NULL;
+    PyObject **props = PyMem_Calloc((size_t)count, sizeof(PyObject *));
+    int32_t *codes = PyMem_Calloc((size_t)count, sizeof(int32_t));
+    QueueRun run;
+    memset(&run, 0, sizeof run);
+    Py_buffer view;
+    view.obj = NULL;
+    if (props == NULL || codes == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* 1. Check everything; nothing is written unless all of it can be. */
+    PyObject *first = PyList_GET_ITEM(messages, 0);
+    topic = PyObject_GetAttr(first, s_topic);
+    if (topic == NULL) goto done;
+    qid = PyObject_GetAttr(first, s_queue_id);
+    if (qid == NULL) goto done;
+    if (!PyUnicode_Check(topic) || !PyLong_Check(qid)) goto not_taken;
+    int is_schedule = PyUnicode_Compare(topic, schedule_topic);
+    if (is_schedule == -1 && PyErr_Occurred()) goto done;
+    if (is_schedule == 0) goto not_taken;
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *message = PyList_GET_ITEM(messages, i);
+        PyObject *data = PyList_GET_ITEM(encoded, i);
+        if (!PyBytes_CheckExact(data) || PyBytes_GET_SIZE(data) < MIN_RECORD ||
+            PyBytes_GET_SIZE(data) > max_record) {
+            goto not_taken;
+        }
+        total += PyBytes_GET_SIZE(data);
+        if (i > 0) {
+            PyObject *other = PyObject_GetAttr(message, s_topic);
+            if (other == NULL) goto done;
+            int same = other == topic || (PyUnicode_Check(other) &&
+                                          PyUnicode_Compare(other, topic) == 0);
+            Py_DECREF(other);
+            if (!same) goto not_taken;
+            other = PyObject_GetAttr(message, s_queue_id);
+            if (other == NULL) goto done;
+            same = other == qid ||
+                   (PyLong_Check(other) && PyObject_RichCompareBool(other, qid, Py_EQ) == 1);
+            Py_DECREF(other);
+            if (!same) goto not_taken;
+        }
+        PyObject *flag = PyObject_GetAttr(message, s_sys_flag);
+        if (flag == NULL) goto done;
+        long long sys_flag;
+        int bad = as_int64(flag, &sys_flag);
+        Py_DECREF(flag);
+        if (bad || (sys_flag & PREPARED_OR_ROLLBACK)) goto not_taken;
+        props[i] = PyObject_GetAttr(message, s_properties);
+        if (props[i] == NULL) goto done;
+        if (!PyDict_Check(props[i])) goto not_taken;
+        PyObject *tags = PyDict_GetItemWithError(props[i], s_tags); /* borrowed */
+        if (tags == NULL && PyErr_Occurred()) goto done;
+        if (tags != NULL && (!PyUnicode_Check(tags) || tags_hash(tags, &codes[i]) < 0)) {
+            goto not_taken;
+        }
+    }
+    if (total > room) goto not_taken;
+    key = PyTuple_Pack(2, topic, qid);
+    if (key == NULL) goto done;
+    PyObject *next_obj = PyDict_GetItemWithError(offsets, key); /* borrowed */
+    if (next_obj == NULL) {
+        if (PyErr_Occurred()) goto done;
+        goto not_taken;
+    }
+    long long next;
+    if (as_int64(next_obj, &next) < 0 || next < 0 || next > INT64_MAX / UNIT_SIZE - count) {
+        goto not_taken;
+    }
+    PyObject *queue = PyDict_GetItemWithError(queues, key); /* borrowed */
+    if (queue == NULL) {
+        if (PyErr_Occurred()) goto done;
+        goto not_taken;
+    }
+    int loaded = run_load(&run, queue);
+    if (loaded < 0) goto done;
+    if (loaded > 0) goto not_taken;
+    if (run.file_from + run.position != next * UNIT_SIZE ||
+        run.position + count * UNIT_SIZE > run.file_size) {
+        goto not_taken;
+    }
+    if (PyObject_GetBuffer(args[2], &view, PyBUF_WRITABLE) < 0) goto done;
+    if (position < 0 || room < 0 || position + room > view.len) {
+        PyErr_SetString(PyExc_ValueError, "append_run: position or room out of range");
+        goto done;
+    }
+    /* 2. Build every object first and hand them over; then write (which cannot fail). */
+    Py_ssize_t arrivals_before = PyList_GET_SIZE(arrivals);
+    Py_ssize_t index_before = index_records != Py_None ? PyList_GET_SIZE(index_records) : 0;
+    PyObject *ids = PyTuple_New(count);
+    PyObject *new_next = PyLong_FromLongLong(next + count);
+    if (ids == NULL || new_next == NULL) goto undo;
+    Py_ssize_t prefix_len = PyUnicode_GET_LENGTH(prefix);
+    const char *prefix_text = (const char *)PyUnicode_DATA(prefix);
+    static const char hex[] = "0123456789ABCDEF";
+    long long first_phy = base + position, phy = first_phy;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *id = PyUnicode_New(prefix_len + 16, 127);
+        if (id == NULL) goto undo;
+        char *text = (char *)PyUnicode_DATA(id);
+        memcpy(text, prefix_text, (size_t)prefix_len);
+        uint64_t value = (uint64_t)phy;
+        for (int d = 15; d >= 0; d--, value >>= 4) text[prefix_len + d] = hex[value & 0xF];
+        PyTuple_SET_ITEM(ids, i, id);
+        PyObject *phy_obj = PyLong_FromLongLong(phy);
+        PyObject *qo = PyLong_FromLongLong(next + i);
+        PyObject *code = PyLong_FromLong(codes[i]);
+        int failed = phy_obj == NULL || qo == NULL || code == NULL ||
+                     append_tuple(arrivals, PyTuple_Pack(4, topic, qid, qo, code)) < 0;
+        if (!failed && index_records != Py_None) {
+            PyObject *keys = PyDict_GetItemWithError(props[i], s_keys);
+            PyObject *uniq = NULL;
+            if (!PyErr_Occurred()) uniq = PyDict_GetItemWithError(props[i], s_uniq_key);
+            failed = PyErr_Occurred() != NULL ||
+                     append_tuple(index_records,
+                                  PyTuple_Pack(5, topic, keys ? keys : Py_None,
+                                               uniq ? uniq : Py_None, phy_obj, store_ts_obj)) < 0;
+        }
+        Py_XDECREF(phy_obj);
+        Py_XDECREF(qo);
+        Py_XDECREF(code);
+        if (failed) goto undo;
+        phy += PyBytes_GET_SIZE(PyList_GET_ITEM(encoded, i));
+    }
+    if (PyDict_SetItem(offsets, key, new_next) < 0) goto undo;
+    Py_CLEAR(new_next);
+    char *buf = view.buf;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *data_obj = PyList_GET_ITEM(encoded, i);
+        const char *data = PyBytes_AS_STRING(data_obj);
+        Py_ssize_t size = PyBytes_GET_SIZE(data_obj);
+        char *at = buf + position;
+        long long record_phy = base + position;
+        memcpy(at + 8, data + 8, (size_t)(size - 8));
+        put64(at + 20, (uint64_t)(next + i));  /* QUEUEOFFSET */
+        put64(at + 28, (uint64_t)record_phy); /* PHYSICALOFFSET */
+        Py_ssize_t ts_at = (data[39] & 0x10) ? 68 : 56; /* an IPv6 born host moves it */
+        put64(at + ts_at, (uint64_t)store_ts);
+        memcpy(at, data, 8); /* the head last: a torn write leaves a zero head */
+        char *unit = (char *)run.view.buf + run.position;
+        put64(unit, (uint64_t)record_phy);
+        put32(unit + 8, (uint32_t)size);
+        put64(unit + 12, (uint64_t)(int64_t)codes[i]);
+        run.position += UNIT_SIZE;
+        run.max_physic = record_phy + size;
+        position += size;
+    }
+    result = Py_BuildValue("(NLLn)", ids, first_phy, next, position);
+    goto done;
+undo: /* nothing was written: take back what was handed over */
+    Py_XDECREF(ids);
+    Py_XDECREF(new_next);
+    {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        PyList_SetSlice(arrivals, arrivals_before, PY_SSIZE_T_MAX, NULL);
+        if (index_records != Py_None) {
+            PyList_SetSlice(index_records, index_before, PY_SSIZE_T_MAX, NULL);
+        }
+        PyErr_Restore(type, value, traceback);
+    }
+    goto done;
+not_taken:
+    result = Py_NewRef(Py_None);
+done:
+    if (view.obj != NULL) PyBuffer_Release(&view);
+    if (run.loaded && run_store(&run) < 0) Py_CLEAR(result);
+    if (props != NULL) {
+        for (Py_ssize_t i = 0; i < count; i++) Py_XDECREF(props[i]);
+        PyMem_Free(props);
+    }
+    PyMem_Free(codes);
+    Py_XDECREF(key);
+    Py_XDECREF(topic);
+    Py_XDECREF(qid);
+    return result;
+}
+
+
 /* ------------------------------------------------------------------ index_put */
 
 /* index_put(mapping, entries_at, hash_slot_num, index_num, state, records, start)
@@ -440,10 +674,6 @@ done:
 
 /* ------------------------------------------------------------------ check_records */
 
-#define MAGIC_V1 0xDAA320A7u
-#define MAGIC_V2 0xDAA320ABu
-#define BLANK_MAGIC 0xCBD43194u
-#define MIN_RECORD 91
 
 static uint32_t crc_table[8][256];
 
@@ -752,6 +982,8 @@ static PyMethodDef speedups_methods[] = {
      "Index entries of consecutive records into one index file."},
     {"check_records", (PyCFunction)(void (*)(void))speedups_check_records, METH_FASTCALL,
      "Step over the valid records of a segment (recovery's scan)."},
+    {"append_run", (PyCFunction)(void (*)(void))speedups_append_run, METH_FASTCALL,
+     "Append a run of messages to one queue: records, units, arrivals, index records."},
     {"skip_dispatched", (PyCFunction)(void (*)(void))speedups_skip_dispatched, METH_FASTCALL,
      "Step over records whose queue units and index entries are already written."},
     {NULL, NULL, 0, NULL},

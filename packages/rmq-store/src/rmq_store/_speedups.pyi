@@ -38,3 +38,20 @@ def skip_dispatched(
     index_end: int,
     /,
 ) -> tuple[int, int, int]: ...
+def append_run(
+    messages: list[Any],
+    encoded: list[bytes],
+    buffer: Any,
+    position: int,
+    room: int,
+    base_offset: int,
+    store_timestamp: int,
+    offsets: dict[tuple[str, int], int],
+    queues: dict[tuple[str, int], Any],
+    schedule_topic: str,
+    arrivals: list[tuple[str, int, int, int]],
+    index_records: list[Any] | None,
+    msg_id_prefix: str,
+    max_record: int,
+    /,
+) -> tuple[tuple[str, ...], int, int, int] | None: ...

@@ -469,9 +469,7 @@ class MessageStore:
         index_end = self.index.end_phy_offset if self._index_enabled else -1
         redispatched = 0
         while offset < end:
-            offset, _, stamp = self.commit_log.skip_dispatched(
-                offset, end, self._queues, index_end
-            )
+            offset, _, stamp = self.commit_log.skip_dispatched(offset, end, self._queues, index_end)
             if stamp:
                 self._last_dispatch_timestamp = stamp
             self._dispatched_to = offset
@@ -572,7 +570,8 @@ class MessageStore:
             if len(message.body) > limit:
                 raise MessageTooLargeError(len(message.body), limit, "message body")
             encoded.append(encode_message(message))
-        arrivals: list[tuple[str, int, int, int]] = []
+        host = messages[0].store_host
+        prefix = self._msg_id_prefix(host.host, host.port)
         with self._put_lock:
             if self._closed:
                 raise StoreClosedError(f"message store {self._root} is closed")
@@ -583,45 +582,81 @@ class MessageStore:
                     self.config.disk_space_warning_level_ratio / 100,
                 )
             now = self._clock_ms()
-            offsets = self._queue_offsets
-            queue_offsets = []
-            for message in messages:
-                if message.sys_flag & _PREPARED_OR_ROLLBACK:
-                    queue_offsets.append(0)
-                else:
-                    key = (message.topic, message.queue_id)
-                    queue_offset = offsets.get(key, 0)
-                    offsets[key] = queue_offset + 1
-                    queue_offsets.append(queue_offset)
-            try:
-                phy_offsets = self.commit_log.append_records(encoded, queue_offsets, now)
-            except OSError as exc:
-                # Nothing was written: each queue goes back to the offset its first
-                # message of the batch took (reversed, so the earliest one wins).
-                pairs = zip(reversed(messages), reversed(queue_offsets), strict=True)
-                for message, queue_offset in pairs:
-                    if not message.sys_flag & _PREPARED_OR_ROLLBACK:
-                        offsets[(message.topic, message.queue_id)] = queue_offset
-                raise self._write_failed(exc) from exc
-            arrivals = self._dispatch_appended(messages, phy_offsets, encoded, queue_offsets, now)
-            first = phy_offsets[0]
-            end = phy_offsets[-1] + len(encoded[-1])
+            arrivals: list[tuple[str, int, int, int]] = []
+            taken = None
+            segments = self.commit_log.segments
+            if _speedups is not None and segments:
+                # The common case in one call: a run of messages to one queue that fits
+                # in the segment being written (the rest below is the reference).
+                last = segments[-1]
+                position = last.wrote_position
+                taken = _speedups.append_run(
+                    messages if type(messages) is list else list(messages), encoded,
+                    last.buffer, position, last.file_size - position - 8,
+                    last.file_from_offset, now, self._queue_offsets, self._queues,
+                    SCHEDULE_TOPIC, arrivals,
+                    self._index_pending if self._index_enabled else None,
+                    prefix, self.commit_log.max_record_size,
+                )  # fmt: skip
+            if taken is not None:
+                msg_ids, first, queue_offset, position = taken
+                last.wrote_position = position
+                end = last.file_from_offset + position
+                self._last_dispatch_timestamp = now
+                if len(self._index_pending) >= _INDEX_BATCH:
+                    self._write_index(raise_errors=False)
+            else:
+                first, end, queue_offset, phy_offsets = self._append_locked(
+                    messages, encoded, now, arrivals
+                )
+                msg_ids = tuple([f"{prefix}{phy_offset:016X}" for phy_offset in phy_offsets])
             self._last_append = (end, now)
             self._dispatched_to = end
             self._put_messages += len(encoded)
-            self._put_bytes += sum(map(len, encoded))
+            self._put_bytes += end - first
         for listener in self._arrival_listeners:
             for arrival in arrivals:
                 listener(*arrival)
-        host = messages[0].store_host
-        prefix = self._msg_id_prefix(host.host, host.port)
         return PutResult(
             phy_offset=first,
             wrote_bytes=end - first,
-            queue_offset=queue_offsets[0],
+            queue_offset=queue_offset,
             store_timestamp=now,
-            msg_ids=tuple([f"{prefix}{phy_offset:016X}" for phy_offset in phy_offsets]),
+            msg_ids=msg_ids,
         )
+
+    def _append_locked(
+        self,
+        messages: Sequence[MessageExt],
+        encoded: list[bytes],
+        now: int,
+        arrivals: list[tuple[str, int, int, int]],
+    ) -> tuple[int, int, int, list[int]]:
+        """Write and dispatch ``messages`` (all of them or none), holding _put_lock;
+        returns the first record's offset, the end offset, the first queue offset and
+        every record's offset, and adds the arrivals to ``arrivals``."""
+        offsets = self._queue_offsets
+        queue_offsets = []
+        for message in messages:
+            if message.sys_flag & _PREPARED_OR_ROLLBACK:
+                queue_offsets.append(0)
+            else:
+                key = (message.topic, message.queue_id)
+                queue_offset = offsets.get(key, 0)
+                offsets[key] = queue_offset + 1
+                queue_offsets.append(queue_offset)
+        try:
+            phy_offsets = self.commit_log.append_records(encoded, queue_offsets, now)
+        except OSError as exc:
+            # Nothing was written: each queue goes back to the offset its first
+            # message of the batch took (reversed, so the earliest one wins).
+            pairs = zip(reversed(messages), reversed(queue_offsets), strict=True)
+            for message, queue_offset in pairs:
+                if not message.sys_flag & _PREPARED_OR_ROLLBACK:
+                    offsets[(message.topic, message.queue_id)] = queue_offset
+            raise self._write_failed(exc) from exc
+        arrivals += self._dispatch_appended(messages, phy_offsets, encoded, queue_offsets, now)
+        return phy_offsets[0], phy_offsets[-1] + len(encoded[-1]), queue_offsets[0], phy_offsets
 
     def _msg_id_prefix(self, host: str, port: int) -> str:
         """The offset msgId of ``host:port`` without its last 16 hex digits (the
