@@ -21,7 +21,10 @@ How it works (Java's design, asyncio's tools):
 * **Pulling**: one task per owned queue, long polling (``suspendTimeoutMillis`` 15 s),
   ``pull_batch_size`` 32; per-queue flow control at ``pull_threshold_for_queue`` (1,000
   messages), ``pull_threshold_size_for_queue`` (100 MiB) and, concurrent only,
-  ``consume_concurrently_max_span`` (2,000 offsets).
+  ``consume_concurrently_max_span`` (2,000 offsets). ``pull_threshold_for_topic`` /
+  ``pull_threshold_size_for_topic`` (off, -1, by default) replace the two per-queue
+  limits after each rebalance by the topic limit divided by the number of queues held
+  (at least 1), as Java's do.
 * **Concurrent listener**: ``consume_concurrency`` worker tasks (Java's 20 consume
   threads) call ``listener`` with up to ``consume_batch_size`` messages. The listener is
   an ``async def`` or a plain function (plain functions run on the event loop: keep them
@@ -56,7 +59,7 @@ How it works (Java's design, asyncio's tools):
   handed to the listener, or whose call was cancelled, are not committed and will be
   delivered again (at least once).
 
-Not implemented (Java has them): per-topic pull thresholds, the
+Not implemented (Java has them): the
 ``MIN_OFFSET``/``MAX_OFFSET`` properties on received messages, and
 ``ConsumeConcurrentlyContext.ackIndex`` (a batch succeeds or fails as a whole).
 """
@@ -217,6 +220,8 @@ class PushConsumer(ConsumerBase):
         pull_batch_size: int = 32,
         pull_threshold_for_queue: int = 1000,
         pull_threshold_size_for_queue: int = 100 * 1024 * 1024,
+        pull_threshold_for_topic: int = -1,
+        pull_threshold_size_for_topic: int = -1,
         consume_concurrently_max_span: int = 2000,
         max_reconsume_times: int = -1,
         suspend_current_queue_time: float = 1.0,
@@ -244,6 +249,13 @@ class PushConsumer(ConsumerBase):
             pull_batch_size: most messages per pull (Java 32).
             pull_threshold_for_queue: messages held per queue before pulling pauses.
             pull_threshold_size_for_queue: body bytes held per queue before pulling pauses.
+            pull_threshold_for_topic: messages held by this consumer (all its queues)
+                before pulling pauses; -1 (default) is off. When set, after each
+                rebalance ``pull_threshold_for_queue`` becomes this divided by the number
+                of queues held (at least 1), as Java's ``pullThresholdForTopic``.
+            pull_threshold_size_for_topic: the same for body bytes (Java counts MiB, we
+                count bytes); -1 (default) is off; when set it overrides
+                ``pull_threshold_size_for_queue`` the same way.
             consume_concurrently_max_span: offset span held per queue before pulling pauses.
             max_reconsume_times: deliveries before the DLQ; -1 is 16 (concurrent) or
                 unbounded (orderly), as Java.
@@ -272,6 +284,12 @@ class PushConsumer(ConsumerBase):
         ):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, not {value}")
+        for name, value in (
+            ("pull_threshold_for_topic", pull_threshold_for_topic),
+            ("pull_threshold_size_for_topic", pull_threshold_size_for_topic),
+        ):
+            if value != -1 and value < 1:
+                raise ValueError(f"{name} must be -1 (off) or >= 1, not {value}")
         if not consume_timeout > 0:
             raise ValueError(f"consume_timeout must be > 0 seconds, not {consume_timeout}")
         self._group = group
@@ -282,6 +300,8 @@ class PushConsumer(ConsumerBase):
         self._batch = consume_batch_size
         self._threshold_count = pull_threshold_for_queue
         self._threshold_size = pull_threshold_size_for_queue
+        self._threshold_count_topic = pull_threshold_for_topic
+        self._threshold_size_topic = pull_threshold_size_for_topic
         self._max_span = consume_concurrently_max_span
         if max_reconsume_times == -1:
             max_reconsume_times = _ORDERLY_UNBOUNDED if orderly else DEFAULT_MAX_RECONSUME
@@ -553,6 +573,41 @@ class PushConsumer(ConsumerBase):
         """Java ``RebalanceImpl.doRebalance``: allocate, drop lost queues, add new ones."""
         async with self._rebalance_lock:
             await self._rebalance_locked()
+            self._apply_topic_thresholds()
+
+    def _apply_topic_thresholds(self) -> None:
+        """Per-queue thresholds from the per-topic ones (Java ``RebalancePushImpl.
+        messageQueueChanged``): the topic value divided by the queues held, at least 1."""
+        held = len(self._queues)
+        if held == 0:
+            return
+        count, size = self._threshold_count, self._threshold_size
+        if self._threshold_count_topic != -1:
+            count = max(1, self._threshold_count_topic // held)
+        if self._threshold_size_topic != -1:
+            size = max(1, self._threshold_size_topic // held)
+        if (count, size) == (self._threshold_count, self._threshold_size):
+            return
+        logger.info(
+            "consumer %s: %d queues held: pull thresholds per queue %d -> %d messages, "
+            "%d -> %d bytes",
+            self._group, held, self._threshold_count, count, self._threshold_size, size,
+        )  # fmt: skip
+        self._threshold_count, self._threshold_size = count, size
+        for q in self._queues.values():
+            q.space.set()  # paused pull loops check the new limits
+
+    @property
+    def pull_threshold_for_queue(self) -> int:
+        """Messages held per queue before its pulling pauses (derived from
+        ``pull_threshold_for_topic`` after each rebalance when that is set)."""
+        return self._threshold_count
+
+    @property
+    def pull_threshold_size_for_queue(self) -> int:
+        """Body bytes held per queue before its pulling pauses (derived from
+        ``pull_threshold_size_for_topic`` when that is set)."""
+        return self._threshold_size
 
     async def _rebalance_locked(self) -> None:
         session = _started(self._session)
