@@ -9,10 +9,11 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
-#define SPEEDUPS_ABI 2
+#define SPEEDUPS_ABI 3
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -79,6 +80,60 @@ tags_hash(PyObject *text, int32_t *out)
     }
     *out = (int32_t)h;
     return 0;
+}
+
+/* ------------------------------------------------------------------ message fields */
+
+/* MessageExt's slots, read directly (init() sets them): its properties attribute is a
+ * Python descriptor that decodes a properties text on first read, which costs a Python
+ * call per read; the slot holds the dict once decoded. Other types go through getattr. */
+static PyTypeObject *message_type = NULL;
+static Py_ssize_t topic_at, queue_id_at, sys_flag_at, properties_at;
+
+static int
+member_offset(PyObject *descr, const char *name, Py_ssize_t *out)
+{
+    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
+        ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
+        PyErr_Format(PyExc_TypeError, "init: %s is not an object slot", name);
+        return -1;
+    }
+    *out = ((PyMemberDescrObject *)descr)->d_member->offset;
+    return 0;
+}
+
+/* init(message_type, properties_slot): the type whose slots are read directly. */
+static PyObject *
+speedups_init(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyType_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "init(message_type, properties_slot)");
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)args[0];
+    PyObject *dict = type->tp_dict;
+    if (member_offset(PyDict_GetItemString(dict, "topic"), "topic", &topic_at) < 0 ||
+        member_offset(PyDict_GetItemString(dict, "queue_id"), "queue_id", &queue_id_at) < 0 ||
+        member_offset(PyDict_GetItemString(dict, "sys_flag"), "sys_flag", &sys_flag_at) < 0 ||
+        member_offset(args[1], "properties", &properties_at) < 0) {
+        return NULL;
+    }
+    Py_INCREF(type);
+    Py_XSETREF(message_type, type);
+    Py_RETURN_NONE;
+}
+
+/* The attribute name of message (a new reference; NULL with an exception). */
+static PyObject *
+field(PyObject *message, Py_ssize_t offset, PyObject *name)
+{
+    if (message_type != NULL && Py_IS_TYPE(message, message_type)) {
+        PyObject *value = *(PyObject **)((char *)message + offset);
+        if (value != NULL && !(offset == properties_at && PyUnicode_Check(value))) {
+            return Py_NewRef(value);
+        }
+    }
+    return PyObject_GetAttr(message, name);
 }
 
 /* ------------------------------------------------------------------ dispatch */
@@ -215,11 +270,11 @@ speedups_dispatch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyObject *topic = NULL, *qid = NULL, *flag = NULL, *props = NULL;
         int stop = 1;
         long long sys_flag, queue_offset, phy, size;
-        topic = PyObject_GetAttr(message, s_topic);
+        topic = field(message, topic_at, s_topic);
         if (topic == NULL) goto error;
-        qid = PyObject_GetAttr(message, s_queue_id);
+        qid = field(message, queue_id_at, s_queue_id);
         if (qid == NULL) goto error_item;
-        flag = PyObject_GetAttr(message, s_sys_flag);
+        flag = field(message, sys_flag_at, s_sys_flag);
         if (flag == NULL) goto error_item;
         if (!PyUnicode_Check(topic) || as_int64(flag, &sys_flag) < 0 ||
             (sys_flag & PREPARED_OR_ROLLBACK) ||
@@ -252,7 +307,7 @@ speedups_dispatch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (run.position + UNIT_SIZE > run.file_size || run.file_from + run.position != wanted) {
             goto stop_item;
         }
-        props = PyObject_GetAttr(message, s_properties);
+        props = field(message, properties_at, s_properties);
         if (props == NULL) goto error_item;
         if (!PyDict_Check(props)) goto stop_item;
         int32_t code = 0;
@@ -378,9 +433,9 @@ speedups_append_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     /* 1. Check everything; nothing is written unless all of it can be. */
     PyObject *first = PyList_GET_ITEM(messages, 0);
-    topic = PyObject_GetAttr(first, s_topic);
+    topic = field(first, topic_at, s_topic);
     if (topic == NULL) goto done;
-    qid = PyObject_GetAttr(first, s_queue_id);
+    qid = field(first, queue_id_at, s_queue_id);
     if (qid == NULL) goto done;
     if (!PyUnicode_Check(topic) || !PyLong_Check(qid)) goto not_taken;
     int is_schedule = PyUnicode_Compare(topic, schedule_topic);
@@ -396,26 +451,26 @@ speedups_append_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         total += PyBytes_GET_SIZE(data);
         if (i > 0) {
-            PyObject *other = PyObject_GetAttr(message, s_topic);
+            PyObject *other = field(message, topic_at, s_topic);
             if (other == NULL) goto done;
             int same = other == topic || (PyUnicode_Check(other) &&
                                           PyUnicode_Compare(other, topic) == 0);
             Py_DECREF(other);
             if (!same) goto not_taken;
-            other = PyObject_GetAttr(message, s_queue_id);
+            other = field(message, queue_id_at, s_queue_id);
             if (other == NULL) goto done;
             same = other == qid ||
                    (PyLong_Check(other) && PyObject_RichCompareBool(other, qid, Py_EQ) == 1);
             Py_DECREF(other);
             if (!same) goto not_taken;
         }
-        PyObject *flag = PyObject_GetAttr(message, s_sys_flag);
+        PyObject *flag = field(message, sys_flag_at, s_sys_flag);
         if (flag == NULL) goto done;
         long long sys_flag;
         int bad = as_int64(flag, &sys_flag);
         Py_DECREF(flag);
         if (bad || (sys_flag & PREPARED_OR_ROLLBACK)) goto not_taken;
-        props[i] = PyObject_GetAttr(message, s_properties);
+        props[i] = field(message, properties_at, s_properties);
         if (props[i] == NULL) goto done;
         if (!PyDict_Check(props[i])) goto not_taken;
         PyObject *tags = PyDict_GetItemWithError(props[i], s_tags); /* borrowed */
@@ -982,6 +1037,8 @@ static PyMethodDef speedups_methods[] = {
      "Index entries of consecutive records into one index file."},
     {"check_records", (PyCFunction)(void (*)(void))speedups_check_records, METH_FASTCALL,
      "Step over the valid records of a segment (recovery's scan)."},
+    {"init", (PyCFunction)(void (*)(void))speedups_init, METH_FASTCALL,
+     "The message type whose slots are read directly."},
     {"append_run", (PyCFunction)(void (*)(void))speedups_append_run, METH_FASTCALL,
      "Append a run of messages to one queue: records, units, arrivals, index records."},
     {"skip_dispatched", (PyCFunction)(void (*)(void))speedups_skip_dispatched, METH_FASTCALL,

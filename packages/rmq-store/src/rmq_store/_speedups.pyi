@@ -3,6 +3,7 @@ from typing import Any, Final
 
 ABI: Final[int]
 
+def init(message_type: type, properties_slot: Any, /) -> None: ...
 def dispatch(
     messages: list[Any],
     phy_offsets: list[int],

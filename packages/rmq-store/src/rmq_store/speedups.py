@@ -14,7 +14,7 @@ from typing import Final
 
 __all__ = ["ABI", "speedups"]
 
-ABI: Final = 2
+ABI: Final = 3
 """The contract version this package expects of the compiled module."""
 
 
@@ -33,6 +33,11 @@ def _load() -> ModuleType | None:
             stacklevel=2,
         )
         return None
+    # Its message fields are read from MessageExt's slots; the properties slot is the one
+    # the codec's lazy-decoding descriptor sits in front of.
+    from rmq_protocol.codec.message import _PROPERTIES_SLOT, MessageExt
+
+    _speedups.init(MessageExt, _PROPERTIES_SLOT)
     return _speedups
 
 
