@@ -125,6 +125,7 @@ def test_store_files_identical_with_and_without_c(
         patch.setattr(rmq_store.commitlog, "_speedups", None)
         patch.setattr(rmq_store.store, "encode_message", codec.encode_message_py)
         patch.setattr(rmq_store.index_service, "index_key_hashes", hashing.index_key_hashes_py)
+        patch.setattr(rmq_store.index_service, "index_key_hashes_c", None)
         without_c = write_store(tmp_path / "py", batches)
     assert with_c == without_c
     c_files, py_files = files_of(tmp_path / "c"), files_of(tmp_path / "py")

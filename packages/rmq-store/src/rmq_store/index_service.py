@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final, final
 
-from rmq_protocol.codec.hashing import index_key_hashes
+from rmq_protocol.codec.hashing import index_key_hashes, index_key_hashes_c
 from rmq_store.errors import StoreClosedError
 from rmq_store.index import IndexFile, index_key
 
@@ -367,11 +367,14 @@ class IndexService:
             files = self._files
             end = files[-1].end_phy_offset if files else None
             pending: list[tuple[list[int], int, int]] = []  # (key hashes, phy, time) to add
+            hashes_c = index_key_hashes_c
             try:
                 for topic, keys, unique_key, phy_offset, store_timestamp in records:
                     if end is not None and phy_offset < end:
                         continue  # indexed before a restart (re-dispatch after recovery)
-                    key_hashes = index_key_hashes(topic, keys, unique_key)
+                    key_hashes = hashes_c and hashes_c(topic, keys, unique_key)
+                    if key_hashes is None:
+                        key_hashes = index_key_hashes(topic, keys, unique_key)
                     if not key_hashes:
                         continue
                     if phy_offset == end:

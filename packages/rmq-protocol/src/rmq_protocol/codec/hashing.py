@@ -10,6 +10,7 @@ overflows). Spec §4.2, §4.3 and golden vectors V5 and V9.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Final
 
 from rmq_protocol.codec.speedups import speedups as _speedups
@@ -96,10 +97,13 @@ def index_key_hashes(topic: str, keys: str | None, unique_key: str | None) -> li
 java_string_hash_py: Final = java_string_hash
 index_key_hash_py: Final = index_key_hash
 index_key_hashes_py: Final = index_key_hashes
+index_key_hashes_c: Callable[[str, str | None, str | None], list[int] | None] | None = None
+"""The C ``index_key_hashes`` itself (None when not built): None for a record it leaves to
+:func:`index_key_hashes_py`; for loops that cannot afford the wrapper's call."""
 if _speedups is not None:  # the same functions in C (rmq_protocol.codec.speedups)
     java_string_hash = _speedups.java_string_hash
     index_key_hash = _speedups.index_key_hash
-    _c_index_key_hashes = _speedups.index_key_hashes
+    _c_index_key_hashes = index_key_hashes_c = _speedups.index_key_hashes
 
     def index_key_hashes(topic: str, keys: str | None, unique_key: str | None) -> list[int]:
         hashes = _c_index_key_hashes(topic, keys, unique_key)
