@@ -44,7 +44,7 @@ from typing import Final, final
 
 from rmq_broker.config import PERM_READ, PERM_WRITE
 from rmq_broker.controller import BrokerController, suggest_todo
-from rmq_broker.processors._common import respond
+from rmq_broker.processors._common import new_message, respond
 from rmq_broker.schedule import route_scheduled
 from rmq_broker.timer import TimerRefusal
 from rmq_broker.topic_config import (
@@ -57,13 +57,9 @@ from rmq_broker.topic_config import (
 from rmq_broker.transaction import prepare_half_message
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.body import TopicConfig, TopicFilterType
-from rmq_protocol.codec.codes import RequestCode, ResponseCode
-from rmq_protocol.codec.command import RemotingCommand
-from rmq_protocol.codec.headers import (
-    SendMessageRequestHeader,
-    SendMessageRequestHeaderV2,
-    SendMessageResponseHeader,
-)
+from rmq_protocol.codec.codes import LanguageCode, RequestCode, ResponseCode
+from rmq_protocol.codec.command import RemotingCommand, response_with_ext
+from rmq_protocol.codec.headers import SendMessageRequestHeader, SendMessageRequestHeaderV2
 from rmq_protocol.codec.message import (
     BatchEntry,
     MessageExt,
@@ -89,6 +85,14 @@ _CHECKED_TOPICS_MAX: Final = 4096  # topic names remembered as valid and allowed
 _SEND_MESSAGE: Final = int(RequestCode.SEND_MESSAGE)
 _SEND_BATCH_MESSAGE: Final = int(RequestCode.SEND_BATCH_MESSAGE)
 _MULTI_TAG: Final = TopicFilterType.MULTI_TAG
+_TRANSACTION_PREPARED: Final = props.TRANSACTION_PREPARED
+_UNIQ_KEY: Final = props.UNIQ_KEY
+_WAIT_STORE_MSG_OK: Final = props.WAIT_STORE_MSG_OK
+_MSG_REGION: Final = props.MSG_REGION
+_TRACE_ON: Final = props.TRACE_SWITCH
+_SUCCESS: Final = int(ResponseCode.SUCCESS)
+_JAVA: Final = LanguageCode.JAVA
+_decode_properties: Final = props.decode_properties
 
 SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
 _Result = RemotingCommand | Awaitable[RemotingCommand]
@@ -101,10 +105,9 @@ class SendMessageProcessor:
     def __init__(self, controller: BrokerController) -> None:
         self._c = controller
         config = controller.config
-        self._ext = {
-            props.MSG_REGION: config.region_id,
-            props.TRACE_SWITCH: "true" if config.trace_on else "false",
-        }
+        self._region = config.region_id
+        self._trace_on = "true" if config.trace_on else "false"
+        self._ext = {_MSG_REGION: self._region, _TRACE_ON: self._trace_on}
         self._random = random.Random()  # noqa: S311 - queue choice, not security
         # Topic names that passed validate_topic and is_not_allowed_send_topic (both
         # depend on the name only).
@@ -228,7 +231,8 @@ class SendMessageProcessor:
         queue_id = header.queue_id
         if queue_id < 0:
             queue_id = self._random.randrange(topic_config.write_queue_nums)
-        properties = props.decode_properties(header.properties) if header.properties else {}
+        text = header.properties
+        properties = _decode_properties(text) if text else {}
         reconsume_times = header.reconsume_times or 0
         sys_flag = header.sys_flag
         if topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
@@ -239,7 +243,7 @@ class SendMessageProcessor:
                 topic, queue_id, topic_config = routed
         if topic_config.topic_filter_type is _MULTI_TAG:
             sys_flag |= _MULTI_TAGS_FLAG
-        prepared = properties.get(props.TRANSACTION_PREPARED)
+        prepared = properties.get(_TRANSACTION_PREPARED)
         if (
             prepared is not None
             and prepared.lower() == "true"
@@ -265,19 +269,20 @@ class SendMessageProcessor:
         if isinstance(routed_to, TimerRefusal):
             return self._fail(request, routed_to.code, routed_to.remark)
         store_topic, store_queue = routed_to
-        message = MessageExt(
-            topic=store_topic,
-            queue_id=store_queue,
-            flag=header.flag,
-            sys_flag=sys_flag,
-            born_timestamp=header.born_timestamp,
-            born_host=c.born_host(conn),
-            store_host=c.store_host,
-            reconsume_times=reconsume_times,
-            body=request.body if type(request.body) is bytes else bytes(request.body),
-            properties=properties,
+        body = request.body
+        message = new_message(
+            store_topic,
+            store_queue,
+            header.flag,
+            sys_flag,
+            header.born_timestamp,
+            c.born_host(conn),
+            c.store_host,
+            reconsume_times,
+            body if type(body) is bytes else bytes(body),
+            properties,
         )
-        return self._store(request, [message], queue_id, properties.get(props.UNIQ_KEY), properties)
+        return self._store(request, [message], queue_id, properties.get(_UNIQ_KEY), properties)
 
     def _retry_or_dlq(
         self,
@@ -359,18 +364,19 @@ class SendMessageProcessor:
         born_host = c.born_host(conn)
         store_host = c.store_host
         reconsume_times = header.reconsume_times or 0
+        born_timestamp = header.born_timestamp
         messages = [
-            MessageExt(
-                topic=topic,
-                queue_id=queue_id,
-                flag=entry.flag,
-                sys_flag=sys_flag,
-                born_timestamp=header.born_timestamp,
-                born_host=born_host,
-                store_host=store_host,
-                reconsume_times=reconsume_times,
-                body=entry.body,
-                properties=entry.properties,
+            new_message(
+                topic,
+                queue_id,
+                entry.flag,
+                sys_flag,
+                born_timestamp,
+                born_host,
+                store_host,
+                reconsume_times,
+                entry.body,
+                entry.properties,
             )
             for entry in entries
         ]
@@ -439,38 +445,44 @@ class SendMessageProcessor:
             logger.error("storing a message to %s failed: %s", messages[0].topic, exc)
             return self._fail(request, ResponseCode.SYSTEM_ERROR, f"store putMessage failed: {exc}")
         msg_ids = result.msg_ids
-        response_header = SendMessageResponseHeader(
-            msg_id=msg_ids[0] if len(msg_ids) == 1 else ",".join(msg_ids),
-            queue_id=queue_id,
-            queue_offset=result.queue_offset,
-            transaction_id=uniq_key,
-        )
+        # SendMessageResponseHeader's extFields (msgId, queueId, queueOffset,
+        # transactionId), then MSG_REGION and TRACE_ON, built directly: the header
+        # object and the merge cost more than the rest of the answer.
+        ext = {
+            "msgId": msg_ids[0] if len(msg_ids) == 1 else ",".join(msg_ids),
+            "queueId": str(queue_id),
+            "queueOffset": str(result.queue_offset),
+        }
+        if uniq_key is not None:
+            ext["transactionId"] = uniq_key
+        ext[_MSG_REGION] = self._region
+        ext[_TRACE_ON] = self._trace_on
         waiter = c.flush_waiter
         if waiter is None:
-            return respond(request, header=response_header, ext_fields=self._ext)
-        wait = properties.get(props.WAIT_STORE_MSG_OK)
+            return response_with_ext(request, _SUCCESS, None, ext, _JAVA)
+        wait = properties.get(_WAIT_STORE_MSG_OK)
         if wait is not None and wait.lower() == "false":
-            return respond(request, header=response_header, ext_fields=self._ext)
+            return response_with_ext(request, _SUCCESS, None, ext, _JAVA)
         flushed = waiter.wait(result.end_offset)
         if flushed.done() and flushed.result():
-            return respond(request, header=response_header, ext_fields=self._ext)
-        return self._await_flush(request, flushed, response_header, result)
+            return response_with_ext(request, _SUCCESS, None, ext, _JAVA)
+        return self._await_flush(request, flushed, ext, result)
 
     async def _await_flush(
         self,
         request: RemotingCommand,
         flushed: asyncio.Future[bool],
-        header: SendMessageResponseHeader,
+        ext: dict[str, str],
         result: PutResult,
     ) -> RemotingCommand:
         ok = await flushed
         if ok:
-            return respond(request, header=header, ext_fields=self._ext)
+            return response_with_ext(request, _SUCCESS, None, ext, _JAVA)
         logger.warning(
             "commit log not flushed to offset %d within syncFlushTimeout: FLUSH_DISK_TIMEOUT",
             result.end_offset,
         )
-        return respond(request, ResponseCode.FLUSH_DISK_TIMEOUT, None, header, ext_fields=self._ext)
+        return response_with_ext(request, ResponseCode.FLUSH_DISK_TIMEOUT, None, ext, _JAVA)
 
 
 def _delay_level(properties: dict[str, str]) -> int:

@@ -230,7 +230,8 @@ def _parse_expr(f: HeaderField) -> tuple[str, str | None]:
     if f.kind is str:
         return "v", None
     if f.kind is bool:
-        return "_parse_bool(v)", None
+        # _parse_bool inline (a call costs more than the comparison)
+        return "(v.lower() == 'true' if v.__class__ is _str else _parse_bool(v))", None
     if f.kind is int:
         return "_int(v)", "not a decimal integer in the Java long range"
     if f.kind is float:

@@ -538,8 +538,13 @@ class Connection(asyncio.Protocol):
         except Exception as exc:  # noqa: BLE001 - reported to the peer as SYSTEM_ERROR
             self._answer(cmd, self._error_response(cmd, exc))
             return
-        if result is None or type(result) is RemotingCommand:  # answered at once (most)
-            self._answer(cmd, result)
+        if type(result) is RemotingCommand:  # answered at once (most)
+            if not cmd.flag & FLAG_ONEWAY:
+                if result.opaque != cmd.opaque or not result.flag & FLAG_RESPONSE:
+                    result = result._replace(opaque=cmd.opaque, flag=result.flag | FLAG_RESPONSE)
+                self.send_response(result)
+        elif result is None:
+            return
         elif inspect.isawaitable(result):
             if len(self._tasks) >= self._config.max_concurrent_requests:
                 self._reject(cmd, result)
