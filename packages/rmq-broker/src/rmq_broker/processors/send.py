@@ -145,7 +145,8 @@ class SendMessageProcessor:
         c = self._c
         config = c.config
         topic = header.topic
-        if config.start_accept_send_request_time_stamp > c.clock_ms():
+        start_accept = config.start_accept_send_request_time_stamp
+        if start_accept > 0 and start_accept > c.clock_ms():  # no clock read when unset
             return self._fail(
                 request,
                 ResponseCode.SYSTEM_ERROR,
