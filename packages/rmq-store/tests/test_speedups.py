@@ -79,15 +79,20 @@ def random_batches(seed: int) -> list[list[MessageExt]]:
     return batches
 
 
-def write_store(root: Path, batches: list[list[MessageExt]]) -> list[object]:
-    ticks = iter(range(1_700_000_000_000, 1_800_000_000_000, 997))
-    config = StoreConfig(
+def tiny_config(root: Path) -> StoreConfig:
+    """Small segments, queue files and index files, so that the appends roll all three."""
+    return StoreConfig(
         store_path_root_dir=root,
         mapped_file_size_commit_log=64 * 1024,
         mapped_file_size_consume_queue=20 * 50,
         max_hash_slot_num=101,
         max_index_num=400,
     )
+
+
+def write_store(root: Path, batches: list[list[MessageExt]]) -> list[object]:
+    ticks = iter(range(1_700_000_000_000, 1_800_000_000_000, 997))
+    config = tiny_config(root)
     arrivals: list[tuple[str, int, int, int]] = []
     answers: list[object] = []
     store = MessageStore.open(config, clock_ms=lambda: next(ticks), start_services=False)
@@ -254,13 +259,7 @@ def crash_copy(source: Path, target: Path, rng: random.Random) -> None:
 def recover_store(root: Path) -> tuple[int, list[object]]:
     """Open ``root`` (recovering it), read every queue, close; the re-dispatch count and
     what was read."""
-    config = StoreConfig(
-        store_path_root_dir=root,
-        mapped_file_size_commit_log=64 * 1024,
-        mapped_file_size_consume_queue=20 * 50,
-        max_hash_slot_num=101,
-        max_index_num=400,
-    )
+    config = tiny_config(root)
     ticks = iter(range(1_900_000_000_000, 2_000_000_000_000, 997))
     with MessageStore.open(config, clock_ms=lambda: next(ticks), start_services=False) as store:
         assert store.recovery.abnormal
