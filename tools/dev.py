@@ -4,6 +4,7 @@
     python3 tools/dev.py test    # every package's tests (+ integration when present)
     python3 tools/dev.py lint    # ruff check + ruff format --check
     python3 tools/dev.py type    # mypy --strict on sources and tests
+    python3 tools/dev.py build-ext   # recompile the C speedups in place after a C edit
 
 Needs only Python >= 3.11 and the standard library.
 
@@ -165,12 +166,36 @@ def _run(argv: list[str]) -> int:
     os.execv(rmq, command)  # noqa: S606 - rmq itself then gets Ctrl-C and SIGTERM
 
 
+def _build_ext() -> int:
+    """Recompile every package's C modules in place, as an editable install does.
+
+    Each package's own build hook (``hatch_build.py``) says which sources it has and how
+    it compiles them; this only runs that with the current interpreter."""
+    import runpy
+    import sysconfig
+
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    for hook_file in sorted(ROOT.glob("packages/*/hatch_build.py")):
+        hook = runpy.run_path(str(hook_file))
+        for source in hook["extension_sources"](hook_file.parent):
+            target = source.with_name(source.stem + suffix)
+            print(f"dev: {source.relative_to(ROOT)} -> {target.name}")
+            try:
+                hook["compile_speedups"](source, target)
+            except (OSError, subprocess.CalledProcessError) as exc:
+                print(f"dev: {source.name} did not compile: {exc}", file=sys.stderr)
+                return 1
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if argv and argv[0] in {"-h", "--help", "help"}:
         print(__doc__)
         return 0
     if argv and argv[0] == "run":
         return _run(argv[1:])
+    if argv and argv[0] == "build-ext":
+        return _build_ext()
     if not argv or argv[0] not in {"test", "lint", "type"}:
         print(__doc__, file=sys.stderr)
         return 2

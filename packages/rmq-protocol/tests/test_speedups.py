@@ -25,7 +25,7 @@ from rmq_protocol.codec.message import (
     decode_message,
     encode_message_py,
 )
-from rmq_protocol.codec.speedups import ABI, speedups
+from rmq_protocol.codec.speedups import ABI, load, speedups
 
 needs_speedups = pytest.mark.skipif(speedups is None, reason="C speedups not built")
 
@@ -35,6 +35,17 @@ def test_built_in_ci() -> None:
     if os.environ.get("CI") and not os.environ.get("RMQ_NO_EXTENSIONS"):
         assert speedups is not None, "rmq_protocol._speedups was not built in CI"
         assert speedups.ABI == ABI
+
+
+@needs_speedups
+def test_a_stale_build_is_refused_with_a_warning() -> None:
+    with pytest.warns(RuntimeWarning, match=rf"stale build \(ABI {ABI}, this code needs 999\)"):
+        assert load("rmq_protocol._speedups", 999) is None
+    assert load("rmq_protocol._speedups", ABI) is speedups
+
+
+def test_a_module_not_built_is_none() -> None:
+    assert load("rmq_protocol._no_such_module", 1) is None
 
 
 def outcome(function: object, *args: object) -> tuple[str, object]:

@@ -7,10 +7,10 @@ They mirror the store's per-message dispatch loops (decision D19), as
 
 from __future__ import annotations
 
-import os
-import warnings
 from types import ModuleType
 from typing import Final
+
+from rmq_protocol.codec.speedups import load
 
 __all__ = ["ABI", "speedups"]
 
@@ -19,26 +19,15 @@ ABI: Final = 3
 
 
 def _load() -> ModuleType | None:
-    if os.environ.get("RMQ_NO_EXTENSIONS"):
-        return None
-    try:
-        from rmq_store import _speedups
-    except ImportError:
-        return None
-    if getattr(_speedups, "ABI", None) != ABI:
-        warnings.warn(
-            f"rmq_store._speedups is a stale build (ABI {getattr(_speedups, 'ABI', None)}, "
-            f"this package needs {ABI}); using the pure-Python loops. Reinstall rmq-store.",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+    compiled = load("rmq_store._speedups", ABI)
+    if compiled is None:
         return None
     # Its message fields are read from MessageExt's slots; the properties slot is the one
     # the codec's lazy-decoding descriptor sits in front of.
     from rmq_protocol.codec.message import _PROPERTIES_SLOT, MessageExt
 
-    _speedups.init(MessageExt, _PROPERTIES_SLOT)
-    return _speedups
+    compiled.init(MessageExt, _PROPERTIES_SLOT)
+    return compiled
 
 
 speedups: Final = _load()

@@ -13,34 +13,42 @@ chooses an implementation, not a behaviour.
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from types import ModuleType
 from typing import Final
 
-__all__ = ["ABI", "speedups"]
+__all__ = ["ABI", "load", "speedups"]
 
 ABI: Final = 1
 """The contract version this codec expects of the compiled module (``_speedups.ABI``)."""
 
 
-def _load() -> ModuleType | None:
+def load(module: str, abi: int) -> ModuleType | None:
+    """The compiled module named ``module`` (e.g. ``"rmq_protocol._speedups"``), or None.
+
+    None when ``RMQ_NO_EXTENSIONS`` is set, when the module was not built, or when it is a
+    stale build whose ``ABI`` constant is not ``abi`` (then with a RuntimeWarning saying to
+    reinstall its package). Every package's optional C modules are loaded through here.
+    """
     if os.environ.get("RMQ_NO_EXTENSIONS"):
         return None
     try:
-        from rmq_protocol import _speedups
+        compiled = importlib.import_module(module)
     except ImportError:
         return None
-    if getattr(_speedups, "ABI", None) != ABI:
+    if getattr(compiled, "ABI", None) != abi:
+        package = module.partition(".")[0].replace("_", "-")
         warnings.warn(
-            f"rmq_protocol._speedups is a stale build (ABI {getattr(_speedups, 'ABI', None)}, "
-            f"this codec needs {ABI}); using the pure-Python codec. Reinstall rmq-protocol.",
+            f"{module} is a stale build (ABI {getattr(compiled, 'ABI', None)}, this code "
+            f"needs {abi}); using the pure-Python implementation. Reinstall {package}.",
             RuntimeWarning,
             stacklevel=2,
         )
         return None
-    return _speedups
+    return compiled
 
 
-speedups: Final = _load()
+speedups: Final = load("rmq_protocol._speedups", ABI)
 """The compiled module, or None when the pure-Python codec is in use."""
