@@ -56,6 +56,24 @@ async def test_found_then_not_found(
     assert len(decode_messages(response.body)) == 1
 
 
+async def test_found_answer_carries_exactly_the_response_headers_fields(
+    broker: Broker, client: RemotingClient, send: Send, build: Builders
+) -> None:
+    # The FOUND answer's extFields are built without a header object: they must be what
+    # PullMessageResponseHeader.to_ext_fields gives for the same values, key for key
+    # (and in the same order), for the first and for a later pull.
+    for i in range(4):
+        await send(TOPIC, f"m{i}".encode(), tags="TagA", queue_id=1)
+    for offset, expected in ((0, (4, 0, 4)), (2, (4, 0, 4))):
+        response, header = await _pull(client, broker, build, TOPIC, 1, offset)
+        assert (response.code, response.remark) == (ResponseCode.SUCCESS, "FOUND")
+        assert header is not None
+        assert (header.next_begin_offset, header.min_offset, header.max_offset) == expected
+        assert response.ext_fields is not None
+        assert list(response.ext_fields.items()) == list(header.to_ext_fields().items())
+        assert (header.topic_sys_flag, header.group_sys_flag) == (0, 0)
+
+
 async def test_offset_moved_and_empty_queue(
     broker: Broker, client: RemotingClient, send: Send, build: Builders
 ) -> None:

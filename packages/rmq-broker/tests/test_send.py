@@ -44,6 +44,14 @@ async def test_send_v2_response_headers(broker: Broker, send: Send) -> None:
     assert response.ext_fields is not None
     assert response.ext_fields["MSG_REGION"] == "DefaultRegion"
     assert response.ext_fields["TRACE_ON"] == "true"
+    # built without a header object: SendMessageResponseHeader's fields in its order,
+    # then the region and trace switch, and nothing else
+    assert list(response.ext_fields) == [
+        "msgId", "queueId", "queueOffset", "transactionId", "MSG_REGION", "TRACE_ON",
+    ]  # fmt: skip
+    assert {k: response.ext_fields[k] for k in list(response.ext_fields)[:4]} == (
+        header.to_ext_fields()
+    )
     second = _header(await send("TopicSend", b"two", queue_id=1))
     assert second.queue_offset == 1
 

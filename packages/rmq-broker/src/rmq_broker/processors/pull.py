@@ -48,8 +48,8 @@ from rmq_broker.long_polling import HeldPull
 from rmq_broker.processors._common import respond
 from rmq_broker.stats import BrokerStats
 from rmq_protocol.codec.body import MessageModel, SubscriptionData
-from rmq_protocol.codec.codes import RequestCode, ResponseCode
-from rmq_protocol.codec.command import RemotingCommand
+from rmq_protocol.codec.codes import LanguageCode, RequestCode, ResponseCode
+from rmq_protocol.codec.command import RemotingCommand, response_with_ext
 from rmq_protocol.codec.headers import PullMessageRequestHeader, PullMessageResponseHeader
 from rmq_protocol.transport import Connection, ProcessorRegistry
 from rmq_store import GetMessageStatus
@@ -63,6 +63,9 @@ FLAG_SUSPEND: Final = 0x2
 FLAG_SUBSCRIPTION: Final = 0x4
 
 _FOUND: Final = GetMessageStatus.FOUND
+_FOUND_REMARK: Final = GetMessageStatus.FOUND.name
+_SUCCESS: Final = int(ResponseCode.SUCCESS)
+_JAVA: Final = LanguageCode.JAVA
 _CODES: Final = {
     GetMessageStatus.FOUND: ResponseCode.SUCCESS,
     GetMessageStatus.MESSAGE_WAS_REMOVING: ResponseCode.PULL_RETRY_IMMEDIATELY,
@@ -103,6 +106,7 @@ class PullMessageProcessor:
         self._stats = stats
         slave = controller.config.broker_role is BrokerRole.SLAVE
         self._store_commit_offset = not slave  # Java: never on a slave
+        self._topic_table = controller.topics.table  # updated in place, never replaced
         self._correct_offsets = not slave or controller.config.offset_check_in_slave
         controller.resume_pulls = self._resume
         # (topic, subString, expressionType, subVersion) of pulls carrying their
@@ -167,7 +171,7 @@ class PullMessageProcessor:
                 request, ResponseCode.NO_PERMISSION, f"subscription group no permission, {group}"
             )
         topic = header.topic
-        topic_config = c.topics.select(topic)
+        topic_config = self._topic_table.get(topic)
         if topic_config is None:
             logger.error("the topic %s does not exist, consumer %s", topic, conn.peer)
             return respond(
@@ -262,7 +266,6 @@ class PullMessageProcessor:
             keep = message_filter(
                 subscription, group=group, config=config, lookup=c.clients.find_subscription
             )
-        if not is_tag_type(subscription.expression_type):
             codes = None  # SQL92: no tag-hash pre-filter (nor wake-up filter)
 
         store = c.store
@@ -279,12 +282,16 @@ class PullMessageProcessor:
             )  # fmt: skip
         status = result.status
         next_begin_offset = result.next_begin_offset
-        if not self._correct_offsets and status in _CORRECTED:
-            next_begin_offset = offset
-        if status in _EMPTY_QUEUE:
-            code = _PULL_OFFSET_MOVED if offset != 0 else _PULL_NOT_FOUND
+        # FOUND first, by identity: hashing a plain Enum member is a Python-level call.
+        if status is _FOUND:
+            code = _SUCCESS
         else:
-            code = _CODES[status]
+            if not self._correct_offsets and status in _CORRECTED:
+                next_begin_offset = offset
+            if status in _EMPTY_QUEUE:
+                code = _PULL_OFFSET_MOVED if offset != 0 else _PULL_NOT_FOUND
+            else:
+                code = _CODES[status]
         suggest = 0
         if config.slave_read_enable:
             suggest = (
@@ -311,7 +318,25 @@ class PullMessageProcessor:
                 f"[OVERLOAD]system busy, {len(c.holds)} pulls are held, start flow control "
                 "for a while",
             )
-        response = respond(
+        if status is _FOUND:
+            # PullMessageResponseHeader's extFields, built directly (as its to_ext_fields
+            # builds them: tests/test_pull_fast.py compares the two).
+            ext = {
+                "suggestWhichBrokerId": str(suggest),
+                "nextBeginOffset": str(next_begin_offset),
+                "minOffset": str(result.min_offset),
+                "maxOffset": str(result.max_offset),
+                "topicSysFlag": str(topic_config.topic_sys_flag),
+                "groupSysFlag": str(group_config.group_sys_flag),
+            }
+            messages = result.messages
+            self._stats.count_get(topic, len(messages))
+            # The records are the body: one header, then the store's views, no copy.
+            conn.send_response(
+                response_with_ext(request, _SUCCESS, _FOUND_REMARK, ext, _JAVA), messages
+            )
+            return None
+        return respond(
             request,
             code,
             status.name,
@@ -324,12 +349,6 @@ class PullMessageProcessor:
                 group_sys_flag=group_config.group_sys_flag,
             ),
         )
-        if status is _FOUND:
-            # The records are the body: one header, then the store's views, no copy.
-            self._stats.count_get(topic, len(result.messages))
-            conn.send_response(response, result.messages)
-            return None
-        return response
 
     def _hold(
         self,

@@ -92,7 +92,14 @@ _MSG_REGION: Final = props.MSG_REGION
 _TRACE_ON: Final = props.TRACE_SWITCH
 _SUCCESS: Final = int(ResponseCode.SUCCESS)
 _JAVA: Final = LanguageCode.JAVA
+_CLUSTER: Final = props.CLUSTER
+_DELAY: Final = props.DELAY_TIME_LEVEL
+_TIMER_DELIVER_MS: Final = props.TIMER_DELIVER_MS
+_TIMER_DELAY_SEC: Final = props.TIMER_DELAY_SEC
+_TIMER_DELAY_MS: Final = props.TIMER_DELAY_MS
 _decode_properties: Final = props.decode_properties
+# str(queue_id) of the usual queue ids, looked up instead of formatted per answer
+_QUEUE_ID_TEXT: Final = tuple(str(i) for i in range(256))
 
 SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
 _Result = RemotingCommand | Awaitable[RemotingCommand]
@@ -112,6 +119,7 @@ class SendMessageProcessor:
         # Topic names that passed validate_topic and is_not_allowed_send_topic (both
         # depend on the name only).
         self._checked_topics: set[str] = set()
+        self._topic_table = controller.topics.table  # updated in place, never replaced
 
     def register(self, registry: ProcessorRegistry) -> None:
         registry.register(RequestCode.SEND_MESSAGE, self.process)
@@ -171,7 +179,7 @@ class SendMessageProcessor:
             if len(self._checked_topics) >= _CHECKED_TOPICS_MAX:
                 self._checked_topics.clear()
             self._checked_topics.add(topic)
-        topic_config = c.topics.select(topic)
+        topic_config = self._topic_table.get(topic)
         if topic_config is None:
             sys_flag = 0
             if header.unit_mode:
@@ -195,14 +203,15 @@ class SendMessageProcessor:
                     f"topic[{topic}] not exist, apply first please!{suggest_todo()}",
                 )
         queue_id = header.queue_id
-        if queue_id >= max(topic_config.write_queue_nums, topic_config.read_queue_nums):
+        write_queues = topic_config.write_queue_nums
+        if queue_id >= write_queues and queue_id >= topic_config.read_queue_nums:
             info = (
                 f"request queueId[{queue_id}] is illegal, {topic_config_string(topic_config)} "
                 f"Producer: {conn.peer}"
             )
             logger.warning("%s", info)
             return self._fail(request, ResponseCode.INVALID_PARAMETER, info)
-        if not topic_config.perm & PERM_WRITE or topic_config.write_queue_nums <= 0:
+        if not topic_config.perm & PERM_WRITE or write_queues <= 0:
             return self._fail(
                 request,
                 ResponseCode.NO_PERMISSION,
@@ -261,15 +270,23 @@ class SendMessageProcessor:
                     f"the broker[{c.broker_ip}] sending transaction message is forbidden",
                 )
             topic, queue_id, sys_flag = half
-        properties[props.CLUSTER] = c.config.broker_cluster_name
+        properties[_CLUSTER] = c.config.broker_cluster_name
         # Delay levels and 5.x timers (rmq_broker.schedule.route_scheduled, shared with
         # END_TRANSACTION's commit): held in SCHEDULE_TOPIC_XXXX / rmq_sys_wheel_timer.
-        routed_to = route_scheduled(
-            properties, topic, queue_id, sys_flag, settings=c.settings, clock_ms=c.clock_ms
-        )
-        if isinstance(routed_to, TimerRefusal):
-            return self._fail(request, routed_to.code, routed_to.remark)
-        store_topic, store_queue = routed_to
+        # Its own first test, inlined: most messages have none of these properties.
+        store_topic, store_queue = topic, queue_id
+        if (
+            _DELAY in properties
+            or _TIMER_DELIVER_MS in properties
+            or _TIMER_DELAY_SEC in properties
+            or _TIMER_DELAY_MS in properties
+        ):
+            routed_to = route_scheduled(
+                properties, topic, queue_id, sys_flag, settings=c.settings, clock_ms=c.clock_ms
+            )
+            if isinstance(routed_to, TimerRefusal):
+                return self._fail(request, routed_to.code, routed_to.remark)
+            store_topic, store_queue = routed_to
         body = request.body
         message = new_message(
             store_topic,
@@ -449,15 +466,25 @@ class SendMessageProcessor:
         # SendMessageResponseHeader's extFields (msgId, queueId, queueOffset,
         # transactionId), then MSG_REGION and TRACE_ON, built directly: the header
         # object and the merge cost more than the rest of the answer.
-        ext = {
-            "msgId": msg_ids[0] if len(msg_ids) == 1 else ",".join(msg_ids),
-            "queueId": str(queue_id),
-            "queueOffset": str(result.queue_offset),
-        }
-        if uniq_key is not None:
-            ext["transactionId"] = uniq_key
-        ext[_MSG_REGION] = self._region
-        ext[_TRACE_ON] = self._trace_on
+        msg_id = msg_ids[0] if len(msg_ids) == 1 else ",".join(msg_ids)
+        queue_text = _QUEUE_ID_TEXT[queue_id] if 0 <= queue_id < 256 else str(queue_id)
+        if uniq_key is None:
+            ext = {
+                "msgId": msg_id,
+                "queueId": queue_text,
+                "queueOffset": str(result.queue_offset),
+                _MSG_REGION: self._region,
+                _TRACE_ON: self._trace_on,
+            }
+        else:
+            ext = {
+                "msgId": msg_id,
+                "queueId": queue_text,
+                "queueOffset": str(result.queue_offset),
+                "transactionId": uniq_key,
+                _MSG_REGION: self._region,
+                _TRACE_ON: self._trace_on,
+            }
         waiter = c.flush_waiter
         if waiter is None:
             return response_with_ext(request, _SUCCESS, None, ext, _JAVA)
