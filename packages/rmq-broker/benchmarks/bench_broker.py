@@ -41,12 +41,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import itertools
 import os
 import platform
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,15 +54,17 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
+
+import orjson
 
 from rmq_protocol.codec.codes import RequestCode, ResponseCode
-from rmq_protocol.codec.command import RemotingCommand
+from rmq_protocol.codec.command import RemotingCommand, encode_command
 from rmq_protocol.codec.headers import (
     CreateTopicRequestHeader,
     GetMaxOffsetRequestHeader,
     GetMaxOffsetResponseHeader,
     PullMessageRequestHeader,
-    PullMessageResponseHeader,
     SendMessageRequestHeaderV2,
 )
 from rmq_protocol.codec.message import BatchEntry, encode_batch
@@ -281,6 +283,140 @@ def check(response: RemotingCommand, what: str) -> RemotingCommand:
     return response
 
 
+# ---------------------------------------------------------------------- the raw pipe
+
+_FRAME_HEAD = struct.Struct(">II")  # total length, serialize type << 24 | header length
+
+
+class RawPipe(asyncio.Protocol):
+    """A load-generating connection that costs the client as little as possible.
+
+    Requests are frames encoded before a row starts (each with its own opaque), so a
+    row only writes bytes; a response is parsed only as far as a row needs: the frame
+    boundaries and the JSON header (orjson), the body left unread. ``on_frames`` is
+    called once per read with ``(now, headers)`` and returns the frames to write next,
+    written with one ``write``; so with many requests in flight a read of many
+    responses costs one timestamp and one write.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
+        self.on_frames: Callable[[float, list[dict[str, object]]], list[bytes]] | None = None
+        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    @classmethod
+    async def open(cls, address: str) -> RawPipe:
+        host, _, port = address.rpartition(":")
+        _, pipe = await asyncio.get_running_loop().create_connection(cls, host, int(port))
+        return pipe
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast("asyncio.Transport", transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.failed.done():
+            self.failed.set_exception(ConnectionError(f"the broker closed the connection: {exc}"))
+
+    def write(self, frames: list[bytes]) -> None:
+        assert self._transport is not None
+        self._transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    def close(self) -> None:
+        if not self.failed.done():
+            self.failed.set_result(None)  # closed by us: not a failure
+        if self._transport is not None:
+            self._transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        end = len(buffer)
+        at = 0
+        headers: list[dict[str, object]] = []
+        unpack = _FRAME_HEAD.unpack_from
+        while end - at >= 8:
+            length, mark = unpack(buffer, at)
+            if end - at - 4 < length:
+                break
+            if mark >> 24:
+                raise RuntimeError(f"response header serialised as {mark >> 24}, not JSON")
+            start = at + 8
+            headers.append(orjson.loads(buffer[start : start + (mark & 0xFFFFFF)]))
+            at += 4 + length
+        if at:
+            del buffer[:at]
+        if headers and self.on_frames is not None:
+            frames = self.on_frames(time.perf_counter(), headers)
+            if frames:
+                self.write(frames)
+
+
+def request_frames(commands: Sequence[RemotingCommand], first_opaque: int = 0) -> list[bytes]:
+    """The commands' frames, the i-th with opaque ``first_opaque + i``."""
+    return [encode_command(c, opaque=first_opaque + i) for i, c in enumerate(commands)]
+
+
+async def until_done(pipe: RawPipe, done: asyncio.Future[None], what: str) -> None:
+    """Wait for ``done``; a closed connection or a stall of TIMEOUT is an error."""
+    try:
+        async with asyncio.timeout(TIMEOUT * 10):
+            await asyncio.wait([done, pipe.failed], return_when=asyncio.FIRST_COMPLETED)
+    except TimeoutError:
+        raise RuntimeError(f"{what}: no end after {TIMEOUT * 10:.0f} s") from None
+    finally:
+        pipe.on_frames = None
+    if pipe.failed.done():
+        pipe.failed.result()
+    done.result()
+
+
+async def pipelined(
+    pipe: RawPipe, frames: Sequence[bytes], count: int, inflight: int,
+    latencies: list[float] | None, what: str,
+) -> None:  # fmt: skip
+    """Send ``count`` requests (``frames`` in turn; their opaques are their indexes)
+    keeping ``inflight`` outstanding; every response must be SUCCESS."""
+    pool = len(frames)
+    if pool < 2 * inflight:
+        raise ValueError(f"{what}: {pool} frames cannot keep {inflight} requests in flight")
+    started = [0.0] * pool
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    state = [min(inflight, count), 0]  # sent, answered
+
+    def on_frames(now: float, headers: list[dict[str, object]]) -> list[bytes]:
+        sent, answered = state
+        out: list[bytes] = []
+        for header in headers:
+            if header["code"] != 0:
+                if not done.done():
+                    done.set_exception(
+                        RuntimeError(f"{what}: response {header['code']} {header.get('remark')}")
+                    )
+                return []
+            opaque = header["opaque"]
+            assert isinstance(opaque, int)
+            if latencies is not None:
+                latencies.append(now - started[opaque])
+            answered += 1
+            if sent < count:
+                slot = sent % pool
+                started[slot] = now
+                out.append(frames[slot])
+                sent += 1
+        state[0], state[1] = sent, answered
+        if answered >= count and not done.done():
+            done.set_result(None)
+        return out
+
+    pipe.on_frames = on_frames
+    now = time.perf_counter()
+    for slot in range(state[0]):
+        started[slot] = now
+    pipe.write(list(frames[: state[0]]))
+    await until_done(pipe, done, what)
+
+
 async def create_topic(conn: Connection, topic: str, queues: int) -> None:
     header = CreateTopicRequestHeader(
         topic=topic,
@@ -341,50 +477,30 @@ def start_py_spy(
     return spy
 
 
-async def pipelined(
-    conn: Connection, commands: Sequence[RemotingCommand], count: int, inflight: int,
-    latencies: list[float] | None, what: str,
-) -> None:  # fmt: skip
-    """Send ``count`` requests (``commands`` in turn) with ``inflight`` outstanding."""
-    counter = itertools.count()
-    perf = time.perf_counter
-    pool = len(commands)
-
-    async def worker() -> None:
-        while (i := next(counter)) < count:
-            cmd = commands[i % pool]
-            start = perf()
-            response = await conn.request(cmd, timeout=TIMEOUT)
-            if latencies is not None:
-                latencies.append(perf() - start)
-            if response.code != ResponseCode.SUCCESS:
-                raise RuntimeError(f"{what}: response {response.code} {response.remark}")
-
-    async with asyncio.TaskGroup() as tasks:
-        for _ in range(inflight):
-            tasks.create_task(worker())
-
-
-async def row_send(conn: Connection, broker: BrokerProcess, settings: Settings, body: bytes) -> Row:
+async def row_send(
+    conn: Connection, pipe: RawPipe, broker: BrokerProcess, settings: Settings, body: bytes
+) -> Row:
     topic = "BenchSendV2"
     await create_topic(conn, topic, QUEUES)
-    commands = [send_request(topic, i % QUEUES, i, body) for i in range(POOL)]
-    await pipelined(conn, commands, 2000, SEND_INFLIGHT, None, "warm-up")
+    frames = request_frames([send_request(topic, i % QUEUES, i, body) for i in range(POOL)])
+    await pipelined(pipe, frames, 2000, SEND_INFLIGHT, None, "warm-up")
     row = Row(key="send", name="1. SEND_MESSAGE_V2, 64 in flight", target=">= 30,000/s")
     row.messages = settings.send_messages
     return await measure(
         broker, settings, row,
-        lambda: pipelined(conn, commands, row.messages, SEND_INFLIGHT, row.latencies, "send"),
+        lambda: pipelined(pipe, frames, row.messages, SEND_INFLIGHT, row.latencies, "send"),
     )  # fmt: skip
 
 
 async def row_batch(
-    conn: Connection, broker: BrokerProcess, settings: Settings, body: bytes
+    conn: Connection, pipe: RawPipe, broker: BrokerProcess, settings: Settings, body: bytes
 ) -> Row:
     topic = "BenchBatch"
     await create_topic(conn, topic, QUEUES)
     pool = max(QUEUES, POOL // BATCH_SIZE)
-    commands = [batch_request(topic, i % QUEUES, i * BATCH_SIZE, body) for i in range(pool)]
+    frames = request_frames(
+        [batch_request(topic, i % QUEUES, i * BATCH_SIZE, body) for i in range(pool)]
+    )
     requests = settings.messages // BATCH_SIZE
     row = Row(
         key="batch", name=f"2. SEND_BATCH_MESSAGE, {BATCH_SIZE} msgs/request", target=">= 150,000/s"
@@ -393,35 +509,74 @@ async def row_batch(
     row.extra = f"{BATCH_INFLIGHT} requests in flight"
     return await measure(
         broker, settings, row,
-        lambda: pipelined(conn, commands, requests, BATCH_INFLIGHT, row.latencies, "batch"),
+        lambda: pipelined(pipe, frames, requests, BATCH_INFLIGHT, row.latencies, "batch"),
     )  # fmt: skip
 
 
-async def row_pull(conn: Connection, broker: BrokerProcess, settings: Settings) -> Row:
+async def row_pull(
+    conn: Connection, pipe: RawPipe, broker: BrokerProcess, settings: Settings
+) -> Row:
     topic = "BenchBatch"
     ends = [await max_offset(conn, topic, q) for q in range(QUEUES)]
     row = Row(key="pull", name=f"3. PULL_MESSAGE, {PULL_BATCH} msgs/request", target=">= 300,000/s")
     row.extra = f"backlog {sum(ends):,}, {QUEUES} queues x {PULL_DEPTH} in flight"
-    cursors = [0] * QUEUES
-    pulled = [0]
-    perf = time.perf_counter
+    # Every pull of the drain, built first: frame i pulls queue_of[i] from offset_of[i].
+    queue_of: list[int] = []
+    offset_of: list[int] = []
+    commands: list[RemotingCommand] = []
+    first_frame = [0] * QUEUES
+    for queue_id in range(QUEUES):
+        first_frame[queue_id] = len(commands)
+        for offset in range(0, ends[queue_id], PULL_BATCH):
+            queue_of.append(queue_id)
+            offset_of.append(offset)
+            commands.append(pull_request(topic, queue_id, offset))
+    frames = request_frames(commands)
+    next_frame = list(first_frame)
+    last_frame = [first_frame[q] + -(-ends[q] // PULL_BATCH) for q in range(QUEUES)]
+    started = [0.0] * len(frames)
+    pulled = [0, 0]  # messages, responses
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    async def worker(queue_id: int) -> None:
-        end = ends[queue_id]
-        while (offset := cursors[queue_id]) < end:
-            cursors[queue_id] = offset + PULL_BATCH
-            start = perf()
-            response = await conn.request(pull_request(topic, queue_id, offset), timeout=TIMEOUT)
-            row.latencies.append(perf() - start)
-            check(response, f"pull {queue_id}@{offset}")
-            header = response.decode_header(PullMessageResponseHeader)
-            pulled[0] += header.next_begin_offset - offset
+    def take(queue_id: int, now: float, out: list[bytes]) -> None:
+        index = next_frame[queue_id]
+        if index < last_frame[queue_id]:
+            next_frame[queue_id] = index + 1
+            started[index] = now
+            out.append(frames[index])
+
+    def on_frames(now: float, headers: list[dict[str, object]]) -> list[bytes]:
+        out: list[bytes] = []
+        for header in headers:
+            opaque = header["opaque"]
+            assert isinstance(opaque, int)
+            offset = offset_of[opaque]
+            fields = header.get("extFields")
+            if header["code"] != 0 or not isinstance(fields, dict):
+                done.set_exception(
+                    RuntimeError(
+                        f"pull {queue_of[opaque]}@{offset}: response {header['code']} "
+                        f"{header.get('remark')}"
+                    )
+                )
+                return []
+            row.latencies.append(now - started[opaque])
+            pulled[0] += int(fields["nextBeginOffset"]) - offset
+            pulled[1] += 1
+            take(queue_of[opaque], now, out)
+        if pulled[1] == len(frames) and not done.done():
+            done.set_result(None)
+        return out
 
     async def work() -> None:
-        async with asyncio.TaskGroup() as tasks:
-            for queue_id in range(QUEUES):
-                for _ in range(PULL_DEPTH):
-                    tasks.create_task(worker(queue_id))
+        pipe.on_frames = on_frames
+        out: list[bytes] = []
+        now = time.perf_counter()
+        for queue_id in range(QUEUES):
+            for _ in range(PULL_DEPTH):
+                take(queue_id, now, out)
+        pipe.write(out)
+        await until_done(pipe, done, "pull")
 
     await measure(broker, settings, row, work)
     row.messages = pulled[0]
@@ -431,55 +586,66 @@ async def row_pull(conn: Connection, broker: BrokerProcess, settings: Settings) 
 
 
 async def row_single(
-    conn: Connection, broker: BrokerProcess, settings: Settings, body: bytes
+    conn: Connection, pipe: RawPipe, broker: BrokerProcess, settings: Settings, body: bytes
 ) -> Row:
     topic = "BenchSingle"
     await create_topic(conn, topic, QUEUES)
-    commands = [send_request(topic, i % QUEUES, i, body) for i in range(min(POOL, 1024))]
-    await pipelined(conn, commands, 200, 1, None, "warm-up")
+    frames = request_frames([send_request(topic, i % QUEUES, i, body) for i in range(1024)])
+    await pipelined(pipe, frames, 200, 1, None, "warm-up")
     row = Row(key="single", name="4. SEND_MESSAGE_V2, one in flight", target="p99 < 1 ms")
     row.messages = settings.single_messages
     return await measure(
         broker, settings, row,
-        lambda: pipelined(conn, commands, row.messages, 1, row.latencies, "single"),
+        lambda: pipelined(pipe, frames, row.messages, 1, row.latencies, "single"),
     )  # fmt: skip
 
 
 async def row_wake(
-    producer: Connection, consumer: Connection, broker: BrokerProcess, settings: Settings,
-    body: bytes,
+    conn: Connection, producer: RawPipe, consumer: RawPipe, broker: BrokerProcess,
+    settings: Settings, body: bytes,
 ) -> Row:  # fmt: skip
     topic = "BenchWake"
-    await create_topic(producer, topic, 1)
+    await create_topic(conn, topic, 1)
     row = Row(key="wake", name="5. long-polling wake-up", target="p99 < 2 ms")
     from_ack: list[float] = []
     perf = time.perf_counter
-    commands = [send_request(topic, 0, i, body) for i in range(settings.wake_rounds + 10)]
+    rounds = settings.wake_rounds + 5
+    # Round i parks a pull at offset i of the empty queue, then sends its message.
+    sends = request_frames([send_request(topic, 0, i, body) for i in range(rounds)])
+    pulls = request_frames([pull_request(topic, 0, i, suspend=True) for i in range(rounds)])
+    loop = asyncio.get_running_loop()
+
+    def answered_at(pipe: RawPipe, what: str) -> asyncio.Future[tuple[float, dict[str, object]]]:
+        future: asyncio.Future[tuple[float, dict[str, object]]] = loop.create_future()
+
+        def on_frames(now: float, headers: list[dict[str, object]]) -> list[bytes]:
+            header = headers[0]
+            if len(headers) != 1 or header["code"] != 0:
+                future.set_exception(RuntimeError(f"{what}: unexpected answers {headers}"))
+            elif not future.done():
+                future.set_result((now, header))
+            return []
+
+        pipe.on_frames = on_frames
+        return future
 
     async def one(index: int, record: bool) -> None:
-        offset = await max_offset(producer, topic, 0)
-        pulled_at = 0.0
-
-        async def pull() -> None:
-            nonlocal pulled_at
-            response = await consumer.request(
-                pull_request(topic, 0, offset, suspend=True), timeout=TIMEOUT
-            )
-            pulled_at = perf()
-            check(response, "long-polling pull")
-            header = response.decode_header(PullMessageResponseHeader)
-            if header.next_begin_offset != offset + 1:
-                raise RuntimeError(f"woken pull: next offset {header.next_begin_offset}")
-
-        waiting = asyncio.ensure_future(pull())
+        pulled = answered_at(consumer, "long-polling pull")
+        consumer.write([pulls[index]])
         await asyncio.sleep(WAKE_PAUSE)  # the broker parks the pull meanwhile
+        if pulled.done():
+            raise RuntimeError(f"the pull at {index} was answered before the send: {pulled}")
+        acked = answered_at(producer, "send")
         sent = perf()
-        check(await producer.request(commands[index], timeout=TIMEOUT), "send")
-        acked = perf()
-        await waiting
+        producer.write([sends[index]])
+        async with asyncio.timeout(TIMEOUT):
+            (acked_at, _), (pulled_at, header) = await asyncio.gather(acked, pulled)
+        fields = header.get("extFields")
+        if not isinstance(fields, dict) or int(fields["nextBeginOffset"]) != index + 1:
+            raise RuntimeError(f"woken pull at {index}: {header}")
         if record:
             row.latencies.append(pulled_at - sent)
-            from_ack.append(pulled_at - acked)
+            from_ack.append(pulled_at - acked_at)
 
     for i in range(5):
         await one(i, False)
@@ -494,7 +660,7 @@ async def row_wake(
     row.extra = (
         "latency: send request -> woken pull's response; send ack -> pull response "
         f"p50 {ms(percentile(from_ack, 50))} p99 {ms(percentile(from_ack, 99))} ms (< 0: the "
-        "pull's response came first); CPU: a GET_MAX_OFFSET, the parked pull and the send"
+        "pull's response came first); CPU: the parked pull and the send"
     )
     row.seconds = 0.0  # a rate would only measure the pauses
     return row
@@ -549,21 +715,26 @@ def report(rows: Sequence[Row]) -> None:
 async def run_rows(broker: BrokerProcess, settings: Settings) -> list[Row]:
     body = os.urandom(settings.body_size)
     rows: list[Row] = []
-    async with RemotingClient() as producer, RemotingClient() as consumer:
-        conn = await producer.connection(broker.address, timeout=TIMEOUT)
-        pull_conn = await consumer.connection(broker.address, timeout=TIMEOUT)
-        if "send" in settings.rows:
-            rows.append(await row_send(conn, broker, settings, body))
-        if "batch" in settings.rows or "pull" in settings.rows:
-            batch = await row_batch(conn, broker, settings, body)
-            if "batch" in settings.rows:
-                rows.append(batch)
-        if "pull" in settings.rows:
-            rows.append(await row_pull(pull_conn, broker, settings))
-        if "single" in settings.rows:
-            rows.append(await row_single(conn, broker, settings, body))
-        if "wake" in settings.rows:
-            rows.append(await row_wake(conn, pull_conn, broker, settings, body))
+    async with RemotingClient() as admin:
+        conn = await admin.connection(broker.address, timeout=TIMEOUT)  # topics, offsets
+        pipe = await RawPipe.open(broker.address)  # the load
+        pull_pipe = await RawPipe.open(broker.address)
+        try:
+            if "send" in settings.rows:
+                rows.append(await row_send(conn, pipe, broker, settings, body))
+            if "batch" in settings.rows or "pull" in settings.rows:
+                batch = await row_batch(conn, pipe, broker, settings, body)
+                if "batch" in settings.rows:
+                    rows.append(batch)
+            if "pull" in settings.rows:
+                rows.append(await row_pull(conn, pull_pipe, broker, settings))
+            if "single" in settings.rows:
+                rows.append(await row_single(conn, pipe, broker, settings, body))
+            if "wake" in settings.rows:
+                rows.append(await row_wake(conn, pipe, pull_pipe, broker, settings, body))
+        finally:
+            pipe.close()
+            pull_pipe.close()
     return rows
 
 
