@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -98,15 +99,43 @@ def write_store(root: Path, batches: list[list[MessageExt]]) -> list[object]:
     store = MessageStore.open(config, clock_ms=lambda: next(ticks), start_services=False)
     store.add_arrival_listener(lambda *a: arrivals.append(a))
     try:
-        for batch in batches:
-            result = store.append_messages(batch)
-            answers.append((result.phy_offset, result.queue_offset, result.msg_ids))
+        answers.extend(store.append_messages(batch) for batch in batches)
+        statistics = store.statistics()
+        answers.append((statistics.put_messages, statistics.put_bytes))
         found = store.query_message("A", "k1", max_num=64)
         answers.append((found.phy_offsets, [bytes(m) for m in found.messages], found.more))
     finally:
         store.close()
     answers.append(arrivals)
     return answers
+
+
+class CountingSpeedups:
+    """rmq_store._speedups with a count of the appends its ``append`` took."""
+
+    def __init__(self) -> None:
+        self.taken = self.declined = 0
+
+    def append(self, store: MessageStore, messages: list[MessageExt]) -> object:
+        result = speedups.append(store, messages)  # type: ignore[union-attr]
+        if result is None:
+            self.declined += 1
+        else:
+            self.taken += 1
+        return result
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(speedups, name)
+
+
+def without_c(patch: pytest.MonkeyPatch) -> None:
+    """Switch every C loop the store uses off (the pure-Python reference)."""
+    patch.setattr(rmq_store.store, "_speedups", None)
+    patch.setattr(rmq_store.index, "_speedups", None)
+    patch.setattr(rmq_store.commitlog, "_speedups", None)
+    patch.setattr(rmq_store.store, "encode_message", codec.encode_message_py)
+    patch.setattr(rmq_store.index_service, "index_key_hashes", hashing.index_key_hashes_py)
+    patch.setattr(rmq_store.index_service, "index_key_hashes_c", None)
 
 
 def files_of(root: Path) -> dict[str, bytes]:
@@ -123,20 +152,120 @@ def test_store_files_identical_with_and_without_c(
     tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batches = random_batches(seed)
-    with_c = write_store(tmp_path / "c", batches)
+    counting = CountingSpeedups()
     with monkeypatch.context() as patch:
-        patch.setattr(rmq_store.store, "_speedups", None)
-        patch.setattr(rmq_store.index, "_speedups", None)
-        patch.setattr(rmq_store.commitlog, "_speedups", None)
-        patch.setattr(rmq_store.store, "encode_message", codec.encode_message_py)
-        patch.setattr(rmq_store.index_service, "index_key_hashes", hashing.index_key_hashes_py)
-        patch.setattr(rmq_store.index_service, "index_key_hashes_c", None)
-        without_c = write_store(tmp_path / "py", batches)
-    assert with_c == without_c
+        patch.setattr(rmq_store.store, "_speedups", counting)
+        with_c = write_store(tmp_path / "c", batches)
+    # Both paths ran: C took the plain runs, Python the rest (new queues, transactions,
+    # the schedule topic, segment rolls, mixed batches).
+    assert counting.taken >= 10, vars(counting)
+    assert counting.declined >= 10, vars(counting)
+    with monkeypatch.context() as patch:
+        without_c(patch)
+        with_py = write_store(tmp_path / "py", batches)
+    assert with_c == with_py
     c_files, py_files = files_of(tmp_path / "c"), files_of(tmp_path / "py")
     assert c_files.keys() == py_files.keys()
     for name in c_files:
         assert c_files[name] == py_files[name], name
+
+
+def _plain(i: int, **changes: object) -> MessageExt:
+    fields: dict[str, object] = {
+        "topic": "A",
+        "queue_id": 0,
+        "store_host": HostPort("10.0.0.2", 10911),
+        "born_timestamp": 1_700_000_000_000 + i,
+        "body": b"x" * 100,
+        "properties": {"TAGS": "t", "KEYS": f"k{i}", "UNIQ_KEY": f"U{i}"},
+    }
+    fields.update(changes)
+    return MessageExt(**fields)  # type: ignore[arg-type]
+
+
+def _append_scenario(root: Path, scenario: str) -> list[object]:
+    """One store's answers to an append after ``scenario`` set it up: each outcome (a
+    PutResult or the exception's type and text), the clock calls, the arrivals."""
+    ticks = iter(range(1_700_000_000_000, 1_800_000_000_000, 7))
+    calls: list[int] = []
+
+    def clock() -> int:
+        calls.append(1)
+        return next(ticks)
+
+    config = StoreConfig(store_path_root_dir=root, mapped_file_size_commit_log=1 << 20)
+    store = MessageStore.open(config, clock_ms=clock, start_services=False)
+    arrivals: list[object] = []
+    store.add_arrival_listener(lambda *a: arrivals.append(a))
+    outcomes: list[object] = []
+
+    def attempt(messages: list[MessageExt]) -> None:
+        try:
+            outcomes.append(store.append_messages(messages))
+        except Exception as exc:  # noqa: BLE001 - compared
+            outcomes.append((type(exc).__name__, str(exc).replace(str(root), "ROOT")))
+        outcomes.append(len(calls))
+
+    try:
+        for i in range(3):  # the queue, the msgId prefix: then the common case
+            attempt([_plain(i)])
+        if scenario == "too large":
+            attempt([_plain(3), _plain(4, body=bytes(config.max_message_size + 1))])
+        elif scenario == "unencodable":
+            attempt([_plain(3), _plain(4, reconsume_times=2**40)])
+        elif scenario == "refused":
+            store._writes_refused = True
+            attempt([_plain(3)])
+            store._writes_refused = False
+        elif scenario == "lock held":
+            store._put_lock.acquire()
+            timer = threading.Timer(0.2, store._put_lock.release)
+            timer.start()
+            attempt([_plain(3)])  # waits for the lock, then appends
+            timer.join()
+        elif scenario == "listener raises":
+
+            def failing(*arrival: object) -> None:
+                raise RuntimeError(f"listener failed on {arrival}")
+
+            store.add_arrival_listener(failing)
+            attempt([_plain(3), _plain(4)])
+            store._arrival_listeners.pop()
+        elif scenario == "closed":
+            store.close()
+            attempt([_plain(3)])
+            return outcomes
+        attempt([_plain(5), _plain(6)])
+        outcomes.append(store.get_max_offset_in_queue("A", 0))
+        statistics = store.statistics()
+        outcomes.append((statistics.put_messages, statistics.put_bytes, arrivals))
+    finally:
+        store.close()
+    return outcomes
+
+
+@needs_speedups
+@pytest.mark.parametrize(
+    "scenario",
+    ["plain", "too large", "unencodable", "refused", "lock held", "listener raises", "closed"],
+)
+def test_c_append_answers_as_python(
+    tmp_path: Path, scenario: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MessageStore.append_messages in C answers exactly as the Python path: the same
+    results, the same errors, one clock call per append, the same arrivals and files;
+    whatever it declines it declines before changing anything."""
+    counting = CountingSpeedups()
+    with monkeypatch.context() as patch:
+        patch.setattr(rmq_store.store, "_speedups", counting)
+        with_c = _append_scenario(tmp_path / "c", scenario)
+    assert counting.taken >= 1
+    with monkeypatch.context() as patch:
+        without_c(patch)
+        with_py = _append_scenario(tmp_path / "py", scenario)
+    assert with_c == with_py
+    c_files, py_files = files_of(tmp_path / "c"), files_of(tmp_path / "py")
+    assert c_files == py_files
 
 
 @needs_speedups

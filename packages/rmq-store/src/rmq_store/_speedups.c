@@ -12,8 +12,9 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
-#define SPEEDUPS_ABI 3
+#define SPEEDUPS_ABI 4
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -26,8 +27,13 @@
 #define MIN_RECORD 91
 
 static PyObject *s_topic, *s_queue_id, *s_sys_flag, *s_properties, *s_files, *s_file_size,
-    *s_buffer, *s_wrote_position, *s_file_from_offset, *s_max_physic_offset, *s_tags,
-    *s_keys, *s_uniq_key;
+    *s_map, *s_wrote_position, *s_file_from_offset, *s_max_physic_offset, *s_tags,
+    *s_keys, *s_uniq_key, *s_config, *s_queue_offsets, *s_queues, *s_msg_id_prefixes,
+    *s_commit_log, *s_put_lock, *s_arrival_listeners, *s_max_message_size, *s_acquire,
+    *s_release, *s_closed, *s_writes_refused, *s_segments, *s_max_record_size,
+    *s_index_enabled, *s_index_pending, *s_clock_ms, *s_put_messages, *s_put_bytes,
+    *s_last_dispatch_timestamp, *s_last_append, *s_dispatched_to, *s_write_index,
+    *s_raise_errors_kw, *s_host, *s_port;
 
 static inline void put32(char *p, uint32_t v)
 {
@@ -88,7 +94,7 @@ tags_hash(PyObject *text, int32_t *out)
  * Python descriptor that decodes a properties text on first read, which costs a Python
  * call per read; the slot holds the dict once decoded. Other types go through getattr. */
 static PyTypeObject *message_type = NULL;
-static Py_ssize_t topic_at, queue_id_at, sys_flag_at, properties_at;
+static Py_ssize_t topic_at, queue_id_at, sys_flag_at, properties_at, body_at, store_host_at;
 
 static int
 member_offset(PyObject *descr, const char *name, Py_ssize_t *out)
@@ -115,6 +121,8 @@ speedups_init(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (member_offset(PyDict_GetItemString(dict, "topic"), "topic", &topic_at) < 0 ||
         member_offset(PyDict_GetItemString(dict, "queue_id"), "queue_id", &queue_id_at) < 0 ||
         member_offset(PyDict_GetItemString(dict, "sys_flag"), "sys_flag", &sys_flag_at) < 0 ||
+        member_offset(PyDict_GetItemString(dict, "body"), "body", &body_at) < 0 ||
+        member_offset(PyDict_GetItemString(dict, "store_host"), "store_host", &store_host_at) < 0 ||
         member_offset(args[1], "properties", &properties_at) < 0) {
         return NULL;
     }
@@ -162,7 +170,12 @@ run_load(QueueRun *run, PyObject *queue)
     Py_INCREF(last);
     Py_DECREF(files);
     PyObject *buffer = NULL, *position = NULL, *from = NULL, *size = NULL;
-    buffer = PyObject_GetAttr(last, s_buffer);
+    buffer = PyObject_GetAttr(last, s_map); /* the mapping; None once closed */
+    if (buffer == Py_None) {
+        Py_DECREF(buffer);
+        Py_DECREF(last);
+        return 1; /* closed: Python raises */
+    }
     position = buffer ? PyObject_GetAttr(last, s_wrote_position) : NULL;
     from = position ? PyObject_GetAttr(last, s_file_from_offset) : NULL;
     size = from ? PyObject_GetAttr(queue, s_file_size) : NULL;
@@ -371,58 +384,149 @@ error:
     return NULL;
 }
 
-/* ------------------------------------------------------------------ append_run */
+/* ------------------------------------------------------------------ append */
 
-/* append_run(messages, encoded, buffer, position, room, base, store_timestamp, offsets,
- *            queues, schedule_topic, arrivals, index_records, msg_id_prefix, max_record)
- *     -> (msg_ids, first_phy_offset, first_queue_offset, position) or None
- *
- * MessageStore.append_messages under its lock, for its common case in one call: messages
- * (a list) all of one topic and queue, encoded (their records, a list of bytes) fitting
- * in the segment's room, none over max_record bytes. Takes each record's queue offset from offsets ((topic, queue_id)
- * -> next offset), writes the records at position in buffer (the commit-log segment;
- * base its start offset) as CommitLog._append does (the head last), writes their
- * consume-queue units (as dispatch does), appends the arrivals and index records, and
- * returns the msgIds (msg_id_prefix + 16 hex digits of each offset), the first record's
- * commit-log and queue offsets and the new write position. Returns None, having changed
- * nothing, for anything else (a new queue, a transaction half or rollback, the schedule
- * topic, a properties text, a TAGS the Python hash must judge, a full queue file or
- * segment, a queue table that disagrees with the queue's file): the Python path takes
- * the call then. */
+/* What init_append registers: MessageStore.append_messages' types, its default clock and
+ * the record encoder; and PutResult's slots. */
+static PyTypeObject *store_type = NULL, *put_result_type = NULL;
+static PyObject *default_clock = NULL, *encode_fn = NULL, *s_schedule_topic = NULL;
+static Py_ssize_t index_batch = 256;
+static Py_ssize_t result_at[5]; /* phy_offset, wrote_bytes, queue_offset, store_timestamp,
+                                   msg_ids */
+static const char *const result_fields[5] = {"phy_offset", "wrote_bytes", "queue_offset",
+                                             "store_timestamp", "msg_ids"};
+/* The msgId prefix of the last store host seen (the broker passes one HostPort object):
+ * a pure function of the host, so it is shared by every store. */
+static PyObject *last_host = NULL, *last_prefix = NULL;
+
+/* init_append(store_type, put_result_type, wall_clock, encode_message, schedule_topic,
+ *             index_batch) */
 static PyObject *
-speedups_append_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 14) {
-        PyErr_SetString(PyExc_TypeError,
-                        "append_run(messages, encoded, buffer, position, room, base, "
-                        "store_timestamp, offsets, queues, schedule_topic, arrivals, "
-                        "index_records, msg_id_prefix, max_record)");
+    if (nargs != 6 || !PyType_Check(args[0]) || !PyType_Check(args[1]) ||
+        !PyCallable_Check(args[2]) || !PyCallable_Check(args[3]) ||
+        !PyUnicode_CheckExact(args[4]) || !PyLong_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "init_append(store_type, put_result_type, wall_clock, "
+                                         "encode_message, schedule_topic, index_batch)");
         return NULL;
     }
-    PyObject *messages = args[0], *encoded = args[1], *offsets = args[7], *queues = args[8];
-    PyObject *schedule_topic = args[9], *arrivals = args[10], *index_records = args[11];
-    PyObject *prefix = args[12], *store_ts_obj = args[6];
-    Py_ssize_t position = PyLong_AsSsize_t(args[3]);
-    Py_ssize_t room = PyLong_AsSsize_t(args[4]);
-    long long base = PyLong_AsLongLong(args[5]);
-    long long store_ts = PyLong_AsLongLong(store_ts_obj);
-    Py_ssize_t max_record = PyLong_AsSsize_t(args[13]);
-    if (PyErr_Occurred()) return NULL;
-    if (!PyList_Check(messages) || !PyList_Check(encoded) || !PyDict_Check(offsets) ||
-        !PyDict_Check(queues) || !PyUnicode_Check(schedule_topic) || !PyList_Check(arrivals) ||
-        (index_records != Py_None && !PyList_Check(index_records)) ||
-        !PyUnicode_Check(prefix) || !PyUnicode_IS_ASCII(prefix)) {
-        PyErr_SetString(PyExc_TypeError, "append_run: wrong argument types");
+    Py_ssize_t batch = PyLong_AsSsize_t(args[5]);
+    if (batch == -1 && PyErr_Occurred()) return NULL;
+    PyTypeObject *result = (PyTypeObject *)args[1];
+    Py_ssize_t at[5];
+    for (int k = 0; k < 5; k++) {
+        if (member_offset(PyDict_GetItemString(result->tp_dict, result_fields[k]),
+                          result_fields[k], &at[k]) < 0) {
+            return NULL;
+        }
+    }
+    memcpy(result_at, at, sizeof at);
+    index_batch = batch;
+    Py_XSETREF(s_schedule_topic, Py_NewRef(args[4]));
+    Py_XSETREF(store_type, (PyTypeObject *)Py_NewRef(args[0]));
+    Py_XSETREF(put_result_type, (PyTypeObject *)Py_NewRef(args[1]));
+    Py_XSETREF(default_clock, Py_NewRef(args[2]));
+    Py_XSETREF(encode_fn, Py_NewRef(args[3]));
+    Py_RETURN_NONE;
+}
+
+/* An attribute of the store, from its __dict__ (borrowed; NULL, no exception, if absent). */
+static inline PyObject *
+store_get(PyObject *dict, PyObject *name)
+{
+    PyObject *value = PyDict_GetItemWithError(dict, name);
+    if (value == NULL) PyErr_Clear();
+    return value;
+}
+
+static int
+store_set_int(PyObject *dict, PyObject *name, long long value)
+{
+    PyObject *obj = PyLong_FromLongLong(value);
+    if (obj == NULL) return -1;
+    int status = PyDict_SetItem(dict, name, obj);
+    Py_DECREF(obj);
+    return status;
+}
+
+static int
+release_lock(PyObject *lock)
+{
+    PyObject *done = PyObject_CallMethodNoArgs(lock, s_release);
+    if (done == NULL) return -1;
+    Py_DECREF(done);
+    return 0;
+}
+
+/* The offset msgId of host without its 16 offset digits, from MessageStore._msg_id_prefix's
+ * cache (a new reference); NULL, no exception, when it is not cached yet. */
+static PyObject *
+msg_id_prefix(PyObject *prefixes, PyObject *host)
+{
+    if (host == last_host) return Py_NewRef(last_prefix);
+    PyObject *name = PyObject_GetAttr(host, s_host);
+    PyObject *port = name ? PyObject_GetAttr(host, s_port) : NULL;
+    PyObject *key = port ? PyTuple_Pack(2, name, port) : NULL;
+    Py_XDECREF(name);
+    Py_XDECREF(port);
+    PyObject *prefix = key ? PyDict_GetItemWithError(prefixes, key) : NULL;
+    Py_XDECREF(key);
+    if (prefix == NULL || !PyUnicode_Check(prefix) || !PyUnicode_IS_ASCII(prefix)) {
+        PyErr_Clear();
         return NULL;
     }
-    Py_ssize_t count = PyList_GET_SIZE(messages);
-    if (count == 0 || PyList_GET_SIZE(encoded) != count) {
-        PyErr_SetString(PyExc_ValueError, "append_run: lists of different lengths");
+    Py_XSETREF(last_host, Py_NewRef(host));
+    Py_XSETREF(last_prefix, Py_NewRef(prefix));
+    return Py_NewRef(prefix);
+}
+
+static int
+int_attr(PyObject *obj, PyObject *name, long long *out) /* 0; 1 not an int64; -1 error */
+{
+    PyObject *value = PyObject_GetAttr(obj, name);
+    if (value == NULL) return -1;
+    int bad = as_int64(value, out);
+    Py_DECREF(value);
+    return bad ? 1 : 0;
+}
+
+/* append(store, messages) -> PutResult | None
+ *
+ * MessageStore.append_messages for its common case, in one call: messages (a list or
+ * tuple of MessageExt) all of one topic and queue whose queue exists, none a transaction
+ * half or rollback nor of the schedule topic, with dict properties, bodies within
+ * maxMessageSize, a store host whose msgId prefix the store has cached, the put lock
+ * free, the store open and accepting writes, the records fitting in the segment being
+ * written and the units in the queue's file. Encodes the records (encode_message), then
+ * under the put lock does what the Python path does: queue offsets, records (head last),
+ * queue units, index records, the store's counters, the index write every
+ * _INDEX_BATCH records; calls the arrival listeners after the lock and returns the
+ * PutResult. Returns None, having changed nothing (and called no clock), for anything
+ * else: the Python path then takes the call, and raises whatever error is due. */
+static PyObject *
+speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "append(store, messages)");
         return NULL;
     }
-    PyObject *result = NULL, *key = NULL, *topic = NULL, *qid = NULL;
+    PyObject *store = args[0], *messages = args[1];
+    if (store_type == NULL || message_type == NULL || !Py_IS_TYPE(store, store_type) ||
+        !(PyList_CheckExact(messages) || PyTuple_CheckExact(messages))) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(messages);
+    if (count == 0) Py_RETURN_NONE;
+    PyObject *dict = PyObject_GenericGetDict(store, NULL);
+    if (dict == NULL) return NULL;
+
+    PyObject *result = NULL, *key = NULL, *topic = NULL, *qid = NULL, *encoded = NULL;
+    PyObject *prefix = NULL, *lock = NULL, *pending = NULL, *listeners = NULL, *last = NULL;
+    PyObject *segment_map = NULL, *ids = NULL, *arrivals = NULL, *now_obj = NULL;
     PyObject **props = PyMem_Calloc((size_t)count, sizeof(PyObject *));
     int32_t *codes = PyMem_Calloc((size_t)count, sizeof(int32_t));
+    int locked = 0;
     QueueRun run;
     memset(&run, 0, sizeof run);
     Py_buffer view;
@@ -431,123 +535,199 @@ speedups_append_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_NoMemory();
         goto done;
     }
-    /* 1. Check everything; nothing is written unless all of it can be. */
-    PyObject *first = PyList_GET_ITEM(messages, 0);
-    topic = field(first, topic_at, s_topic);
-    if (topic == NULL) goto done;
-    qid = field(first, queue_id_at, s_queue_id);
-    if (qid == NULL) goto done;
-    if (!PyUnicode_Check(topic) || !PyLong_Check(qid)) goto not_taken;
-    int is_schedule = PyUnicode_Compare(topic, schedule_topic);
-    if (is_schedule == -1 && PyErr_Occurred()) goto done;
-    if (is_schedule == 0) goto not_taken;
-    Py_ssize_t total = 0;
+    PyObject **items = PySequence_Fast_ITEMS(messages);
+    PyObject *config = store_get(dict, s_config);
+    PyObject *offsets = store_get(dict, s_queue_offsets);
+    PyObject *queues = store_get(dict, s_queues);
+    PyObject *prefixes = store_get(dict, s_msg_id_prefixes);
+    PyObject *commit_log = store_get(dict, s_commit_log);
+    lock = Py_XNewRef(store_get(dict, s_put_lock));
+    listeners = Py_XNewRef(store_get(dict, s_arrival_listeners));
+    if (config == NULL || offsets == NULL || !PyDict_CheckExact(offsets) || queues == NULL ||
+        !PyDict_CheckExact(queues) || prefixes == NULL || !PyDict_CheckExact(prefixes) ||
+        commit_log == NULL || lock == NULL || listeners == NULL || !PyList_CheckExact(listeners)) {
+        goto not_taken;
+    }
+    long long max_body;
+    if (int_attr(config, s_max_message_size, &max_body) != 0) goto not_taken;
+
+    /* 1. Every message: one queue, a plain message, its tags code; then the records. */
+    topic = field(items[0], topic_at, s_topic);
+    qid = topic ? field(items[0], queue_id_at, s_queue_id) : NULL;
+    if (qid == NULL || !PyUnicode_CheckExact(topic) || !PyLong_CheckExact(qid) ||
+        PyUnicode_Compare(topic, s_schedule_topic) == 0) {
+        goto not_taken;
+    }
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *message = PyList_GET_ITEM(messages, i);
-        PyObject *data = PyList_GET_ITEM(encoded, i);
-        if (!PyBytes_CheckExact(data) || PyBytes_GET_SIZE(data) < MIN_RECORD ||
-            PyBytes_GET_SIZE(data) > max_record) {
+        PyObject *message = items[i];
+        if (!Py_IS_TYPE(message, message_type)) goto not_taken;
+        if (i > 0) {
+            PyObject *other = *(PyObject **)((char *)message + topic_at);
+            if (other != topic && (other == NULL || !PyUnicode_CheckExact(other) ||
+                                   PyUnicode_Compare(other, topic) != 0)) {
+                goto not_taken;
+            }
+            other = *(PyObject **)((char *)message + queue_id_at);
+            if (other != qid && (other == NULL || !PyLong_CheckExact(other) ||
+                                 PyObject_RichCompareBool(other, qid, Py_EQ) != 1)) {
+                goto not_taken;
+            }
+        }
+        PyObject *flag = *(PyObject **)((char *)message + sys_flag_at);
+        long long sys_flag;
+        if (flag == NULL || as_int64(flag, &sys_flag) < 0 || (sys_flag & PREPARED_OR_ROLLBACK)) {
             goto not_taken;
         }
-        total += PyBytes_GET_SIZE(data);
-        if (i > 0) {
-            PyObject *other = field(message, topic_at, s_topic);
-            if (other == NULL) goto done;
-            int same = other == topic || (PyUnicode_Check(other) &&
-                                          PyUnicode_Compare(other, topic) == 0);
-            Py_DECREF(other);
-            if (!same) goto not_taken;
-            other = field(message, queue_id_at, s_queue_id);
-            if (other == NULL) goto done;
-            same = other == qid ||
-                   (PyLong_Check(other) && PyObject_RichCompareBool(other, qid, Py_EQ) == 1);
-            Py_DECREF(other);
-            if (!same) goto not_taken;
+        PyObject *body = *(PyObject **)((char *)message + body_at);
+        if (body == NULL || !PyBytes_CheckExact(body) || PyBytes_GET_SIZE(body) > max_body) {
+            goto not_taken;
         }
-        PyObject *flag = field(message, sys_flag_at, s_sys_flag);
-        if (flag == NULL) goto done;
-        long long sys_flag;
-        int bad = as_int64(flag, &sys_flag);
-        Py_DECREF(flag);
-        if (bad || (sys_flag & PREPARED_OR_ROLLBACK)) goto not_taken;
         props[i] = field(message, properties_at, s_properties);
-        if (props[i] == NULL) goto done;
-        if (!PyDict_Check(props[i])) goto not_taken;
+        if (props[i] == NULL || !PyDict_CheckExact(props[i])) goto not_taken;
         PyObject *tags = PyDict_GetItemWithError(props[i], s_tags); /* borrowed */
-        if (tags == NULL && PyErr_Occurred()) goto done;
+        if (tags == NULL && PyErr_Occurred()) goto not_taken;
         if (tags != NULL && (!PyUnicode_Check(tags) || tags_hash(tags, &codes[i]) < 0)) {
             goto not_taken;
         }
     }
-    if (total > room) goto not_taken;
-    key = PyTuple_Pack(2, topic, qid);
-    if (key == NULL) goto done;
-    PyObject *next_obj = PyDict_GetItemWithError(offsets, key); /* borrowed */
-    if (next_obj == NULL) {
-        if (PyErr_Occurred()) goto done;
+    PyObject *host = *(PyObject **)((char *)items[0] + store_host_at);
+    if (host == NULL || (prefix = msg_id_prefix(prefixes, host)) == NULL) goto not_taken;
+    encoded = PyList_New(count);
+    if (encoded == NULL) goto not_taken;
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *data = PyObject_CallOneArg(encode_fn, items[i]);
+        if (data == NULL) goto not_taken; /* the Python path raises it again */
+        PyList_SET_ITEM(encoded, i, data);
+        if (!PyBytes_CheckExact(data) || PyBytes_GET_SIZE(data) < MIN_RECORD) goto not_taken;
+        total += PyBytes_GET_SIZE(data);
+    }
+
+    /* 2. Under the put lock: the store's state, checked before anything is written. */
+    PyObject *got = PyObject_CallMethodOneArg(lock, s_acquire, Py_False);
+    if (got == NULL) goto not_taken;
+    locked = got == Py_True;
+    Py_DECREF(got);
+    if (!locked) goto not_taken; /* held by another thread: the Python path waits */
+    PyObject *closed = store_get(dict, s_closed), *refused = store_get(dict, s_writes_refused);
+    if (closed != Py_False || refused != Py_False) goto not_taken;
+    PyObject *segments = PyObject_GetAttr(commit_log, s_segments);
+    if (segments == NULL) goto not_taken;
+    if (PyList_CheckExact(segments) && PyList_GET_SIZE(segments) > 0) {
+        last = Py_NewRef(PyList_GET_ITEM(segments, PyList_GET_SIZE(segments) - 1));
+    }
+    Py_DECREF(segments);
+    long long max_record, position, file_size, base;
+    if (last == NULL || int_attr(commit_log, s_max_record_size, &max_record) != 0 ||
+        int_attr(last, s_wrote_position, &position) != 0 ||
+        int_attr(last, s_file_size, &file_size) != 0 ||
+        int_attr(last, s_file_from_offset, &base) != 0) {
         goto not_taken;
     }
+    if (position < 0 || total > file_size - position - 8) goto not_taken;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (PyBytes_GET_SIZE(PyList_GET_ITEM(encoded, i)) > max_record) goto not_taken;
+    }
+    key = PyTuple_Pack(2, topic, qid);
+    if (key == NULL) goto not_taken;
+    PyObject *next_obj = PyDict_GetItemWithError(offsets, key); /* borrowed */
     long long next;
-    if (as_int64(next_obj, &next) < 0 || next < 0 || next > INT64_MAX / UNIT_SIZE - count) {
+    if (next_obj == NULL || as_int64(next_obj, &next) < 0 || next < 0 ||
+        next > INT64_MAX / UNIT_SIZE - count) {
         goto not_taken;
     }
     PyObject *queue = PyDict_GetItemWithError(queues, key); /* borrowed */
-    if (queue == NULL) {
-        if (PyErr_Occurred()) goto done;
-        goto not_taken;
-    }
-    int loaded = run_load(&run, queue);
-    if (loaded < 0) goto done;
-    if (loaded > 0) goto not_taken;
+    if (queue == NULL || run_load(&run, queue) != 0) goto not_taken;
     if (run.file_from + run.position != next * UNIT_SIZE ||
         run.position + count * UNIT_SIZE > run.file_size) {
         goto not_taken;
     }
-    if (PyObject_GetBuffer(args[2], &view, PyBUF_WRITABLE) < 0) goto done;
-    if (position < 0 || room < 0 || position + room > view.len) {
-        PyErr_SetString(PyExc_ValueError, "append_run: position or room out of range");
-        goto done;
+    segment_map = PyObject_GetAttr(last, s_map);
+    if (segment_map == NULL || segment_map == Py_None ||
+        PyObject_GetBuffer(segment_map, &view, PyBUF_WRITABLE) < 0) {
+        goto not_taken;
     }
-    /* 2. Build every object first and hand them over; then write (which cannot fail). */
-    Py_ssize_t arrivals_before = PyList_GET_SIZE(arrivals);
-    Py_ssize_t index_before = index_records != Py_None ? PyList_GET_SIZE(index_records) : 0;
-    PyObject *ids = PyTuple_New(count);
+    if (file_size > view.len) goto not_taken;
+    PyObject *index_enabled = store_get(dict, s_index_enabled);
+    if (index_enabled == NULL) goto not_taken;
+    if (index_enabled == Py_True) {
+        pending = Py_XNewRef(store_get(dict, s_index_pending));
+        if (pending == NULL || !PyList_CheckExact(pending)) goto not_taken;
+    } else if (index_enabled != Py_False) {
+        goto not_taken;
+    }
+
+    /* 3. The clock: the one call after which the append happens. */
+    PyObject *clock = store_get(dict, s_clock_ms);
+    if (clock == NULL) goto not_taken;
+    long long now;
+    if (clock == default_clock) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_REALTIME, &ts) != 0) goto not_taken;
+        now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        now_obj = PyLong_FromLongLong(now);
+        if (now_obj == NULL) goto error;
+    } else {
+        now_obj = PyObject_CallNoArgs(clock);
+        if (now_obj == NULL) goto error; /* the Python path would raise it too */
+        if (as_int64(now_obj, &now) < 0) goto not_taken; /* the Python path asks again */
+    }
+
+    /* 4. Build every object, then write (which cannot fail). */
+    Py_ssize_t pending_before = pending != NULL ? PyList_GET_SIZE(pending) : 0;
+    int with_arrivals = PyList_GET_SIZE(listeners) > 0;
+    ids = PyTuple_New(count);
+    arrivals = with_arrivals ? PyList_New(0) : NULL;
     PyObject *new_next = PyLong_FromLongLong(next + count);
-    if (ids == NULL || new_next == NULL) goto undo;
+    if (ids == NULL || new_next == NULL || (with_arrivals && arrivals == NULL)) {
+        Py_XDECREF(new_next);
+        goto undo;
+    }
     Py_ssize_t prefix_len = PyUnicode_GET_LENGTH(prefix);
     const char *prefix_text = (const char *)PyUnicode_DATA(prefix);
     static const char hex[] = "0123456789ABCDEF";
     long long first_phy = base + position, phy = first_phy;
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *id = PyUnicode_New(prefix_len + 16, 127);
-        if (id == NULL) goto undo;
+        if (id == NULL) {
+            Py_DECREF(new_next);
+            goto undo;
+        }
         char *text = (char *)PyUnicode_DATA(id);
         memcpy(text, prefix_text, (size_t)prefix_len);
         uint64_t value = (uint64_t)phy;
         for (int d = 15; d >= 0; d--, value >>= 4) text[prefix_len + d] = hex[value & 0xF];
         PyTuple_SET_ITEM(ids, i, id);
-        PyObject *phy_obj = PyLong_FromLongLong(phy);
-        PyObject *qo = PyLong_FromLongLong(next + i);
-        PyObject *code = PyLong_FromLong(codes[i]);
-        int failed = phy_obj == NULL || qo == NULL || code == NULL ||
+        int failed = 0;
+        if (with_arrivals) {
+            PyObject *qo = PyLong_FromLongLong(next + i);
+            PyObject *code = PyLong_FromLong(codes[i]);
+            failed = qo == NULL || code == NULL ||
                      append_tuple(arrivals, PyTuple_Pack(4, topic, qid, qo, code)) < 0;
-        if (!failed && index_records != Py_None) {
+            Py_XDECREF(qo);
+            Py_XDECREF(code);
+        }
+        if (!failed && pending != NULL) {
             PyObject *keys = PyDict_GetItemWithError(props[i], s_keys);
             PyObject *uniq = NULL;
             if (!PyErr_Occurred()) uniq = PyDict_GetItemWithError(props[i], s_uniq_key);
-            failed = PyErr_Occurred() != NULL ||
-                     append_tuple(index_records,
-                                  PyTuple_Pack(5, topic, keys ? keys : Py_None,
-                                               uniq ? uniq : Py_None, phy_obj, store_ts_obj)) < 0;
+            PyObject *phy_obj = PyErr_Occurred() ? NULL : PyLong_FromLongLong(phy);
+            failed = phy_obj == NULL ||
+                     append_tuple(pending, PyTuple_Pack(5, topic, keys ? keys : Py_None,
+                                                        uniq ? uniq : Py_None, phy_obj,
+                                                        now_obj)) < 0;
+            Py_XDECREF(phy_obj);
         }
-        Py_XDECREF(phy_obj);
-        Py_XDECREF(qo);
-        Py_XDECREF(code);
-        if (failed) goto undo;
+        if (failed) {
+            Py_DECREF(new_next);
+            goto undo;
+        }
         phy += PyBytes_GET_SIZE(PyList_GET_ITEM(encoded, i));
     }
-    if (PyDict_SetItem(offsets, key, new_next) < 0) goto undo;
-    Py_CLEAR(new_next);
+    long long end = phy;
+    int set_failed = PyDict_SetItem(offsets, key, new_next);
+    Py_DECREF(new_next);
+    if (set_failed < 0) goto undo;
     char *buf = view.buf;
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *data_obj = PyList_GET_ITEM(encoded, i);
@@ -559,7 +739,7 @@ speedups_append_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         put64(at + 20, (uint64_t)(next + i));  /* QUEUEOFFSET */
         put64(at + 28, (uint64_t)record_phy); /* PHYSICALOFFSET */
         Py_ssize_t ts_at = (data[39] & 0x10) ? 68 : 56; /* an IPv6 born host moves it */
-        put64(at + ts_at, (uint64_t)store_ts);
+        put64(at + ts_at, (uint64_t)now);
         memcpy(at, data, 8); /* the head last: a torn write leaves a zero head */
         char *unit = (char *)run.view.buf + run.position;
         put64(unit, (uint64_t)record_phy);
@@ -569,37 +749,130 @@ speedups_append_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         run.max_physic = record_phy + size;
         position += size;
     }
-    result = Py_BuildValue("(NLLn)", ids, first_phy, next, position);
+    /* 5. The written state, as the Python path leaves it. */
+    PyBuffer_Release(&view);
+    view.obj = NULL;
+    if (run_store(&run) < 0) goto error;
+    PyObject *position_obj = PyLong_FromLongLong(position);
+    if (position_obj == NULL) goto error;
+    set_failed = PyObject_SetAttr(last, s_wrote_position, position_obj);
+    Py_DECREF(position_obj);
+    if (set_failed < 0) goto error;
+    long long put_messages, put_bytes;
+    PyObject *pm = store_get(dict, s_put_messages), *pb = store_get(dict, s_put_bytes);
+    if (pm == NULL || pb == NULL || as_int64(pm, &put_messages) < 0 ||
+        as_int64(pb, &put_bytes) < 0) {
+        PyErr_SetString(PyExc_TypeError, "append: the store's counters are not ints");
+        goto error;
+    }
+    PyObject *end_obj = PyLong_FromLongLong(end);
+    PyObject *last_append = end_obj ? PyTuple_Pack(2, end_obj, now_obj) : NULL;
+    set_failed = last_append == NULL ||
+                 PyDict_SetItem(dict, s_last_dispatch_timestamp, now_obj) < 0 ||
+                 PyDict_SetItem(dict, s_last_append, last_append) < 0 ||
+                 PyDict_SetItem(dict, s_dispatched_to, end_obj) < 0 ||
+                 store_set_int(dict, s_put_messages, put_messages + count) < 0 ||
+                 store_set_int(dict, s_put_bytes, put_bytes + (end - first_phy)) < 0;
+    Py_XDECREF(end_obj);
+    Py_XDECREF(last_append);
+    if (set_failed) goto error;
+    if (pending != NULL && PyList_GET_SIZE(pending) >= index_batch) {
+        PyObject *call_args[2] = {store, Py_False};
+        PyObject *written = PyObject_VectorcallMethod(
+            s_write_index, call_args, 1, s_raise_errors_kw);
+        if (written == NULL) goto error;
+        Py_DECREF(written);
+    }
+    locked = 0;
+    if (release_lock(lock) < 0) goto done;
+    /* 6. After the lock: the arrival listeners, then the result. */
+    for (Py_ssize_t k = 0; with_arrivals && k < PyList_GET_SIZE(listeners); k++) {
+        PyObject *listener = PyList_GET_ITEM(listeners, k);
+        Py_INCREF(listener);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(arrivals); i++) {
+            PyObject *arrival = PyList_GET_ITEM(arrivals, i);
+            PyObject *called = PyObject_Vectorcall(listener, &PyTuple_GET_ITEM(arrival, 0), 4,
+                                                   NULL);
+            if (called == NULL) {
+                Py_DECREF(listener);
+                goto done;
+            }
+            Py_DECREF(called);
+        }
+        Py_DECREF(listener);
+    }
+    PyObject *values[5] = {PyLong_FromLongLong(first_phy), PyLong_FromLongLong(end - first_phy),
+                           PyLong_FromLongLong(next), Py_NewRef(now_obj), Py_NewRef(ids)};
+    PyObject *put = NULL;
+    if (values[0] != NULL && values[1] != NULL && values[2] != NULL) {
+        put = put_result_type->tp_alloc(put_result_type, 0);
+    }
+    if (put == NULL) {
+        for (int k = 0; k < 5; k++) Py_XDECREF(values[k]);
+        goto done;
+    }
+    for (int k = 0; k < 5; k++) *(PyObject **)((char *)put + result_at[k]) = values[k];
+    result = put;
     goto done;
 undo: /* nothing was written: take back what was handed over */
-    Py_XDECREF(ids);
-    Py_XDECREF(new_next);
     {
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
-        PyList_SetSlice(arrivals, arrivals_before, PY_SSIZE_T_MAX, NULL);
-        if (index_records != Py_None) {
-            PyList_SetSlice(index_records, index_before, PY_SSIZE_T_MAX, NULL);
-        }
+        if (pending != NULL) PyList_SetSlice(pending, pending_before, PY_SSIZE_T_MAX, NULL);
         PyErr_Restore(type, value, traceback);
     }
-    goto done;
+    goto error;
 not_taken:
+    PyErr_Clear();
     result = Py_NewRef(Py_None);
+    goto done;
+error:
+    result = NULL;
 done:
     if (view.obj != NULL) PyBuffer_Release(&view);
-    if (run.loaded && run_store(&run) < 0) Py_CLEAR(result);
-    if (props != NULL) {
-        for (Py_ssize_t i = 0; i < count; i++) Py_XDECREF(props[i]);
-        PyMem_Free(props);
+    if (run.loaded) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        if (run_store(&run) < 0) {
+            Py_CLEAR(result);
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(traceback);
+        } else {
+            PyErr_Restore(type, value, traceback);
+        }
     }
+    if (locked) {
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        if (release_lock(lock) < 0) {
+            Py_CLEAR(result);
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(traceback);
+        } else {
+            PyErr_Restore(type, value, traceback);
+        }
+    }
+    for (Py_ssize_t i = 0; i < count; i++) Py_XDECREF(props ? props[i] : NULL);
+    PyMem_Free(props);
     PyMem_Free(codes);
     Py_XDECREF(key);
     Py_XDECREF(topic);
     Py_XDECREF(qid);
+    Py_XDECREF(encoded);
+    Py_XDECREF(prefix);
+    Py_XDECREF(lock);
+    Py_XDECREF(pending);
+    Py_XDECREF(listeners);
+    Py_XDECREF(last);
+    Py_XDECREF(segment_map);
+    Py_XDECREF(ids);
+    Py_XDECREF(arrivals);
+    Py_XDECREF(now_obj);
+    Py_DECREF(dict);
     return result;
 }
-
 
 /* ------------------------------------------------------------------ index_put */
 
@@ -1039,8 +1312,10 @@ static PyMethodDef speedups_methods[] = {
      "Step over the valid records of a segment (recovery's scan)."},
     {"init", (PyCFunction)(void (*)(void))speedups_init, METH_FASTCALL,
      "The message type whose slots are read directly."},
-    {"append_run", (PyCFunction)(void (*)(void))speedups_append_run, METH_FASTCALL,
-     "Append a run of messages to one queue: records, units, arrivals, index records."},
+    {"init_append", (PyCFunction)(void (*)(void))speedups_init_append, METH_FASTCALL,
+     "The store's types, default clock, encoder, schedule topic and index batch."},
+    {"append", (PyCFunction)(void (*)(void))speedups_append, METH_FASTCALL,
+     "MessageStore.append_messages for a run of messages to one queue, or None."},
     {"skip_dispatched", (PyCFunction)(void (*)(void))speedups_skip_dispatched, METH_FASTCALL,
      "Step over records whose queue units and index entries are already written."},
     {NULL, NULL, 0, NULL},
@@ -1064,7 +1339,34 @@ PyInit__speedups(void)
     INTERN(s_properties, "properties");
     INTERN(s_files, "_files");
     INTERN(s_file_size, "file_size");
-    INTERN(s_buffer, "buffer");
+    INTERN(s_map, "_map");
+    INTERN(s_config, "config");
+    INTERN(s_queue_offsets, "_queue_offsets");
+    INTERN(s_queues, "_queues");
+    INTERN(s_msg_id_prefixes, "_msg_id_prefixes");
+    INTERN(s_commit_log, "commit_log");
+    INTERN(s_put_lock, "_put_lock");
+    INTERN(s_arrival_listeners, "_arrival_listeners");
+    INTERN(s_max_message_size, "max_message_size");
+    INTERN(s_acquire, "acquire");
+    INTERN(s_release, "release");
+    INTERN(s_closed, "_closed");
+    INTERN(s_writes_refused, "_writes_refused");
+    INTERN(s_segments, "_segments");
+    INTERN(s_max_record_size, "max_record_size");
+    INTERN(s_index_enabled, "_index_enabled");
+    INTERN(s_index_pending, "_index_pending");
+    INTERN(s_clock_ms, "_clock_ms");
+    INTERN(s_put_messages, "_put_messages");
+    INTERN(s_put_bytes, "_put_bytes");
+    INTERN(s_last_dispatch_timestamp, "_last_dispatch_timestamp");
+    INTERN(s_last_append, "_last_append");
+    INTERN(s_dispatched_to, "_dispatched_to");
+    INTERN(s_write_index, "_write_index");
+    INTERN(s_host, "host");
+    INTERN(s_port, "port");
+    s_raise_errors_kw = Py_BuildValue("(s)", "raise_errors");
+    if (s_raise_errors_kw == NULL) return NULL;
     INTERN(s_wrote_position, "wrote_position");
     INTERN(s_file_from_offset, "file_from_offset");
     INTERN(s_max_physic_offset, "max_physic_offset");

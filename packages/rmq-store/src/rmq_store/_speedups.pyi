@@ -1,4 +1,5 @@
 # Types of the optional C module (see rmq_store/speedups.py).
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 ABI: Final[int]
@@ -39,20 +40,13 @@ def skip_dispatched(
     index_end: int,
     /,
 ) -> tuple[int, int, int]: ...
-def append_run(
-    messages: list[Any],
-    encoded: list[bytes],
-    buffer: Any,
-    position: int,
-    room: int,
-    base_offset: int,
-    store_timestamp: int,
-    offsets: dict[tuple[str, int], int],
-    queues: dict[tuple[str, int], Any],
+def init_append(
+    store_type: type,
+    put_result_type: type,
+    wall_clock: Callable[[], int],
+    encode_message: Callable[[Any], bytes],
     schedule_topic: str,
-    arrivals: list[tuple[str, int, int, int]],
-    index_records: list[Any] | None,
-    msg_id_prefix: str,
-    max_record: int,
+    index_batch: int,
     /,
-) -> tuple[tuple[str, ...], int, int, int] | None: ...
+) -> None: ...
+def append(store: Any, messages: Sequence[Any], /) -> Any: ...

@@ -244,6 +244,7 @@ class MessageStore:
         self._queue_offsets: dict[tuple[str, int], int] = {}
         self._delay_table = config.delay_level_table
         self._index_enabled = config.message_index_enable
+        self._sync_flush = config.flush_disk_type is FlushDiskType.SYNC_FLUSH
         # Index records dispatched but not yet written to an index file (decision D17):
         # written _INDEX_BATCH at a time by the writer, and by every reader of the index
         # (query, flush, close) before it reads; guarded by _put_lock.
@@ -530,7 +531,12 @@ class MessageStore:
 
     def put_message(self, message: MessageExt) -> PutResult:
         """Store one message; see :meth:`put_messages`."""
-        return self.put_messages((message,))
+        result = self.append_messages((message,))
+        if self._sync_flush:
+            self._flusher.wait_flushed(
+                result.end_offset, timeout=self.config.sync_flush_timeout / 1000
+            )
+        return result
 
     def put_messages(self, messages: Sequence[MessageExt]) -> PutResult:
         """Store ``messages`` (one or a batch) and, under SYNC_FLUSH, wait until durable.
@@ -541,7 +547,7 @@ class MessageStore:
             Everything :meth:`append_messages` raises.
         """
         result = self.append_messages(messages)
-        if self.config.flush_disk_type is FlushDiskType.SYNC_FLUSH:
+        if self._sync_flush:
             self._flusher.wait_flushed(
                 result.end_offset, timeout=self.config.sync_flush_timeout / 1000
             )
@@ -562,6 +568,12 @@ class MessageStore:
             StoreClosedError: the store is closed.
             LocalProtocolError: a message cannot be encoded (field out of range, ...).
         """
+        if _speedups is not None:
+            # The common case in one C call: a run of messages to one queue that fits in
+            # the segment being written (everything below is the reference).
+            result: PutResult | None = _speedups.append(self, messages)
+            if result is not None:
+                return result
         if not messages:
             raise ValueError("append_messages needs at least one message")
         limit = self.config.max_message_size
@@ -583,33 +595,10 @@ class MessageStore:
                 )
             now = self._clock_ms()
             arrivals: list[tuple[str, int, int, int]] = []
-            taken = None
-            segments = self.commit_log.segments
-            if _speedups is not None and segments:
-                # The common case in one call: a run of messages to one queue that fits
-                # in the segment being written (the rest below is the reference).
-                last = segments[-1]
-                position = last.wrote_position
-                taken = _speedups.append_run(
-                    messages if type(messages) is list else list(messages), encoded,
-                    last.buffer, position, last.file_size - position - 8,
-                    last.file_from_offset, now, self._queue_offsets, self._queues,
-                    SCHEDULE_TOPIC, arrivals,
-                    self._index_pending if self._index_enabled else None,
-                    prefix, self.commit_log.max_record_size,
-                )  # fmt: skip
-            if taken is not None:
-                msg_ids, first, queue_offset, position = taken
-                last.wrote_position = position
-                end = last.file_from_offset + position
-                self._last_dispatch_timestamp = now
-                if len(self._index_pending) >= _INDEX_BATCH:
-                    self._write_index(raise_errors=False)
-            else:
-                first, end, queue_offset, phy_offsets = self._append_locked(
-                    messages, encoded, now, arrivals
-                )
-                msg_ids = tuple([f"{prefix}{phy_offset:016X}" for phy_offset in phy_offsets])
+            first, end, queue_offset, phy_offsets = self._append_locked(
+                messages, encoded, now, arrivals
+            )
+            msg_ids = tuple([f"{prefix}{phy_offset:016X}" for phy_offset in phy_offsets])
             self._last_append = (end, now)
             self._dispatched_to = end
             self._put_messages += len(encoded)
@@ -1294,6 +1283,12 @@ class MessageStore:
             flush=self._flusher.statistics(),
             writes_refused=self._writes_refused,
         )
+
+
+if _speedups is not None:
+    _speedups.init_append(
+        MessageStore, PutResult, _wall_clock_ms, encode_message, SCHEDULE_TOPIC, _INDEX_BATCH
+    )
 
 
 class _QueueTimes(Sequence[int]):
