@@ -57,11 +57,10 @@ _GIVEN: Final = (
 
 def _new_message_source() -> tuple[str, dict[str, Any]]:
     namespace: dict[str, Any] = {
-        "_new": object.__new__,
         "_Shell": _MessageShell,
         "_MessageExt": MessageExt,
     }
-    lines = [f"def new_message({', '.join(_GIVEN)}):", "    m = _new(_Shell)"]
+    lines = [f"def new_message({', '.join(_GIVEN)}):", "    m = _Shell()"]
     for f in dataclasses.fields(MessageExt):
         if f.name in _GIVEN:
             lines.append(f"    m.{f.name} = {f.name}")
