@@ -222,7 +222,9 @@ class Broker:
                 controller.config_dir / "timerOffset.json",
                 precision_ms=config.timer_precision_ms,
                 clock_ms=controller.clock_ms,
+                on_topic_arrival=controller.on_topic_arrival,
             ),
+            on_topic_arrival=controller.on_topic_arrival,
         )
         await asyncio.to_thread(self._load_metadata, controller)
         await asyncio.to_thread(schedule.load)

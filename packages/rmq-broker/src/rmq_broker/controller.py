@@ -114,7 +114,11 @@ class BrokerController:
         )
         self._born_hosts: dict[Connection, HostPort] = {}
         self.started_ms = clock_ms()
-        store.add_arrival_listener(self.holds.on_arrival)
+        # One arrival listener for the broker: the store calls it for every message, so
+        # the schedule and timer services' topic checks and the long-polling check are
+        # one Python call per message, not one each.
+        self._topic_wakers: dict[str, Callable[[], None]] = {}
+        store.add_arrival_listener(self._on_arrival)
 
     # ------------------------------------------------------------------ identity
 
@@ -134,6 +138,22 @@ class BrokerController:
                 host = HostPort("0.0.0.0", 0)  # noqa: S104 - an unknown peer, not a bind address
             self._born_hosts[conn] = host
         return host
+
+    # ------------------------------------------------------------------ arrivals
+
+    def on_topic_arrival(self, topic: str, waker: Callable[[], None]) -> None:
+        """Run ``waker()`` whenever a message arrives in ``topic`` (one per topic)."""
+        if topic in self._topic_wakers:
+            raise ValueError(f"topic {topic} already has an arrival waker")
+        self._topic_wakers[topic] = waker
+
+    def _on_arrival(self, topic: str, queue_id: int, queue_offset: int, tags_code: int) -> None:
+        waker = self._topic_wakers.get(topic)
+        if waker is not None:
+            waker()
+        holds = self.holds
+        if holds.waiting:
+            holds.on_arrival(topic, queue_id, queue_offset, tags_code)
 
     # ------------------------------------------------------------------ metadata changes
 

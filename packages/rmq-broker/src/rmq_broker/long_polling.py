@@ -23,7 +23,7 @@ import heapq
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import final
 
 from rmq_protocol.codec.command import RemotingCommand
@@ -65,6 +65,8 @@ class PullHoldService:
         self._loop = loop or asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self._waiting: dict[tuple[str, int], list[HeldPull]] = {}
+        # Read-only view for the arrival listener: empty means no arrival can wake a pull.
+        self.waiting: Mapping[tuple[str, int], list[HeldPull]] = self._waiting
         self._deadlines: list[tuple[float, int, HeldPull]] = []
         self._sequence = itertools.count()
         self._timer: asyncio.TimerHandle | None = None

@@ -246,6 +246,7 @@ class ScheduleService:
         flush_interval_ms: int = 10_000,
         clock_ms: Callable[[], int] = _now_ms,
         timer: TimerService | None = None,
+        on_topic_arrival: Callable[[str, Callable[[], None]], None] | None = None,
     ) -> None:
         """
         Args:
@@ -257,6 +258,10 @@ class ScheduleService:
             clock_ms: the wall clock in ms (due times are store timestamps).
             timer: the timer-message service this task drives too (its ``load`` is the
                 caller's; :meth:`persist` writes its file as well).
+            on_topic_arrival: registers a callback run when a message arrives in one
+                topic (the broker's one arrival listener, :class:`~rmq_broker.controller.
+                BrokerController`); without it, the service adds its own arrival listener
+                to ``store`` (called for every message of every topic).
         """
         if not delay_table:
             raise ValueError("messageDelayLevel defines no level")
@@ -279,7 +284,10 @@ class ScheduleService:
         self.timer = timer
         if timer is not None:
             timer.wake = self.wake
-        store.add_arrival_listener(self._on_arrival)
+        if on_topic_arrival is None:
+            store.add_arrival_listener(self._on_arrival)
+        else:
+            on_topic_arrival(SCHEDULE_TOPIC, self._wake.set)
 
     # ------------------------------------------------------------------ persistence
 

@@ -253,6 +253,7 @@ class TimerService:
         *,
         precision_ms: int = 1000,
         clock_ms: Callable[[], int],
+        on_topic_arrival: Callable[[str, Callable[[], None]], None] | None = None,
     ) -> None:
         """
         Args:
@@ -261,6 +262,10 @@ class TimerService:
             path: ``config/timerOffset.json``.
             precision_ms: ``timerPrecisionMs`` (snapped as Java's setter does).
             clock_ms: the wall clock in ms.
+            on_topic_arrival: registers a callback run when a message arrives in one
+                topic (the broker's one arrival listener, :class:`~rmq_broker.controller.
+                BrokerController`); without it, the service adds its own arrival listener
+                to ``store`` (called for every message of every topic).
         """
         self.path = path
         self._store = store
@@ -285,7 +290,10 @@ class TimerService:
         self._lateness: collections.deque[int] = collections.deque(maxlen=_LATENESS_SAMPLES)
         self.data_version = DataVersion(counter=0, state_version=0, timestamp=clock_ms())
         self.wake: Callable[[], None] = lambda: None
-        store.add_arrival_listener(self._on_arrival)
+        if on_topic_arrival is None:
+            store.add_arrival_listener(self._on_arrival)
+        else:
+            on_topic_arrival(TIMER_TOPIC, self._woken)
 
     @property
     def precision_ms(self) -> int:
@@ -300,6 +308,9 @@ class TimerService:
     def _on_arrival(self, topic: str, queue_id: int, queue_offset: int, tags_code: int) -> None:
         if topic == TIMER_TOPIC:
             self.wake()
+
+    def _woken(self) -> None:
+        self.wake()  # looked up per call: the schedule service sets it after __init__
 
     # ------------------------------------------------------------------ persistence
 
