@@ -299,6 +299,79 @@ def test_index_put_identical(tmp_path: Path, seed: int) -> None:
     assert run(tmp_path / "c", True) == run(tmp_path / "py", False)
 
 
+@needs_speedups
+@pytest.mark.parametrize("seed", range(8))
+def test_index_build_identical(tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """IndexService.build_indexes with the C loop (index_build) writes the same index
+    files as the Python loop, and fails the same way, for ordinary and hostile records:
+    keys with runs of spaces, non-BMP and lone surrogates, more keys than C takes,
+    records at or before the newest file's end, values out of range, files filling up."""
+    rng = random.Random(seed)
+    topics = ["T", "Topic\u00e9", "\U0001f600", "T\ud800"]
+    batches: list[list[tuple[object, ...]]] = []
+    phy = 0
+    for _ in range(rng.randrange(3, 12)):
+        batch: list[tuple[object, ...]] = []
+        for _ in range(rng.randrange(1, 40)):
+            phy += 0 if rng.random() < 0.05 else rng.choice([1, 100])
+            keys = rng.choice([None, "", "k1", "k1  k2 ", f"k{phy}", " k3"])
+            if rng.random() < 0.05:
+                keys = rng.choice([" ".join(f"k{i}" for i in range(70)), "a\ud800"])
+            uniq = rng.choice([None, "", "U1", f"U{phy}", "\U0001f600u"])
+            stamp = rng.choice([1_700_000_000_000 + phy, 0, -5])
+            record: tuple[object, ...] = (rng.choice(topics[:3]), keys, uniq, phy, stamp)
+            roll = rng.random()
+            if roll < 0.03:
+                record = (topics[3], keys, uniq, phy, stamp)
+            elif roll < 0.05:
+                record = ("T", keys, uniq, -1, stamp)
+            elif roll < 0.07:
+                record = ("T", keys, uniq, 2**63, stamp)
+            elif roll < 0.09:
+                record = ("T", keys, uniq, max(phy - 200, 0), stamp)  # before the end
+            batch.append(record)
+        batches.append(batch)
+
+    def run(root: Path) -> list[object]:
+        ticks = iter(range(1_700_000_000_000, 1_800_000_000_000, 1000))
+        service = rmq_store.index_service.IndexService(
+            root, hash_slot_num=7, index_num=rng_index_num, clock_ms=lambda: next(ticks)
+        )
+        service.load(last_exit_ok=True, checkpoint_index_timestamp=0)
+        outcomes: list[object] = []
+        try:
+            for batch in batches:
+                try:
+                    service.build_indexes(list(batch))  # type: ignore[arg-type]
+                    outcomes.append(None)
+                except Exception as exc:  # noqa: BLE001 - compared
+                    outcomes.append((type(exc).__name__, str(exc)))
+        finally:
+            service.close()
+        outcomes.append(sorted((p.name, p.read_bytes()) for p in root.iterdir()))
+        return outcomes
+
+    rng_index_num = rng.choice([20, 60, 400])
+    calls = []
+    original = IndexFile.index_records_c
+
+    def counted(
+        self: IndexFile, records: list[tuple[str, str | None, str | None, int, int]]
+    ) -> int:
+        done = original(self, records)
+        calls.append(done)
+        return done
+
+    with monkeypatch.context() as patch:
+        patch.setattr(IndexFile, "index_records_c", counted)
+        with_c = run(tmp_path / "c")
+    assert sum(calls) > 0  # C took records
+    with monkeypatch.context() as patch:
+        without_c(patch)
+        with_py = run(tmp_path / "py")
+    assert with_c == with_py
+
+
 class _Segment:
     """What CommitLog._check reads of a segment: its buffer and size."""
 

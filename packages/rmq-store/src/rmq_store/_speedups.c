@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SPEEDUPS_ABI 4
+#define SPEEDUPS_ABI 5
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -876,6 +876,74 @@ done:
 
 /* ------------------------------------------------------------------ index_put */
 
+/* The header values of an index file (IndexFile's slots), while C adds entries. */
+typedef struct {
+    long long count, slot_count, begin_ts, begin_phy, end_ts, end_phy;
+} IndexState;
+
+static int
+index_state_read(PyObject *state, IndexState *st)
+{
+    long long v[6];
+    for (int k = 0; k < 6; k++) {
+        v[k] = PyLong_AsLongLong(PyList_GET_ITEM(state, k));
+        if (v[k] == -1 && PyErr_Occurred()) return -1;
+    }
+    st->count = v[0], st->slot_count = v[1], st->begin_ts = v[2], st->begin_phy = v[3];
+    st->end_ts = v[4], st->end_phy = v[5];
+    return 0;
+}
+
+static int
+index_state_write(PyObject *state, const IndexState *st)
+{
+    long long values[6] = {st->count,  st->slot_count, st->begin_ts,
+                           st->begin_phy, st->end_ts,  st->end_phy};
+    for (int k = 0; k < 6; k++) {
+        PyObject *v = PyLong_FromLongLong(values[k]);
+        if (v == NULL) return -1;
+        PyList_SetItem(state, k, v); /* steals v */
+    }
+    return 0;
+}
+
+/* IndexFile.put_records' step for one key of a record: the entry (key_hash, phy, time
+ * difference, previous entry of the slot) at st->count, and the slot pointing at it.
+ * first is the count at the record's first entry; time_diff carries over between the
+ * entries of one record. The caller checked count < index_num and 0 <= key_hash. */
+static inline void
+index_add(char *buf, Py_ssize_t entries_at, long long slots, IndexState *st, long long key_hash,
+          long long phy, long long ts, long long first, int32_t *time_diff)
+{
+    if (st->count == first || st->count <= 2) {
+        if (st->begin_ts <= 0 || ts <= st->begin_ts) {
+            *time_diff = 0;
+        } else {
+            uint64_t diff = ((uint64_t)ts - (uint64_t)st->begin_ts) / 1000;
+            *time_diff = diff > INT32_MAX ? INT32_MAX : (int32_t)diff;
+        }
+    }
+    char *slot_at = buf + INDEX_HEADER_SIZE + INDEX_SLOT_SIZE * (key_hash % slots);
+    int32_t prev = get32(slot_at);
+    if (prev <= 0 || prev > st->count) {
+        prev = 0;
+        st->slot_count++;
+    }
+    char *entry = buf + entries_at + INDEX_ENTRY_SIZE * st->count;
+    put32(entry, (uint32_t)key_hash);
+    put64(entry + 4, (uint64_t)phy);
+    put32(entry + 12, (uint32_t)*time_diff);
+    put32(entry + 16, (uint32_t)prev);
+    put32(slot_at, (uint32_t)st->count);
+    if (st->count <= 1) {
+        st->begin_phy = phy;
+        st->begin_ts = ts;
+    }
+    st->count++;
+    st->end_phy = phy;
+    st->end_ts = ts;
+}
+
 /* index_put(mapping, entries_at, hash_slot_num, index_num, state, records, start)
  *     -> (next, added, status)
  *
@@ -902,15 +970,10 @@ speedups_index_put(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "index_put: state must be a list of 6, records a list");
         return NULL;
     }
-    long long st[6];
-    for (int k = 0; k < 6; k++) {
-        st[k] = PyLong_AsLongLong(PyList_GET_ITEM(state, k));
-        if (st[k] == -1 && PyErr_Occurred()) return NULL;
-    }
-    long long count = st[0], slot_count = st[1], begin_ts = st[2], begin_phy = st[3],
-              end_ts = st[4], end_phy = st[5];
+    IndexState st;
+    if (index_state_read(state, &st) < 0) return NULL;
     if (slots < 1 || index_num < 0 || entries_at != INDEX_HEADER_SIZE + INDEX_SLOT_SIZE * slots ||
-        count < 0 || start < 0) {
+        st.count < 0 || start < 0) {
         PyErr_SetString(PyExc_ValueError, "index_put: inconsistent layout");
         return NULL;
     }
@@ -950,53 +1013,159 @@ speedups_index_put(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             status = 2;
             break;
         }
-        long long first = count;
+        long long first = st.count;
         int32_t time_diff = 0;
         for (added = 0; added < nh; added++) {
-            if (count >= index_num) {
+            if (st.count >= index_num) {
                 status = 1;
                 goto done;
             }
             long long key_hash = PyLong_AsLongLong(PyList_GET_ITEM(hashes, added));
-            if (count == first || count <= 2) {
-                if (begin_ts <= 0 || ts <= begin_ts) {
-                    time_diff = 0;
-                } else {
-                    uint64_t diff = ((uint64_t)ts - (uint64_t)begin_ts) / 1000;
-                    time_diff = diff > INT32_MAX ? INT32_MAX : (int32_t)diff;
-                }
-            }
-            char *slot_at = buf + INDEX_HEADER_SIZE + INDEX_SLOT_SIZE * (key_hash % slots);
-            int32_t prev = get32(slot_at);
-            if (prev <= 0 || prev > count) {
-                prev = 0;
-                slot_count++;
-            }
-            char *entry = buf + entries_at + INDEX_ENTRY_SIZE * count;
-            put32(entry, (uint32_t)key_hash);
-            put64(entry + 4, (uint64_t)phy);
-            put32(entry + 12, (uint32_t)time_diff);
-            put32(entry + 16, (uint32_t)prev);
-            put32(slot_at, (uint32_t)count);
-            if (count <= 1) {
-                begin_phy = phy;
-                begin_ts = ts;
-            }
-            count++;
-            end_phy = phy;
-            end_ts = ts;
+            index_add(buf, entries_at, slots, &st, key_hash, phy, ts, first, &time_diff);
         }
         added = 0;
     }
 done:
     PyBuffer_Release(&view);
-    long long values[6] = {count, slot_count, begin_ts, begin_phy, end_ts, end_phy};
-    for (int k = 0; k < 6; k++) {
-        PyObject *v = PyLong_FromLongLong(values[k]);
-        if (v == NULL) return NULL;
-        PyList_SetItem(state, k, v); /* steals v */
-    }
+    if (index_state_write(state, &st) < 0) return NULL;
     return Py_BuildValue("(nni)", i, added, status);
+}
+
+
+/* Java String.hashCode of text[start:end], continued from h (UTF-16 code units); -1 on a
+ * lone surrogate, which Python's UTF-16 encoder refuses. */
+static inline int
+hash_more(uint32_t *h, int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
+{
+    uint32_t value = *h;
+    for (Py_ssize_t i = start; i < end; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= 0xD800 && c <= 0xDFFF) return -1;
+        if (c > 0xFFFF) {
+            c -= 0x10000;
+            value = 31u * value + (0xD800 + (c >> 10));
+            value = 31u * value + (0xDC00 + (c & 0x3FF));
+        } else {
+            value = 31u * value + c;
+        }
+    }
+    *h = value;
+    return 0;
+}
+
+/* index_key_hash of a finished hash: |hashCode|, 0 for Integer.MIN_VALUE. */
+static inline long long
+index_hash(uint32_t h)
+{
+    return h < 0x80000000u ? (long long)h : (h == 0x80000000u ? 0 : 0x100000000LL - h);
+}
+
+#define MAX_RECORD_KEYS 64
+
+/* index_build(mapping, entries_at, hash_slot_num, index_num, state, records, start)
+ *     -> (next, entries_added)
+ *
+ * IndexService.build_indexes' loop for records[start:], each an IndexRecord (topic,
+ * keys, unique_key, phy_offset, store_timestamp), into the newest index file, for its
+ * common case: a record past the file's endPhyOffset (state[5]; nothing to compare with
+ * what an earlier run indexed) whose keys hash here (index_key_hashes: topic#unique_key,
+ * then topic#k for each non-empty k of keys split at spaces) and whose entries all fit
+ * in the file. Stops at (returns the index of) the first other record, writing nothing
+ * of it: the Python loop handles it (and raises what is due). state is updated as
+ * index_put does; the caller writes the header. */
+static PyObject *
+speedups_index_build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "index_build(mapping, entries_at, hash_slot_num, "
+                                         "index_num, state, records, start)");
+        return NULL;
+    }
+    Py_ssize_t entries_at = PyLong_AsSsize_t(args[1]);
+    long long slots = PyLong_AsLongLong(args[2]);
+    long long index_num = PyLong_AsLongLong(args[3]);
+    Py_ssize_t start = PyLong_AsSsize_t(args[6]);
+    if (PyErr_Occurred()) return NULL;
+    PyObject *state = args[4], *records = args[5];
+    if (!PyList_Check(state) || PyList_GET_SIZE(state) != 6 || !PyList_Check(records)) {
+        PyErr_SetString(PyExc_TypeError, "index_build: state must be a list of 6, records a list");
+        return NULL;
+    }
+    IndexState st;
+    if (index_state_read(state, &st) < 0) return NULL;
+    if (slots < 1 || index_num < 0 || entries_at != INDEX_HEADER_SIZE + INDEX_SLOT_SIZE * slots ||
+        st.count < 0 || start < 0) {
+        PyErr_SetString(PyExc_ValueError, "index_build: inconsistent layout");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0) return NULL;
+    if (entries_at + INDEX_ENTRY_SIZE * index_num > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "index_build: mapping smaller than the layout");
+        return NULL;
+    }
+    char *buf = view.buf;
+    long long hashes[MAX_RECORD_KEYS];
+    PyObject *cached_topic = NULL; /* borrowed: the topic whose "topic#" hash is known */
+    uint32_t topic_hash = 0;
+    Py_ssize_t n = PyList_GET_SIZE(records), i = start, added = 0;
+    for (; i < n; i++) {
+        PyObject *record = PyList_GET_ITEM(records, i);
+        if (!PyTuple_CheckExact(record) || PyTuple_GET_SIZE(record) != 5) break;
+        PyObject *topic = PyTuple_GET_ITEM(record, 0), *keys = PyTuple_GET_ITEM(record, 1);
+        PyObject *uniq = PyTuple_GET_ITEM(record, 2);
+        long long phy, ts;
+        if (!PyUnicode_CheckExact(topic) || (keys != Py_None && !PyUnicode_CheckExact(keys)) ||
+            (uniq != Py_None && !PyUnicode_CheckExact(uniq)) ||
+            as_int64(PyTuple_GET_ITEM(record, 3), &phy) < 0 ||
+            as_int64(PyTuple_GET_ITEM(record, 4), &ts) < 0 || phy <= st.end_phy) {
+            break;
+        }
+        if (topic != cached_topic) {
+            uint32_t h = 0;
+            if (hash_more(&h, PyUnicode_KIND(topic), PyUnicode_DATA(topic), 0,
+                          PyUnicode_GET_LENGTH(topic)) < 0) {
+                break;
+            }
+            cached_topic = topic;
+            topic_hash = 31u * h + '#';
+        }
+        int nh = 0, bad = 0;
+        if (uniq != Py_None) {
+            uint32_t h = topic_hash;
+            bad = hash_more(&h, PyUnicode_KIND(uniq), PyUnicode_DATA(uniq), 0,
+                            PyUnicode_GET_LENGTH(uniq)) < 0;
+            hashes[nh++] = index_hash(h);
+        }
+        if (!bad && keys != Py_None) {
+            int kind = PyUnicode_KIND(keys);
+            const void *data = PyUnicode_DATA(keys);
+            Py_ssize_t length = PyUnicode_GET_LENGTH(keys), from = 0;
+            for (Py_ssize_t at = 0; at <= length && !bad; at++) {
+                if (at < length && PyUnicode_READ(kind, data, at) != ' ') continue;
+                if (at > from) { /* a non-empty key */
+                    uint32_t h = topic_hash;
+                    if (nh == MAX_RECORD_KEYS || hash_more(&h, kind, data, from, at) < 0) {
+                        bad = 1;
+                        break;
+                    }
+                    hashes[nh++] = index_hash(h);
+                }
+                from = at + 1;
+            }
+        }
+        if (bad || st.count + nh > index_num) break;
+        long long first = st.count;
+        int32_t time_diff = 0;
+        for (int k = 0; k < nh; k++) {
+            index_add(buf, entries_at, slots, &st, hashes[k], phy, ts, first, &time_diff);
+        }
+        added += nh;
+    }
+    PyBuffer_Release(&view);
+    if (index_state_write(state, &st) < 0) return NULL;
+    return Py_BuildValue("(nn)", i, added);
 }
 
 
@@ -1308,6 +1477,8 @@ static PyMethodDef speedups_methods[] = {
      "Consume-queue units, arrivals and index records of appended messages."},
     {"index_put", (PyCFunction)(void (*)(void))speedups_index_put, METH_FASTCALL,
      "Index entries of consecutive records into one index file."},
+    {"index_build", (PyCFunction)(void (*)(void))speedups_index_build, METH_FASTCALL,
+     "Index entries of IndexService records (keys hashed here) into one index file."},
     {"check_records", (PyCFunction)(void (*)(void))speedups_check_records, METH_FASTCALL,
      "Step over the valid records of a segment (recovery's scan)."},
     {"init", (PyCFunction)(void (*)(void))speedups_init, METH_FASTCALL,

@@ -28,6 +28,16 @@ def index_put(
     start: int,
     /,
 ) -> tuple[int, int, int]: ...
+def index_build(
+    mapping: Any,
+    entries_at: int,
+    hash_slot_num: int,
+    index_num: int,
+    state: list[int],
+    records: list[tuple[str, str | None, str | None, int, int]],
+    start: int,
+    /,
+) -> tuple[int, int]: ...
 def check_records(
     buffer: Any, position: int, file_size: int, check_crc: bool, /
 ) -> tuple[int, int, int]: ...

@@ -584,6 +584,40 @@ class IndexFile:
                 self._index_count = count
                 self._write_header(mapping)
 
+    def index_records_c(self, records: list[tuple[str, str | None, str | None, int, int]]) -> int:
+        """:meth:`IndexService.build_indexes`' loop in C for the leading records that
+        need nothing but new entries in this file: past its ``end_phy_offset``, keys the
+        C hash takes, and room for all their entries. Returns how many records it took
+        (0 without the C speedups); the caller's Python loop handles the rest."""
+        if _speedups is None:
+            return 0
+        mapping = self._mapping()
+        state = [
+            self._index_count,
+            self._hash_slot_count,
+            self._begin_timestamp,
+            self._begin_phy_offset,
+            self._end_timestamp,
+            self._end_phy_offset,
+        ]
+        try:
+            done, _ = _speedups.index_build(
+                mapping, self._entries_at, self.hash_slot_num, self.index_num, state, records, 0
+            )
+        finally:
+            (
+                count,
+                self._hash_slot_count,
+                self._begin_timestamp,
+                self._begin_phy_offset,
+                self._end_timestamp,
+                self._end_phy_offset,
+            ) = state
+            if count != self._index_count:
+                self._index_count = count
+                self._write_header(mapping)
+        return done  # type: ignore[no-any-return]
+
     def select_phy_offsets(self, key: str, max_num: int, begin_ms: int, end_ms: int) -> list[int]:
         """Commit-log offsets indexed under ``key``, newest first, at most ``max_num``.
 
