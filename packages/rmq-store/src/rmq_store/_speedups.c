@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SPEEDUPS_ABI 5
+#define SPEEDUPS_ABI 6
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -27,13 +27,10 @@
 #define MIN_RECORD 91
 
 static PyObject *s_topic, *s_queue_id, *s_sys_flag, *s_properties, *s_files, *s_file_size,
-    *s_map, *s_wrote_position, *s_file_from_offset, *s_max_physic_offset, *s_tags,
-    *s_keys, *s_uniq_key, *s_config, *s_queue_offsets, *s_queues, *s_msg_id_prefixes,
-    *s_commit_log, *s_put_lock, *s_arrival_listeners, *s_max_message_size, *s_acquire,
-    *s_release, *s_closed, *s_writes_refused, *s_segments, *s_max_record_size,
-    *s_index_enabled, *s_index_pending, *s_clock_ms, *s_put_messages, *s_put_bytes,
-    *s_last_dispatch_timestamp, *s_last_append, *s_dispatched_to, *s_write_index,
-    *s_raise_errors_kw, *s_host, *s_port;
+    *s_map, *s_wrote_position, *s_file_from_offset, *s_max_physic_offset, *s_tags, *s_keys,
+    *s_uniq_key, *s_append_state, *s_closed, *s_writes_refused, *s_segments, *s_index_pending,
+    *s_clock_ms, *s_put_messages, *s_put_bytes, *s_last_dispatch_timestamp, *s_last_append,
+    *s_dispatched_to, *s_write_index, *s_raise_errors_kw, *s_host, *s_port;
 
 static inline void put32(char *p, uint32_t v)
 {
@@ -144,6 +141,33 @@ field(PyObject *message, Py_ssize_t offset, PyObject *name)
     return PyObject_GetAttr(message, name);
 }
 
+/* MappedFile's slots, read and written directly once init_append registered the type
+ * (getattr/setattr through the member descriptors cost ~150 instructions each). */
+static PyTypeObject *mapped_file_type = NULL;
+static Py_ssize_t mf_map_at, mf_wrote_at, mf_size_at, mf_from_at;
+
+/* An attribute of a MappedFile (a new reference; NULL with an exception). */
+static PyObject *
+mf_get(PyObject *file, Py_ssize_t offset, PyObject *name)
+{
+    if (mapped_file_type != NULL && Py_IS_TYPE(file, mapped_file_type)) {
+        PyObject *value = *(PyObject **)((char *)file + offset);
+        if (value != NULL) return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(file, name);
+}
+
+/* Set an attribute of a MappedFile (0, or -1 with an exception). */
+static int
+mf_set(PyObject *file, Py_ssize_t offset, PyObject *name, PyObject *value)
+{
+    if (mapped_file_type != NULL && Py_IS_TYPE(file, mapped_file_type)) {
+        Py_XSETREF(*(PyObject **)((char *)file + offset), Py_NewRef(value));
+        return 0;
+    }
+    return PyObject_SetAttr(file, name, value);
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 /* The consume-queue file a run of units goes to, loaded from the queue's objects. */
@@ -170,14 +194,14 @@ run_load(QueueRun *run, PyObject *queue)
     Py_INCREF(last);
     Py_DECREF(files);
     PyObject *buffer = NULL, *position = NULL, *from = NULL, *size = NULL;
-    buffer = PyObject_GetAttr(last, s_map); /* the mapping; None once closed */
+    buffer = mf_get(last, mf_map_at, s_map); /* the mapping; None once closed */
     if (buffer == Py_None) {
         Py_DECREF(buffer);
         Py_DECREF(last);
         return 1; /* closed: Python raises */
     }
-    position = buffer ? PyObject_GetAttr(last, s_wrote_position) : NULL;
-    from = position ? PyObject_GetAttr(last, s_file_from_offset) : NULL;
+    position = buffer ? mf_get(last, mf_wrote_at, s_wrote_position) : NULL;
+    from = position ? mf_get(last, mf_from_at, s_file_from_offset) : NULL;
     size = from ? PyObject_GetAttr(queue, s_file_size) : NULL;
     int status = -1;
     if (size != NULL) {
@@ -209,7 +233,7 @@ run_store(QueueRun *run)
     if (!run->loaded) return 0;
     int status = 0;
     PyObject *position = PyLong_FromSsize_t(run->position);
-    if (position == NULL || PyObject_SetAttr(run->last, s_wrote_position, position) < 0) {
+    if (position == NULL || mf_set(run->last, mf_wrote_at, s_wrote_position, position) < 0) {
         status = -1;
     }
     Py_XDECREF(position);
@@ -400,15 +424,24 @@ static const char *const result_fields[5] = {"phy_offset", "wrote_bytes", "queue
 static PyObject *last_host = NULL, *last_prefix = NULL;
 
 /* init_append(store_type, put_result_type, wall_clock, encode_message, schedule_topic,
- *             index_batch) */
+ *             index_batch, mapped_file_type) */
 static PyObject *
 speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6 || !PyType_Check(args[0]) || !PyType_Check(args[1]) ||
+    if (nargs != 7 || !PyType_Check(args[0]) || !PyType_Check(args[1]) ||
         !PyCallable_Check(args[2]) || !PyCallable_Check(args[3]) ||
-        !PyUnicode_CheckExact(args[4]) || !PyLong_Check(args[5])) {
+        !PyUnicode_CheckExact(args[4]) || !PyLong_Check(args[5]) || !PyType_Check(args[6])) {
         PyErr_SetString(PyExc_TypeError, "init_append(store_type, put_result_type, wall_clock, "
-                                         "encode_message, schedule_topic, index_batch)");
+                                         "encode_message, schedule_topic, index_batch, "
+                                         "mapped_file_type)");
+        return NULL;
+    }
+    PyObject *files = ((PyTypeObject *)args[6])->tp_dict;
+    Py_ssize_t mf[4];
+    if (member_offset(PyDict_GetItemString(files, "_map"), "_map", &mf[0]) < 0 ||
+        member_offset(PyDict_GetItemString(files, "wrote_position"), "wrote_position", &mf[1]) < 0 ||
+        member_offset(PyDict_GetItemString(files, "file_size"), "file_size", &mf[2]) < 0 ||
+        member_offset(PyDict_GetItemString(files, "file_from_offset"), "file_from_offset", &mf[3]) < 0) {
         return NULL;
     }
     Py_ssize_t batch = PyLong_AsSsize_t(args[5]);
@@ -422,6 +455,8 @@ speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
     }
     memcpy(result_at, at, sizeof at);
+    mf_map_at = mf[0], mf_wrote_at = mf[1], mf_size_at = mf[2], mf_from_at = mf[3];
+    Py_XSETREF(mapped_file_type, (PyTypeObject *)Py_NewRef(args[6]));
     index_batch = batch;
     Py_XSETREF(s_schedule_topic, Py_NewRef(args[4]));
     Py_XSETREF(store_type, (PyTypeObject *)Py_NewRef(args[0]));
@@ -451,13 +486,15 @@ store_set_int(PyObject *dict, PyObject *name, long long value)
 }
 
 static int
-release_lock(PyObject *lock)
+release_lock(PyObject *release)
 {
-    PyObject *done = PyObject_CallMethodNoArgs(lock, s_release);
+    PyObject *done = PyObject_CallNoArgs(release);
     if (done == NULL) return -1;
     Py_DECREF(done);
     return 0;
 }
+
+static int int_value(PyObject *value, long long *out);
 
 /* The offset msgId of host without its 16 offset digits, from MessageStore._msg_id_prefix's
  * cache (a new reference); NULL, no exception, when it is not cached yet. */
@@ -481,10 +518,16 @@ msg_id_prefix(PyObject *prefixes, PyObject *host)
     return Py_NewRef(prefix);
 }
 
+/* A MappedFile's int slot: 0; 1 when not an int64; -1 with an exception. */
 static int
-int_attr(PyObject *obj, PyObject *name, long long *out) /* 0; 1 not an int64; -1 error */
+int_slot(PyObject *file, Py_ssize_t offset, PyObject *name, long long *out)
 {
-    PyObject *value = PyObject_GetAttr(obj, name);
+    return int_value(mf_get(file, offset, name), out);
+}
+
+static int
+int_value(PyObject *value, long long *out) /* steals value */
+{
     if (value == NULL) return -1;
     int bad = as_int64(value, out);
     Py_DECREF(value);
@@ -522,7 +565,7 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (dict == NULL) return NULL;
 
     PyObject *result = NULL, *key = NULL, *topic = NULL, *qid = NULL, *encoded = NULL;
-    PyObject *prefix = NULL, *lock = NULL, *pending = NULL, *listeners = NULL, *last = NULL;
+    PyObject *prefix = NULL, *state = NULL, *pending = NULL, *last = NULL;
     PyObject *segment_map = NULL, *ids = NULL, *arrivals = NULL, *now_obj = NULL;
     PyObject **props = PyMem_Calloc((size_t)count, sizeof(PyObject *));
     int32_t *codes = PyMem_Calloc((size_t)count, sizeof(int32_t));
@@ -536,20 +579,23 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     PyObject **items = PySequence_Fast_ITEMS(messages);
-    PyObject *config = store_get(dict, s_config);
-    PyObject *offsets = store_get(dict, s_queue_offsets);
-    PyObject *queues = store_get(dict, s_queues);
-    PyObject *prefixes = store_get(dict, s_msg_id_prefixes);
-    PyObject *commit_log = store_get(dict, s_commit_log);
-    lock = Py_XNewRef(store_get(dict, s_put_lock));
-    listeners = Py_XNewRef(store_get(dict, s_arrival_listeners));
-    if (config == NULL || offsets == NULL || !PyDict_CheckExact(offsets) || queues == NULL ||
-        !PyDict_CheckExact(queues) || prefixes == NULL || !PyDict_CheckExact(prefixes) ||
-        commit_log == NULL || lock == NULL || listeners == NULL || !PyList_CheckExact(listeners)) {
+    /* MessageStore._append_state: what never changes while the store is open */
+    state = Py_XNewRef(store_get(dict, s_append_state));
+    if (state == NULL || !PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 10) {
         goto not_taken;
     }
-    long long max_body;
-    if (int_attr(config, s_max_message_size, &max_body) != 0) goto not_taken;
+    PyObject *acquire = PyTuple_GET_ITEM(state, 0), *release = PyTuple_GET_ITEM(state, 1);
+    PyObject *offsets = PyTuple_GET_ITEM(state, 2), *queues = PyTuple_GET_ITEM(state, 3);
+    PyObject *prefixes = PyTuple_GET_ITEM(state, 4), *commit_log = PyTuple_GET_ITEM(state, 6);
+    PyObject *index_enabled = PyTuple_GET_ITEM(state, 9);
+    PyObject *listeners = PyTuple_GET_ITEM(state, 5);
+    long long max_body, max_record;
+    if (!PyDict_CheckExact(offsets) || !PyDict_CheckExact(queues) ||
+        !PyDict_CheckExact(prefixes) || !PyList_CheckExact(listeners) ||
+        as_int64(PyTuple_GET_ITEM(state, 7), &max_body) < 0 ||
+        as_int64(PyTuple_GET_ITEM(state, 8), &max_record) < 0) {
+        goto not_taken;
+    }
 
     /* 1. Every message: one queue, a plain message, its tags code; then the records. */
     topic = field(items[0], topic_at, s_topic);
@@ -604,7 +650,7 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 
     /* 2. Under the put lock: the store's state, checked before anything is written. */
-    PyObject *got = PyObject_CallMethodOneArg(lock, s_acquire, Py_False);
+    PyObject *got = PyObject_CallOneArg(acquire, Py_False);
     if (got == NULL) goto not_taken;
     locked = got == Py_True;
     Py_DECREF(got);
@@ -617,11 +663,11 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         last = Py_NewRef(PyList_GET_ITEM(segments, PyList_GET_SIZE(segments) - 1));
     }
     Py_DECREF(segments);
-    long long max_record, position, file_size, base;
-    if (last == NULL || int_attr(commit_log, s_max_record_size, &max_record) != 0 ||
-        int_attr(last, s_wrote_position, &position) != 0 ||
-        int_attr(last, s_file_size, &file_size) != 0 ||
-        int_attr(last, s_file_from_offset, &base) != 0) {
+    long long position, file_size, base;
+    if (last == NULL || !Py_IS_TYPE(last, mapped_file_type) ||
+        int_slot(last, mf_wrote_at, s_wrote_position, &position) != 0 ||
+        int_slot(last, mf_size_at, s_file_size, &file_size) != 0 ||
+        int_slot(last, mf_from_at, s_file_from_offset, &base) != 0) {
         goto not_taken;
     }
     if (position < 0 || total > file_size - position - 8) goto not_taken;
@@ -642,14 +688,12 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         run.position + count * UNIT_SIZE > run.file_size) {
         goto not_taken;
     }
-    segment_map = PyObject_GetAttr(last, s_map);
+    segment_map = mf_get(last, mf_map_at, s_map);
     if (segment_map == NULL || segment_map == Py_None ||
         PyObject_GetBuffer(segment_map, &view, PyBUF_WRITABLE) < 0) {
         goto not_taken;
     }
     if (file_size > view.len) goto not_taken;
-    PyObject *index_enabled = store_get(dict, s_index_enabled);
-    if (index_enabled == NULL) goto not_taken;
     if (index_enabled == Py_True) {
         pending = Py_XNewRef(store_get(dict, s_index_pending));
         if (pending == NULL || !PyList_CheckExact(pending)) goto not_taken;
@@ -755,7 +799,7 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (run_store(&run) < 0) goto error;
     PyObject *position_obj = PyLong_FromLongLong(position);
     if (position_obj == NULL) goto error;
-    set_failed = PyObject_SetAttr(last, s_wrote_position, position_obj);
+    set_failed = mf_set(last, mf_wrote_at, s_wrote_position, position_obj);
     Py_DECREF(position_obj);
     if (set_failed < 0) goto error;
     long long put_messages, put_bytes;
@@ -784,7 +828,7 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(written);
     }
     locked = 0;
-    if (release_lock(lock) < 0) goto done;
+    if (release_lock(release) < 0) goto done;
     /* 6. After the lock: the arrival listeners, then the result. */
     for (Py_ssize_t k = 0; with_arrivals && k < PyList_GET_SIZE(listeners); k++) {
         PyObject *listener = PyList_GET_ITEM(listeners, k);
@@ -845,7 +889,7 @@ done:
     if (locked) {
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
-        if (release_lock(lock) < 0) {
+        if (release_lock(PyTuple_GET_ITEM(state, 1)) < 0) {
             Py_CLEAR(result);
             Py_XDECREF(type);
             Py_XDECREF(value);
@@ -862,9 +906,8 @@ done:
     Py_XDECREF(qid);
     Py_XDECREF(encoded);
     Py_XDECREF(prefix);
-    Py_XDECREF(lock);
     Py_XDECREF(pending);
-    Py_XDECREF(listeners);
+    Py_XDECREF(state);
     Py_XDECREF(last);
     Py_XDECREF(segment_map);
     Py_XDECREF(ids);
@@ -1511,21 +1554,10 @@ PyInit__speedups(void)
     INTERN(s_files, "_files");
     INTERN(s_file_size, "file_size");
     INTERN(s_map, "_map");
-    INTERN(s_config, "config");
-    INTERN(s_queue_offsets, "_queue_offsets");
-    INTERN(s_queues, "_queues");
-    INTERN(s_msg_id_prefixes, "_msg_id_prefixes");
-    INTERN(s_commit_log, "commit_log");
-    INTERN(s_put_lock, "_put_lock");
-    INTERN(s_arrival_listeners, "_arrival_listeners");
-    INTERN(s_max_message_size, "max_message_size");
-    INTERN(s_acquire, "acquire");
-    INTERN(s_release, "release");
+    INTERN(s_append_state, "_append_state");
     INTERN(s_closed, "_closed");
     INTERN(s_writes_refused, "_writes_refused");
     INTERN(s_segments, "_segments");
-    INTERN(s_max_record_size, "max_record_size");
-    INTERN(s_index_enabled, "_index_enabled");
     INTERN(s_index_pending, "_index_pending");
     INTERN(s_clock_ms, "_clock_ms");
     INTERN(s_put_messages, "_put_messages");

@@ -57,6 +57,7 @@ def init_append(
     encode_message: Callable[[Any], bytes],
     schedule_topic: str,
     index_batch: int,
+    mapped_file_type: type,
     /,
 ) -> None: ...
 def append(store: Any, messages: Sequence[Any], /) -> Any: ...
