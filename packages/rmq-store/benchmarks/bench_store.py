@@ -17,8 +17,10 @@ the figure it bounds:
 2. single-message append (``put_message``, ASYNC_FLUSH), ``--size-gib / 4``.
 3. SYNC_FLUSH with 64 concurrent writers: 64 asyncio tasks on one event loop
    (``append_messages``, then one flush listener answers every waiter of a group commit
-   with one ``call_soon_threadsafe``, as the broker will; also the naive
-   ``wrap_future(flush_future())`` per message) and 64 threads (``put_message``);
+   with one ``call_soon_threadsafe``: the writers of one group share one future, or each
+   has its own, as rmq-broker's FlushWaiter does; also the naive
+   ``wrap_future(flush_future())`` per message) and 64 threads (``put_message``), on
+   uvloop's event loop when it is installed (as the broker runs);
    fsyncs/s from ``statistics().flush`` beside the disk's own rate (a loop of 4 KiB
    write + ``fdatasync``).
 4. reading queue 0 of the store of 1 from its start with ``get_messages(max_count=32)``.
@@ -39,6 +41,7 @@ import asyncio
 import cProfile
 import functools
 import heapq
+import importlib
 import itertools
 import os
 import platform
@@ -287,14 +290,22 @@ class SyncResult:
 
 
 async def _asyncio_writers(
-    store: MessageStore, pool: Sequence[MessageExt], seconds: float, *, listener: bool
+    store: MessageStore,
+    pool: Sequence[MessageExt],
+    seconds: float,
+    *,
+    listener: bool,
+    group: bool = True,
 ) -> int:
     """64 tasks append one message each and await durability; returns acknowledgements.
 
     With ``listener`` (a broker's way), the writers of one loop iteration ask for one
     flush together (one ``flush_future`` for the highest end offset), and one flush
-    listener hands each group commit to the loop with one ``call_soon_threadsafe``,
-    which answers every waiter the flush covered. Without, each writer awaits
+    listener hands each group commit to the loop with one ``call_soon_threadsafe``.
+    With ``group`` the writers that append before a flush is asked for share one
+    future, resolved when that flush covers them all (one future per group commit);
+    without, each writer has its own future in a heap keyed by its end offset (what
+    rmq-broker's FlushWaiter does). Without ``listener``, each writer awaits
     ``wrap_future(flush_future(end))``: a future and a thread hand-off per message.
     """
     loop = asyncio.get_running_loop()
@@ -302,10 +313,14 @@ async def _asyncio_writers(
     sequence = itertools.count()
     highest = 0  # end offset that the next flush request asks for
     requested = False  # a request is scheduled for this loop iteration
+    current: asyncio.Future[None] | None = None  # the group of the next flush request
 
     def request_flush() -> None:
-        nonlocal requested
+        nonlocal requested, current
         requested = False
+        if group and current is not None:
+            heapq.heappush(waiting, (highest, next(sequence), current))
+            current = None
         store.flush_future(highest)  # wakes the flush thread; the listener answers
 
     def release(flushed: int) -> None:
@@ -319,23 +334,29 @@ async def _asyncio_writers(
 
     acknowledged = 0
     deadline = loop.time() + seconds
+    append = store.append_messages
 
     async def writer(n: int) -> None:
-        nonlocal acknowledged, highest, requested
+        nonlocal acknowledged, highest, requested, current
         i = n
         while loop.time() < deadline:
-            end = store.append_messages((pool[i % len(pool)],)).end_offset
+            end = append((pool[i % len(pool)],)).end_offset
             i += WRITERS
             if not listener:
                 await asyncio.wrap_future(store.flush_future(end))
             elif store.flushed_offset < end:
-                future = loop.create_future()
-                heapq.heappush(waiting, (end, next(sequence), future))
                 highest = max(highest, end)
                 if not requested:
                     requested = True
                     loop.call_soon(request_flush)
-                await future
+                if group:
+                    if current is None:
+                        current = loop.create_future()
+                    await current
+                else:
+                    future = loop.create_future()
+                    heapq.heappush(waiting, (end, next(sequence), future))
+                    await future
             acknowledged += 1
 
     if listener:
@@ -372,6 +393,16 @@ def _thread_writers(store: MessageStore, pool: Sequence[MessageExt], seconds: fl
     return sum(counts)
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop when it is installed (as rmq-broker runs), else asyncio's."""
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        return asyncio.new_event_loop()
+    loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    return loop
+
+
 def sync_flush(
     settings: Settings, directory: Path, pool: Sequence[MessageExt], mode: str
 ) -> SyncResult:
@@ -383,9 +414,14 @@ def sync_flush(
             acknowledged = _thread_writers(store, pool, settings.sync_seconds)
         else:
             coroutine = _asyncio_writers(
-                store, pool, settings.sync_seconds, listener=mode == "listener"
+                store,
+                pool,
+                settings.sync_seconds,
+                listener=mode in ("group", "listener"),
+                group=mode == "group",
             )
-            acknowledged = asyncio.run(coroutine)
+            with asyncio.Runner(loop_factory=new_event_loop) as runner:
+                acknowledged = runner.run(coroutine)
         elapsed = time.perf_counter() - started
         flushes = store.statistics().flush.flushes - flushes
     shutil.rmtree(directory)
@@ -492,8 +528,12 @@ def run(settings: Settings) -> None:
         )
         print(f"3. SYNC_FLUSH, {WRITERS} writers; raw fsync rate of the same disk (4 KiB write "
               f"+ fdatasync): {fsyncs[-1]:,.0f}/s [{fsyncs[0]:,.0f}]")  # fmt: skip
+        probe = new_event_loop()
+        print(f"   event loop: {type(probe).__module__.split('.')[0]}")
+        probe.close()
         for mode, label in (
-            ("listener", "asyncio tasks, flush listener"),
+            ("group", "asyncio tasks, a future per group"),
+            ("listener", "asyncio tasks, a future per writer"),
             ("wrap_future", "asyncio tasks, wrap_future per message"),
             ("threads", "threads, put_message"),
         ):

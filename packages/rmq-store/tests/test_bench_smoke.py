@@ -20,7 +20,8 @@ def test_bench_store_quick_run_prints_every_figure(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     for start in ("1. batch append", "   raw sequential write", "2. single-message append",
-                  "3. SYNC_FLUSH", "   asyncio tasks, flush listener", "   threads, put_message",
+                  "3. SYNC_FLUSH", "   event loop:", "   asyncio tasks, a future per group",
+                  "   asyncio tasks, a future per writer", "   threads, put_message",
                   "4. get_messages", "5. abnormal recovery"):  # fmt: skip
         assert any(line.startswith(start) for line in lines), (start, run.stdout)
     assert list(tmp_path.iterdir()) == []  # the stores are removed
