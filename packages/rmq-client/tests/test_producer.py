@@ -25,6 +25,7 @@ from rmq_protocol.codec.body import BrokerData, QueueData, TopicRouteData
 from rmq_protocol.codec.codes import RequestCode, ResponseCode
 from rmq_protocol.codec.headers import PullMessageRequestHeader
 from rmq_protocol.codec.message import SysFlag, decode_messages
+from rmq_protocol.errors import LocalProtocolError
 
 Unique = Callable[[str], str]
 
@@ -201,3 +202,32 @@ async def test_send_errors_are_typed(namesrv_addr: str, unique: Unique) -> None:
             await producer.send(Message(unique("T"), b""))
         with pytest.raises(ValueError, match="set by the client"):
             await producer.send(Message(unique("T"), b"x", properties={"TAGS": "no"}))
+
+
+async def test_properties_strings_of_plain_messages(namesrv_addr: str, unique: Unique) -> None:
+    """Messages without user properties or keys take the cached properties string; what
+    the broker stored is the full properties map, with a fresh UNIQ_KEY each time."""
+    topic = unique("T")
+    sent = [
+        Message(topic, b"0"),
+        Message(topic, b"1", tags="TagA"),
+        Message(topic, b"2", tags="TagA"),  # the cached string again
+        Message(topic, b"3", tags="TagB", wait_store_msg_ok=False, flag=7),
+        Message(topic, b"4", tags=""),
+        Message(topic, b"5", keys="k1", properties={"color": "red"}),  # the plain way
+    ]
+    async with Producer(unique("PG"), namesrv_addr=namesrv_addr) as producer:
+        queue = (await producer.publish_queues(topic))[0]
+        results = [await producer.send(m, queue=queue) for m in sent]
+        with pytest.raises(LocalProtocolError):
+            await producer.send(Message(topic, b"bad", tags="A\x01B"), queue=queue)
+        with pytest.raises(LocalProtocolError):  # not cached: refused again
+            await producer.send(Message(topic, b"bad", tags="A\x01B"), queue=queue)
+        stored = await pull(producer.instance, queue, results[0].queue_offset)
+    assert [m.body for m in stored] == [m.body for m in sent]
+    assert len({r.msg_id for r in results}) == len(sent)
+    for msg, result, got in zip(sent, results, stored, strict=True):
+        want = {**msg.wire_properties(), "UNIQ_KEY": result.msg_id}
+        assert {k: v for k, v in got.properties.items() if k != "CLUSTER"} == want  # broker's
+        assert got.flag == msg.flag
+        assert got.msg_id == result.msg_id

@@ -453,11 +453,30 @@ class ClientInstance:
         try:
             return await self._remoting.request(addr, cmd, timeout=timeout)
         except ProtocolError as exc:
-            if self._closed:
-                raise ClientClosedError(
-                    f"client instance {self.client_id} closed during the call", broker=addr
-                ) from exc
-            raise _translate(addr, cmd.code, exc, timeout) from exc
+            raise self.invoke_error(addr, cmd.code, exc, timeout) from exc
+
+    @property
+    def dialect(self) -> tuple[LanguageCode, int]:
+        """The (language, version) this client's requests carry."""
+        return self._language, self._version
+
+    @property
+    def raw_request(self) -> Callable[..., Awaitable[RemotingCommand]]:
+        """``RemotingClient.request(addr, cmd, timeout=...)``: what :meth:`invoke` awaits.
+
+        The producer's send path awaits it directly (one coroutine fewer per send) and
+        turns its :class:`~rmq_protocol.errors.ProtocolError` into a client error with
+        :meth:`invoke_error`, as :meth:`invoke` does.
+        """
+        return self._remoting.request
+
+    def invoke_error(self, addr: str, code: int, exc: ProtocolError, timeout: float) -> ClientError:
+        """The client error :meth:`invoke` raises for ``exc`` (from :attr:`raw_request`)."""
+        if self._closed:
+            return ClientClosedError(
+                f"client instance {self.client_id} closed during the call", broker=addr
+            )
+        return _translate(addr, code, exc, timeout)
 
     async def invoke_oneway(self, addr: str, cmd: RemotingCommand, *, timeout: float) -> None:
         """Send ``cmd`` oneway to ``addr`` (returns once written).

@@ -27,9 +27,9 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from types import TracebackType
-from typing import Final, Self, final
+from typing import Any, Final, Self, final
 
 from rmq_client._fault import FaultStrategy
 from rmq_client._instance import DEFAULT_TOPIC, ClientConfig, ClientInstance, check_group
@@ -62,7 +62,7 @@ from rmq_client.message import (
 from rmq_client.trace._dispatcher import TraceDispatcher
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.body import MessageQueue, QueueData, TopicRouteData
-from rmq_protocol.codec.codes import RequestCode, ResponseCode
+from rmq_protocol.codec.codes import RequestCode, ResponseCode, SerializeType
 from rmq_protocol.codec.command import RemotingCommand
 from rmq_protocol.codec.headers import (
     CheckTransactionStateRequestHeader,
@@ -77,7 +77,7 @@ from rmq_protocol.codec.message import (
 )
 from rmq_protocol.codec.msgid import UniqueIdGenerator, decode_offset_msg_id
 from rmq_protocol.codec.properties import encode_properties
-from rmq_protocol.errors import LocalProtocolError
+from rmq_protocol.errors import LocalProtocolError, ProtocolError
 
 __all__ = ["Producer", "SendCallback"]
 
@@ -97,6 +97,10 @@ _SEND_V2: Final = int(RequestCode.SEND_MESSAGE_V2)
 _SEND_BATCH: Final = int(RequestCode.SEND_BATCH_MESSAGE)
 _RETRY_PREFIX: Final = "%RETRY%"
 _PREPARED: Final = int(SysFlag.TRANSACTION_PREPARED_TYPE)
+_make_command: Final = RemotingCommand._make  # a header-less request from a field tuple
+_JSON: Final = SerializeType.JSON
+_UNIQ_KEY_NAME: Final = f"{props.UNIQ_KEY}\x01"
+_NO_PROPERTIES: Final[dict[str, str]] = {}  # never written to
 
 _ids: UniqueIdGenerator | None = None
 
@@ -196,6 +200,10 @@ class Producer:
         self._instance: ClientInstance | None = None
         self._closed = False
         self._ids: UniqueIdGenerator | None = None
+        # id(queue) -> (queue, its SEND_MESSAGE_V2 header template, retry topic?)
+        self._templates: dict[int, tuple[MessageQueue, dict[str, str], bool]] = {}
+        # (tags, delay level, wait) -> properties string without UNIQ_KEY (see _send)
+        self._prefixes: dict[tuple[str | None, int, bool], str] = {}
         self._trace = (  # message trace (rmq_client.trace): a Pub record per answered send
             TraceDispatcher(config, group=group, kind="PRODUCE", trace_topic=trace_topic)
             if enable_trace
@@ -339,7 +347,7 @@ class Producer:
                 limit=self.max_message_size,
             )
 
-    async def send(
+    def send(
         self,
         message: Message,
         *,
@@ -347,8 +355,11 @@ class Producer:
         selector: MessageQueueSelector | None = None,
         arg: object = None,
         timeout: float | None = None,
-    ) -> SendResult:
-        """Send one message and wait for the broker's answer.
+    ) -> Coroutine[Any, Any, SendResult]:
+        """Send one message and wait for the broker's answer: ``await producer.send(m)``.
+
+        Returns the coroutine of the send (a plain method returning it saves a coroutine
+        per send; nothing happens until it is awaited or made a task).
 
         Args:
             message: what to send.
@@ -364,9 +375,7 @@ class Producer:
             MessageTooLargeError, ValueError: the message cannot be sent.
             NoRouteError: no queue to send to.
         """
-        return await self._send(
-            message, queue, selector, arg, timeout, self.retry_times, oneway=False
-        )
+        return self._send(message, queue, selector, arg, timeout, self.retry_times, oneway=False)
 
     async def send_oneway(
         self,
@@ -448,14 +457,34 @@ class Producer:
         if timeout is None:
             timeout = self.send_timeout
         deadline = time.monotonic() + timeout
-        properties = message.wire_properties()
-        if extra_properties:
-            properties.update(extra_properties)
-        uniq = properties[props.UNIQ_KEY] = ids.next_id(_now_ms())
+        # The properties string is the message's properties, then UNIQ_KEY (always
+        # last; its value is hex): the part before UNIQ_KEY of a message without user
+        # properties, keys or sharding key is cached per (tags, delay level, wait).
+        properties: dict[str, str]
+        if (
+            message.properties
+            or message.keys is not None
+            or message.sharding_key is not None
+            or extra_properties
+        ):
+            properties = message.wire_properties()
+            if extra_properties:
+                properties.update(extra_properties)
+            prefix = encode_properties(properties)
+        else:
+            properties = _NO_PROPERTIES
+            key = (message.tags, message.delay_level, message.wait_store_msg_ok)
+            prefix_or_none = self._prefixes.get(key)
+            if prefix_or_none is None:
+                prefix_or_none = self._prefix(message, key)
+            prefix = prefix_or_none
+        now_ms = time.time_ns() // 1_000_000
+        uniq = ids.next_id(now_ms)
+        encoded_properties = f"{prefix}{_UNIQ_KEY_NAME}{uniq}\x02"
+        language, version = instance.dialect
         if size >= self.compress_over:
             body, flags = compress_body(body, self.compression, self.compress_level)
             sys_flag |= flags
-        encoded_properties = encode_properties(properties)
         fixed = queue is not None or selector is not None
         queues: list[MessageQueue] = []
         if queue is None:
@@ -468,6 +497,7 @@ class Producer:
         last_broker: str | None = None
         attempts = 1 if fixed or oneway else 1 + retries
         error: BaseException | None = None
+        request = instance.raw_request
         for attempt in range(attempts):
             mq = queue if queue is not None else fault.select(queues, last_broker)
             started = time.monotonic()
@@ -480,9 +510,24 @@ class Producer:
                 addr = instance.broker_addr(broker_name)
                 if addr is None:
                     addr = await instance.find_broker_addr(broker_name)
-                cmd = self._send_command(
-                    mq, message, body, properties, encoded_properties, sys_flag
-                )
+                # SEND_MESSAGE_V2's one-letter header (spec §2.2): the fields fixed per
+                # queue come from a cached dict, the rest are set here (the typed header
+                # costs several µs per message).
+                template = self._templates.get(id(mq))
+                if template is None or template[0] is not mq:
+                    template = self._template(mq)
+                ext = template[1].copy()
+                ext["g"] = str(now_ms if attempt == 0 else time.time_ns() // 1_000_000)
+                ext["i"] = encoded_properties
+                if sys_flag:
+                    ext["f"] = str(sys_flag)
+                if message.flag:
+                    ext["h"] = str(message.flag)
+                if template[2]:  # a retry topic
+                    ext["j"] = properties.get(props.RECONSUME_TIME, "0")
+                    if (max_times := properties.get(props.MAX_RECONSUME_TIMES)) is not None:
+                        ext["l"] = max_times
+                cmd = _make_command((_SEND_V2, language, version, 0, 0, None, ext, body, _JSON))
                 if oneway:
                     await instance.invoke_oneway(addr, cmd, timeout=remaining)
                     return SendResult(
@@ -493,7 +538,10 @@ class Producer:
                         queue_offset=-1,
                     )
                 began = _now_ms() if self._trace is not None else 0
-                response = await instance.invoke(addr, cmd, timeout=remaining)
+                try:
+                    response = await request(addr, cmd, timeout=remaining)
+                except ProtocolError as exc:
+                    raise instance.invoke_error(addr, _SEND_V2, exc, remaining) from exc
                 result = _send_result(addr, cmd, response, mq, uniq)
                 if self._trace is not None:  # message trace hook (rmq_client.trace)
                     self._trace.on_send(
@@ -538,41 +586,46 @@ class Producer:
             )
         raise error
 
-    def _send_command(
-        self,
-        mq: MessageQueue,
-        message: Message,
-        body: bytes,
-        properties: dict[str, str],
-        encoded_properties: str,
-        sys_flag: int,
-    ) -> RemotingCommand:
-        """The SEND_MESSAGE_V2 request of one attempt."""
-        # SEND_MESSAGE_V2's one-letter header (spec §2.2), built as a dict: this is the
-        # hot path and the typed header costs several µs per message.
+    def _prefix(self, message: Message, key: tuple[str | None, int, bool]) -> str:
+        """The encoded properties (without UNIQ_KEY) of a message without user
+        properties, keys or sharding key, cached by ``key`` (tags, delay level, wait).
+
+        Raises:
+            LocalProtocolError: the tags cannot be encoded (nothing is cached).
+        """
+        prefix = encode_properties(message.wire_properties())
+        prefixes = self._prefixes
+        if len(prefixes) >= 1024:  # many distinct tags: start afresh
+            prefixes.clear()
+        prefixes[key] = prefix
+        return prefix
+
+    def _template(self, mq: MessageQueue) -> tuple[MessageQueue, dict[str, str], bool]:
+        """The SEND_MESSAGE_V2 header fields fixed for ``mq`` (cached by the queue
+        object's id, kept with the queue so that the id stays its own), and whether
+        ``mq`` is a retry topic."""
+        templates = self._templates
+        if len(templates) >= 4096:  # routes were replaced many times: start afresh
+            templates.clear()
         topic = mq.topic
-        ext = {
+        fields = {
             "a": self.group,
             "b": topic,
             "c": self.create_topic_key,
             "d": str(self.default_topic_queue_nums),
             "e": str(mq.queue_id),
-            "f": "0" if sys_flag == 0 else str(sys_flag),
-            "g": str(_now_ms()),
-            "h": "0" if message.flag == 0 else str(message.flag),
-            "i": encoded_properties,
+            "f": "0",
+            "g": "0",
+            "h": "0",
+            "i": "",
             "j": "0",
             "k": "false",
             "m": "false",
             "n": mq.broker_name,
         }
-        if topic.startswith(_RETRY_PREFIX):
-            ext["j"] = properties.get(props.RECONSUME_TIME, "0")
-            if (max_times := properties.get(props.MAX_RECONSUME_TIMES)) is not None:
-                ext["l"] = max_times
-        instance = self._instance
-        assert instance is not None  # noqa: S101 - checked by _send
-        return instance.request(_SEND_V2, ext_fields=ext, body=body)
+        template = (mq, fields, topic.startswith(_RETRY_PREFIX))
+        templates[id(mq)] = template
+        return template
 
     # ------------------------------------------------------------------ batches
 
