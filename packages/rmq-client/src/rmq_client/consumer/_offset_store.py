@@ -96,6 +96,10 @@ class OffsetStore(Protocol):
         """A copy of the in-memory offsets (of ``topic`` only, if given)."""
         ...
 
+    def offset(self, mq: MessageQueue) -> int:
+        """The in-memory offset of ``mq``, -1 when there is none (no copy)."""
+        ...
+
 
 class _Broker(Protocol):
     """The part of ClientInstance the broker store uses."""
@@ -122,6 +126,9 @@ class _MemoryOffsets:
 
     def remove(self, mq: MessageQueue) -> None:
         self._table.pop(mq, None)
+
+    def offset(self, mq: MessageQueue) -> int:
+        return self._table.get(mq, -1)
 
     def offsets(self, topic: str | None = None) -> dict[MessageQueue, int]:
         if topic is None:

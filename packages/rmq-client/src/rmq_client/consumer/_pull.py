@@ -25,7 +25,7 @@ from typing import Final, Protocol, final
 
 from rmq_client.errors import ClientError, error_for_code
 from rmq_protocol.codec.body import MessageQueue, SubscriptionData
-from rmq_protocol.codec.codes import RequestCode, ResponseCode
+from rmq_protocol.codec.codes import LanguageCode, RequestCode, ResponseCode, SerializeType
 from rmq_protocol.codec.command import RemotingCommand
 from rmq_protocol.codec.hashing import java_string_hash
 from rmq_protocol.codec.headers import PullMessageRequestHeader, PullMessageResponseHeader
@@ -54,6 +54,9 @@ FLAG_CLASS_FILTER: Final = 0x8
 
 SUB_ALL: Final = "*"
 MASTER_ID: Final = 0
+_PULL: Final = int(RequestCode.PULL_MESSAGE)
+_JSON: Final = SerializeType.JSON
+_make_command: Final = RemotingCommand._make  # a request from its field tuple
 
 
 def build_sys_flag(
@@ -151,13 +154,8 @@ class _Client(Protocol):
 
     async def find_broker_addr(self, broker_name: str, *, master_only: bool = True) -> str: ...
 
-    def request(
-        self,
-        code: int,
-        header: PullMessageRequestHeader | None = None,
-        *,
-        body: bytes = b"",
-    ) -> RemotingCommand: ...
+    @property
+    def dialect(self) -> tuple[LanguageCode, int]: ...
 
     async def invoke(
         self, addr: str, cmd: RemotingCommand, *, timeout: float
@@ -172,18 +170,78 @@ class Puller:
         self._client = client
         self.group = group
         self._suggested: dict[MessageQueue, int] = {}
+        # id(queue) -> (queue, the other inputs, PULL_MESSAGE extFields template): the
+        # request header of a queue only changes in three numbers from pull to pull.
+        self._templates: dict[int, tuple[MessageQueue, tuple[object, ...], dict[str, str]]] = {}
+
+    def _cached_broker(self, mq: MessageQueue) -> tuple[str, bool] | None:
+        """The address to pull ``mq`` from and whether it is a slave, from cached
+        routes (None: unknown)."""
+        suggested = self._suggested
+        if suggested:
+            broker_id = suggested.get(mq, MASTER_ID)
+            if broker_id != MASTER_ID:
+                addr = self._client.broker_addr(mq.broker_name, broker_id)
+                if addr is not None:
+                    return addr, True
+        addr = self._client.broker_addr(mq.broker_name, MASTER_ID)
+        return None if addr is None else (addr, False)
 
     async def _broker_for(self, mq: MessageQueue) -> tuple[str, bool]:
         """The address to pull ``mq`` from and whether it is a slave."""
-        broker_id = self._suggested.get(mq, MASTER_ID)
-        if broker_id != MASTER_ID:
-            addr = self._client.broker_addr(mq.broker_name, broker_id)
-            if addr is not None:
-                return addr, True
-        addr = self._client.broker_addr(mq.broker_name, MASTER_ID)
-        if addr is not None:
-            return addr, False
+        cached = self._cached_broker(mq)
+        if cached is not None:
+            return cached
         return await self._client.find_broker_addr(mq.broker_name, master_only=False), False
+
+    def _ext_fields(
+        self,
+        mq: MessageQueue,
+        subscription: SubscriptionData,
+        send_sub: bool,
+        offset: int,
+        max_nums: int,
+        sys_flag: int,
+        commit_offset: int,
+        suspend_ms: int,
+        max_bytes: int | None,
+    ) -> dict[str, str]:
+        """The request's extFields: ``PullMessageRequestHeader(...).to_ext_fields()``,
+        from a per-queue copy where only the offsets and the flag change."""
+        inputs = (
+            subscription.sub_string if send_sub else None,
+            subscription.sub_version,
+            subscription.expression_type,
+            max_nums,
+            suspend_ms,
+            max_bytes,
+        )
+        cached = self._templates.get(id(mq))
+        if cached is None or cached[0] is not mq or cached[1] != inputs:
+            header = PullMessageRequestHeader(
+                consumer_group=self.group,
+                topic=mq.topic,
+                queue_id=mq.queue_id,
+                queue_offset=0,
+                max_msg_nums=max_nums,
+                sys_flag=0,
+                commit_offset=0,
+                suspend_timeout_millis=suspend_ms,
+                subscription=inputs[0],
+                sub_version=subscription.sub_version,
+                expression_type=subscription.expression_type,
+                max_msg_bytes=max_bytes,
+                bname=mq.broker_name,
+            )
+            if len(self._templates) >= 4096:  # queues replaced many times: start afresh
+                self._templates.clear()
+            cached = (mq, inputs, header.to_ext_fields())
+            self._templates[id(mq)] = cached
+        ext = cached[2].copy()
+        ext["queueOffset"] = str(offset)
+        ext["sysFlag"] = str(sys_flag)
+        ext["commitOffset"] = str(commit_offset)
+        return ext
 
     async def pull(
         self,
@@ -212,26 +270,23 @@ class Puller:
             BrokerError: the broker answered another code (subclass per code).
             RequestTimeout, NotConnectedError: as ClientInstance.invoke.
         """
-        addr, slave = await self._broker_for(mq)
+        cached = self._cached_broker(mq)
+        addr, slave = await self._broker_for(mq) if cached is None else cached
         if slave:
             sys_flag &= ~FLAG_COMMIT_OFFSET
-        send_sub = bool(sys_flag & FLAG_SUBSCRIPTION)
-        header = PullMessageRequestHeader(
-            consumer_group=self.group,
-            topic=mq.topic,
-            queue_id=mq.queue_id,
-            queue_offset=offset,
-            max_msg_nums=max_nums,
-            sys_flag=sys_flag,
-            commit_offset=commit_offset,
-            suspend_timeout_millis=int(suspend_timeout * 1000),
-            subscription=subscription.sub_string if send_sub else None,
-            sub_version=subscription.sub_version,
-            expression_type=subscription.expression_type,
-            max_msg_bytes=max_bytes,
-            bname=mq.broker_name,
+        ext = self._ext_fields(
+            mq,
+            subscription,
+            bool(sys_flag & FLAG_SUBSCRIPTION),
+            offset,
+            max_nums,
+            sys_flag,
+            commit_offset,
+            int(suspend_timeout * 1000),
+            max_bytes,
         )
-        cmd = self._client.request(RequestCode.PULL_MESSAGE, header)
+        language, version = self._client.dialect
+        cmd = _make_command((_PULL, language, version, 0, 0, None, ext, b"", _JSON))
         response = await self._client.invoke(addr, cmd, timeout=timeout)
         status = _STATUS.get(response.code)
         if status is None:
@@ -244,7 +299,8 @@ class Puller:
             raise ClientError(
                 f"PULL_MESSAGE to {addr}: malformed response header: {exc}", broker=addr
             ) from exc
-        self._suggested[mq] = rh.suggest_which_broker_id
+        if rh.suggest_which_broker_id != MASTER_ID or self._suggested:
+            self._suggested[mq] = rh.suggest_which_broker_id  # (absent means the master)
         messages: list[MessageExt] = []
         found = 0
         if status is PullStatus.FOUND and response.body:

@@ -96,7 +96,7 @@ from rmq_client.consumer._common import started as _started
 from rmq_client.consumer._offset_store import (
     OffsetStore,
 )
-from rmq_client.consumer._process_queue import REBALANCE_LOCK_INTERVAL, ProcessQueue
+from rmq_client.consumer._process_queue import REBALANCE_LOCK_INTERVAL, ProcessQueue, Run
 from rmq_client.consumer._pull import (
     Puller,
     PullStatus,
@@ -182,7 +182,8 @@ class _Queue:
     task: asyncio.Task[None] | None = None
 
 
-_Work: TypeAlias = "tuple[list[MessageExt], _Queue] | None"
+# (messages, their queue, what ProcessQueue.put returned when they are one whole pull)
+_Work: TypeAlias = "tuple[list[MessageExt], _Queue, Run | None] | None"
 
 
 def _reset_retry_topic(msgs: list[MessageExt], retry_topic: str) -> list[MessageExt]:
@@ -737,7 +738,7 @@ class PushConsumer(ConsumerBase):
             sub = self._subscriptions.get(mq.topic)
             if sub is None:
                 return
-            commit = store.offsets().get(mq, -1) if clustering else -1
+            commit = store.offset(mq) if clustering else -1
             flag = build_sys_flag(
                 commit_offset=commit > 0,
                 suspend=True,
@@ -773,11 +774,11 @@ class PushConsumer(ConsumerBase):
                 q.next_offset = result.next_begin_offset
                 msgs = result.messages
                 if msgs:
-                    pq.put(msgs, broker_max_offset=result.max_offset)
+                    run = pq.put(msgs, broker_max_offset=result.max_offset)
                     if self._orderly:
                         self._submit_orderly(q)
                     else:
-                        self._dispatch(msgs, q)
+                        self._dispatch(msgs, q, run)
                 elif not pq.has_messages():
                     store.update(mq, q.next_offset)
             elif status is PullStatus.OFFSET_ILLEGAL:
@@ -799,20 +800,20 @@ class PushConsumer(ConsumerBase):
 
     # ------------------------------------------------------------------ concurrent
 
-    def _dispatch(self, msgs: list[MessageExt], q: _Queue) -> None:
+    def _dispatch(self, msgs: list[MessageExt], q: _Queue, run: Run | None) -> None:
         work = self._work
         step = self._batch
         if work.qsize() > 0 or len(msgs) <= step or self._listener_is_sync():
             # Keep the pulled batch whole when the workers are busy anyway, or when the
             # listener is a plain function: it runs on the loop, so splitting the batch
             # across workers would add queue hops and no concurrency.
-            work.put_nowait((msgs, q))
+            work.put_nowait((msgs, q, run))
             return
         parts = min(self._concurrency, -(-len(msgs) // step))
         size = -(-len(msgs) // parts)
         size = -(-size // step) * step
         for i in range(0, len(msgs), size):
-            work.put_nowait((msgs[i : i + size], q))
+            work.put_nowait((msgs[i : i + size], q, None))
 
     def _listener_is_sync(self) -> bool:
         listener = self._listener
@@ -865,7 +866,7 @@ class PushConsumer(ConsumerBase):
             item = await work.get()
             if item is None or self._stopping:
                 return
-            msgs, q = item
+            msgs, q, run = item
             if q.pq.dropped:
                 continue
             msgs = _reset_retry_topic(msgs, retry_topic) if q.mq.topic == retry_topic else msgs
@@ -877,7 +878,8 @@ class PushConsumer(ConsumerBase):
                         ok = await self._call(chunk) is success
                     finally:
                         del calls[wid]
-                    await self._settle_chunk(chunk, [] if ok else chunk, q)
+                    whole = run if chunk is msgs else None
+                    await self._settle_chunk(chunk, [] if ok else chunk, q, whole)
                     if q.pq.is_dropped():
                         break
                 continue
@@ -886,9 +888,34 @@ class PushConsumer(ConsumerBase):
             # whole item at once, or the part before a call that returned an awaitable.
             failed: list[MessageExt] = []
             settled = 0
+            result: object
+            if batch == 1:  # the default: one message per call, the loop at its leanest
+                for i, msg in enumerate(msgs):
+                    try:
+                        result = sync([msg])
+                    except Exception:
+                        logger.exception("listener of group %s failed", self._group)
+                        result = None
+                    if result is not success:
+                        chunk = [msg]
+                        if inspect.isawaitable(result):
+                            if i > settled:
+                                await self._settle_chunk(msgs[settled:i], failed, q)
+                                failed, settled = [], i
+                            calls[wid] = (monotonic(), chunk, q)
+                            try:
+                                result = await self._settle(result, chunk)
+                            finally:
+                                del calls[wid]
+                        if result is not success:
+                            failed.append(msg)
+                if settled:
+                    await self._settle_chunk(msgs[settled:], failed, q)
+                else:
+                    await self._settle_chunk(msgs, failed, q, run)
+                continue
             for i in range(0, len(msgs), batch):
                 chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
-                result: object
                 try:
                     result = sync(chunk)
                 except Exception:
@@ -906,10 +933,13 @@ class PushConsumer(ConsumerBase):
                             del calls[wid]
                     if result is not success:
                         failed.extend(chunk)
-            await self._settle_chunk(msgs[settled:] if settled else msgs, failed, q)
+            if settled:
+                await self._settle_chunk(msgs[settled:], failed, q)
+            else:
+                await self._settle_chunk(msgs, failed, q, run)
 
     async def _settle_chunk(
-        self, msgs: list[MessageExt], failed: list[MessageExt], q: _Queue
+        self, msgs: list[MessageExt], failed: list[MessageExt], q: _Queue, run: Run | None = None
     ) -> None:
         """After the listener returned for ``msgs``: send ``failed`` back, forget the rest
         and commit the queue's new offset (Java ``processConsumeResult``)."""
@@ -928,7 +958,7 @@ class PushConsumer(ConsumerBase):
             done = [m for m in msgs if id(m) not in kept]
         else:
             done = msgs
-        offset = pq.remove(done)
+        offset = pq.remove(done, run=run if done is msgs else None)
         if offset >= 0 and not pq.dropped:
             _started(self._store).update(q.mq, offset)
         if not q.space.is_set() and pq.msg_count <= self._threshold_count // 2:
@@ -1000,7 +1030,7 @@ class PushConsumer(ConsumerBase):
         def resubmit() -> None:
             self._later.discard(handle)
             if not q.pq.dropped and self._running:
-                self._work.put_nowait((msgs, q))
+                self._work.put_nowait((msgs, q, None))
 
         handle = asyncio.get_running_loop().call_later(RETRY_LOCAL_DELAY, resubmit)
         self._later.add(handle)
