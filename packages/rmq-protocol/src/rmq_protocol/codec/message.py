@@ -64,6 +64,7 @@ from typing import Any, Final, Self, cast, final
 
 from rmq_protocol.codec import properties as _props
 from rmq_protocol.codec.msgid import offset_msg_id as _offset_msg_id
+from rmq_protocol.codec.properties import records as _records
 from rmq_protocol.codec.speedups import speedups as _speedups
 from rmq_protocol.errors import LocalProtocolError, RemoteProtocolError
 
@@ -91,6 +92,7 @@ __all__ = [
     "compress_body",
     "compression_type",
     "decode_batch",
+    "decode_batch_messages",
     "decode_message",
     "decode_messages",
     "decompress_body",
@@ -754,7 +756,7 @@ def decode_messages(
     return out
 
 
-def _decode_records(
+def _decode_records_py(
     out: list[MessageExt],
     data: bytes,
     pos: int,
@@ -860,6 +862,14 @@ def _decode_records(
         if single:
             break
     return pos
+
+
+_decode_records: Callable[
+    [list[MessageExt], bytes, int, int, bool, bool, int, bool, list[int]], int
+] = _decode_records_py
+"""The record loop of :func:`decode_message` and :func:`decode_messages`:
+:func:`_decode_records_py`, or the same function in C (``rmq_protocol._records``), which
+hands every record it does not take to the Python one (one record at a time)."""
 
 
 def _diagnose(data: bytes, pos: int, limit: int, base: int) -> RemoteProtocolError:
@@ -1080,7 +1090,7 @@ class BatchEntry:
     properties: dict[str, str] = field(default_factory=dict, hash=False)
 
 
-def encode_batch(entries: Iterable[BatchEntry]) -> bytes:
+def _encode_batch_py(entries: Iterable[BatchEntry]) -> bytes:
     """The SEND_BATCH_MESSAGE body of ``entries`` (MAGICCODE and BODYCRC 0, as clients write).
 
     Raises:
@@ -1112,22 +1122,18 @@ def _batch_error(start: int, what: str, at: int) -> RemoteProtocolError:
     return RemoteProtocolError(f"{what} (batch entry starting at byte {start})", offset=at)
 
 
-def decode_batch(body: bytes | bytearray | memoryview) -> list[BatchEntry]:
-    """Split a SEND_BATCH_MESSAGE body into its entries.
-
-    MAGICCODE and BODYCRC are ignored (clients write 0); TOTALSIZE must match.
+def _split_batch(body: bytes | bytearray | memoryview) -> list[tuple[int, bytes, str]]:
+    """The entries of a SEND_BATCH_MESSAGE body as (flag, body, properties text).
 
     Raises:
-        RemoteProtocolError: an entry is truncated, has a negative length, does not
-            add up to its TOTALSIZE, or has properties that are not UTF-8.
+        RemoteProtocolError: as :func:`_decode_batch_py`.
     """
     data = body if type(body) is bytes else bytes(memoryview(body).cast("B"))
     limit = len(data)
     pos = 0
-    out: list[BatchEntry] = []
+    out: list[tuple[int, bytes, str]] = []
     head_size = _BATCH_HEAD.size
     unpack_head, unpack_i16 = _BATCH_HEAD.unpack_from, _I16.unpack_from
-    decode_properties = _props.decode_properties
     while pos < limit:
         left = limit - pos
         if left < _BATCH_MIN:
@@ -1158,16 +1164,117 @@ def decode_batch(body: bytes | bytearray | memoryview) -> list[BatchEntry]:
             raise error(
                 f"properties are not valid UTF-8 ({e.reason})", body_end + 2 + e.start
             ) from None
+        out.append((flag, data[pos + head_size : body_end], text))
+        pos = end
+    return out
+
+
+def _decode_batch_py(body: bytes | bytearray | memoryview) -> list[BatchEntry]:
+    """Split a SEND_BATCH_MESSAGE body into its entries.
+
+    MAGICCODE and BODYCRC are ignored (clients write 0); TOTALSIZE must match.
+
+    Raises:
+        RemoteProtocolError: an entry is truncated, has a negative length, does not
+            add up to its TOTALSIZE, or has properties that are not UTF-8.
+    """
+    out: list[BatchEntry] = []
+    decode_properties = _props.decode_properties
+    for flag, entry_body, text in _split_batch(body):
         # BatchEntry(body, flag, properties) without the frozen __init__ (see
         # _MessageExtBuilder): filled as a builder, then re-classed.
         entry = _BatchEntryBuilder()
-        entry.body = data[pos + head_size : body_end]
+        entry.body = entry_body
         entry.flag = flag
         entry.properties = decode_properties(text)
         entry.__class__ = BatchEntry  # type: ignore[assignment]
         out.append(cast(BatchEntry, entry))
-        pos = end
     return out
+
+
+def _decode_batch_messages_py(
+    body: bytes | bytearray | memoryview,
+    topic: str,
+    queue_id: int,
+    sys_flag: int,
+    born_timestamp: int,
+    born_host: HostPort,
+    store_host: HostPort,
+    reconsume_times: int,
+    watch: str,
+    text_properties: bool,
+    /,
+) -> tuple[list[MessageExt], list[int]]:
+    """A SEND_BATCH_MESSAGE body straight into the messages a broker stores.
+
+    One :class:`MessageExt` per entry, with the entry's ``flag``, ``body`` and
+    ``properties`` and the given ``topic``, ``queue_id``, ``sys_flag``,
+    ``born_timestamp``, ``born_host``, ``store_host`` and ``reconsume_times`` (these
+    objects themselves, shared by every message); every other field has its default, as
+    ``MessageExt(topic=..., ...)`` gives it. With ``text_properties`` the properties stay
+    the entry's text, parsed on first read of :attr:`MessageExt.properties` (a store
+    copies the text into the record as it is); otherwise they are a dict.
+
+    Returns:
+        The messages, and the indexes of the entries whose properties have a property
+        named ``watch`` (as :func:`~rmq_protocol.codec.properties.decode_properties`
+        reads them), e.g. ``"DELAY"`` for a broker that refuses delayed entries.
+
+    Raises:
+        RemoteProtocolError: as :func:`decode_batch`.
+    """
+    messages: list[MessageExt] = []
+    watched: list[int] = []
+    decode_properties = _props.decode_properties
+    for index, (flag, entry_body, text) in enumerate(_split_batch(body)):
+        properties = decode_properties(text)
+        if watch in properties:
+            watched.append(index)
+        m: Any = _MessageExtBuilder()
+        m.store_size = 0
+        m.magic = MAGIC_V1
+        m.body_crc = 0
+        m.queue_id = queue_id
+        m.flag = flag
+        m.queue_offset = 0
+        m.commit_log_offset = 0
+        m.sys_flag = sys_flag
+        m.born_timestamp = born_timestamp
+        m.born_host = born_host
+        m.store_timestamp = 0
+        m.store_host = store_host
+        m.reconsume_times = reconsume_times
+        m.prepared_transaction_offset = 0
+        m.body = entry_body
+        m.topic = topic
+        m.properties = text if text_properties else properties
+        m.__class__ = MessageExt
+        messages.append(m)
+    return messages, watched
+
+
+encode_batch: Callable[[Iterable[BatchEntry]], bytes] = _encode_batch_py
+"""The SEND_BATCH_MESSAGE body of entries: :func:`_encode_batch_py` (whose docstring tells
+what it does and raises), or the same function in C from ``rmq_protocol._records``."""
+decode_batch: Callable[[bytes | bytearray | memoryview], list[BatchEntry]] = _decode_batch_py
+"""A SEND_BATCH_MESSAGE body's entries: :func:`_decode_batch_py` (whose docstring tells what
+it does and raises), or the same function in C from ``rmq_protocol._records``."""
+decode_batch_messages: Callable[
+    [bytes | bytearray | memoryview, str, int, int, int, HostPort, HostPort, int, str, bool],
+    tuple[list[MessageExt], list[int]],
+] = _decode_batch_messages_py
+"""``decode_batch_messages(body, topic, queue_id, sys_flag, born_timestamp, born_host,
+store_host, reconsume_times, watch, text_properties) -> (messages, watched)``, all
+positional: :func:`_decode_batch_messages_py` (whose docstring tells what it does and
+raises), or the same function in C from ``rmq_protocol._records``."""
+encode_batch_py: Final = _encode_batch_py
+"""The pure-Python :func:`encode_batch` (differential tests)."""
+decode_batch_py: Final = _decode_batch_py
+"""The pure-Python :func:`decode_batch` (differential tests)."""
+decode_batch_messages_py: Final = _decode_batch_messages_py
+"""The pure-Python :func:`decode_batch_messages` (differential tests)."""
+decode_records_py: Final = _decode_records_py
+"""The pure-Python record loop (differential tests)."""
 
 
 @final
@@ -1179,3 +1286,25 @@ class _BatchEntryBuilder:
     body: bytes
     flag: int
     properties: dict[str, str]
+
+
+if _records is not None:
+    _records.init(
+        message_type=MessageExt,
+        message_fields=tuple(f.name for f in dataclasses.fields(MessageExt)),
+        properties_slot=_PROPERTIES_SLOT,
+        batch_entry_type=BatchEntry,
+        batch_entry_fields=tuple(f.name for f in dataclasses.fields(BatchEntry)),
+        decode_records=_decode_records_py,
+        host_from_wire=_host_from_wire,
+        decompress=_decompress,
+        crc32=zlib.crc32,
+        decode_batch=_decode_batch_py,
+        decode_batch_messages=_decode_batch_messages_py,
+        encode_batch=_encode_batch_py,
+    )
+    _install(MessageExt, "properties", _records.LazyProperties())
+    _decode_records = _records.decode_records
+    encode_batch = _records.encode_batch
+    decode_batch = _records.decode_batch
+    decode_batch_messages = _records.decode_batch_messages

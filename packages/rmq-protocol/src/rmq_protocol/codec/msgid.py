@@ -29,10 +29,12 @@ import ipaddress
 import itertools
 import string
 import struct
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final, final
 
+from rmq_protocol.codec.properties import records as _records
 from rmq_protocol.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = [
@@ -123,10 +125,6 @@ def decode_offset_msg_id(msg_id: str) -> tuple[str, int, int]:
 # --- unique client id -----------------------------------------------------------------
 
 
-def _to_int32(value: int) -> int:
-    return ((value + 0x8000_0000) & 0xFFFF_FFFF) - 0x8000_0000
-
-
 def format_unique_id(
     ip: bytes | str, pid: int, class_loader_hash: int, ms_in_month: int, counter: int
 ) -> str:
@@ -168,6 +166,28 @@ def month_start_ms(now_ms: int, tz: tzinfo | None = None) -> int:
         tz: time zone; ``None`` is the local zone of this machine (as Java uses).
     """
     return _month_bounds(now_ms, tz)[0]
+
+
+def _unique_ids_py(prefix: str, span: int, counter: Iterator[int], n: int) -> list[str]:
+    """``n`` unique ids: ``prefix``, then ``span`` as 8 and the next values of ``counter``
+    (low 16 bits) as 4 uppercase hex digits. ``span`` is the "ms in month" already
+    truncated to 32 bits (:meth:`UniqueIdGenerator.next_ids`)."""
+    return [f"{prefix}{span:08X}{next(counter) & 0xFFFF:04X}" for _ in range(n)]
+
+
+def _unique_id_py(prefix: str, span: int, counter: Iterator[int]) -> str:
+    """One unique id, as ``_unique_ids_py(prefix, span, counter, 1)[0]``."""
+    return f"{prefix}{span:08X}{next(counter) & 0xFFFF:04X}"
+
+
+_unique_ids: Callable[[str, int, Iterator[int], int], list[str]] = _unique_ids_py
+_unique_id: Callable[[str, int, Iterator[int]], str] = _unique_id_py
+unique_ids_py: Final = _unique_ids_py
+"""The pure-Python id formatter (differential tests compare the C one with it)."""
+if _records is not None:
+    _records.init(unique_ids=_unique_ids_py)
+    _unique_ids = _records.unique_ids
+    _unique_id = _records.unique_id
 
 
 @final
@@ -214,15 +234,37 @@ class UniqueIdGenerator:
         """The next unique id, for a message created at ``now_ms`` (epoch ms)."""
         prefix = self._prefix
         if prefix is None:
-            fake_ip = struct.pack(">I", now_ms & 0xFFFF_FFFF)
-            prefix = self._prefix = (fake_ip + self._suffix).hex().upper()
+            prefix = self._fake_prefix(now_ms)
         start, nxt = self._bounds
         if now_ms >= nxt:
             start, nxt = self._bounds = _month_bounds(now_ms, self._tz)
-        span = _to_int32(now_ms - start)
+        span = ((now_ms - start + 0x8000_0000) & 0xFFFF_FFFF) - 0x8000_0000  # as int32
         if -_NTP_TOLERANCE_MS < span < 0:
             span = 0
-        return f"{prefix}{span & 0xFFFF_FFFF:08X}{next(self._counter) & 0xFFFF:04X}"
+        return _unique_id(prefix, span & 0xFFFF_FFFF, self._counter)
+
+    def next_ids(self, now_ms: int, n: int) -> list[str]:
+        """The next ``n`` unique ids, for messages created at ``now_ms`` (epoch ms).
+
+        The same ids as ``[self.next_id(now_ms) for _ in range(n)]``, in one call (a C
+        loop where ``rmq_protocol._records`` is built): a batch send takes its ids here.
+        With the C module, no other thread takes an id between them.
+        """
+        prefix = self._prefix
+        if prefix is None:
+            prefix = self._fake_prefix(now_ms)
+        start, nxt = self._bounds
+        if now_ms >= nxt:
+            start, nxt = self._bounds = _month_bounds(now_ms, self._tz)
+        span = ((now_ms - start + 0x8000_0000) & 0xFFFF_FFFF) - 0x8000_0000  # as int32
+        if -_NTP_TOLERANCE_MS < span < 0:
+            span = 0
+        return _unique_ids(prefix, span & 0xFFFF_FFFF, self._counter, n)
+
+    def _fake_prefix(self, now_ms: int) -> str:
+        fake_ip = struct.pack(">I", now_ms & 0xFFFF_FFFF)
+        prefix = self._prefix = (fake_ip + self._suffix).hex().upper()
+        return prefix
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

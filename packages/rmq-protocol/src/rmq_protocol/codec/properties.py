@@ -27,9 +27,10 @@ least significant digit first, padded on the right with ``'0'``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
+from rmq_protocol.codec.speedups import load
 from rmq_protocol.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "REAL_QUEUE_ID",
     "REAL_TOPIC",
     "RECONSUME_TIME",
+    "RECORDS_ABI",
     "REDIRECT",
     "REPLY_MESSAGE_ARRIVE_TIME",
     "REPLY_MESSAGE_FLAG",
@@ -108,7 +110,9 @@ __all__ = [
     "UNIQ_KEY",
     "WAIT_STORE_MSG_OK",
     "decode_properties",
+    "decode_properties_py",
     "encode_properties",
+    "encode_properties_py",
     "format_crc32_property",
     "parse_crc32_digits",
     "parse_crc32_property",
@@ -237,10 +241,20 @@ SYSTEM_PROPERTY_KEYS: Final[frozenset[str]] = frozenset(
 )  # fmt: skip
 """Names a user may not set as user properties (Java ``MessageConst.STRING_HASH_SET``)."""
 
+# --- the optional C module of the record codecs ---------------------------------------
+
+RECORDS_ABI: Final = 1
+"""The contract version the codec expects of ``rmq_protocol._records`` (its ``ABI``)."""
+
+records: Final = load("rmq_protocol._records", RECORDS_ABI)
+"""``rmq_protocol._records`` (C versions of the properties, record, batch and unique-id
+codecs, each mirroring a Python function here, in :mod:`.message` or in :mod:`.msgid`),
+or None when the pure-Python codec is in use."""
+
 # --- the properties string -----------------------------------------------------------
 
 
-def encode_properties(props: Mapping[str, str]) -> str:
+def _encode_properties_py(props: Mapping[str, str]) -> str:
     """The properties string of ``props``: ``name 0x01 value 0x02`` per pair.
 
     Encode the result as UTF-8 for the wire; it must then fit
@@ -279,7 +293,7 @@ def _invalid(props: Mapping[str, str]) -> LocalProtocolError:
     return LocalProtocolError("properties cannot be encoded")  # not reached
 
 
-def decode_properties(text: str) -> dict[str, str]:
+def _decode_properties_py(text: str) -> dict[str, str]:
     """Parse a properties string with RocketMQ's tolerant rules (module docstring).
 
     Never raises: malformed segments are skipped, as Java skips them.
@@ -290,6 +304,22 @@ def decode_properties(text: str) -> dict[str, str]:
         if name and value:
             props[name] = value
     return props
+
+
+encode_properties: Callable[[Mapping[str, str]], str] = _encode_properties_py
+"""The properties string of a mapping: :func:`_encode_properties_py` (whose docstring tells
+what it does and raises), or the same function in C from :data:`records`."""
+decode_properties: Callable[[str], dict[str, str]] = _decode_properties_py
+"""Parse a properties string: :func:`_decode_properties_py` (never raises), or the same
+function in C from :data:`records`."""
+encode_properties_py: Final = _encode_properties_py
+"""The pure-Python :func:`encode_properties`, whichever one is in use (differential tests)."""
+decode_properties_py: Final = _decode_properties_py
+"""The pure-Python :func:`decode_properties`, whichever one is in use (differential tests)."""
+if records is not None:
+    records.init(encode_properties=_encode_properties_py, decode_properties=_decode_properties_py)
+    encode_properties = records.encode_properties
+    decode_properties = records.decode_properties
 
 
 # --- CRC32 property ----------------------------------------------------------------------
