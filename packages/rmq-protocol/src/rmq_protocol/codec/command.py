@@ -24,7 +24,8 @@ ROCKETMQ binary header::
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final, NamedTuple, TypeVar
 
 import orjson
@@ -37,7 +38,7 @@ from rmq_protocol.codec.codes import (
     SerializeType,
     code_name,
 )
-from rmq_protocol.codec.header import CommandHeader
+from rmq_protocol.codec.header import CommandHeader, wire_speedups
 from rmq_protocol.codec.version import CURRENT_VERSION
 from rmq_protocol.errors import LocalProtocolError, RemoteProtocolError
 
@@ -45,8 +46,10 @@ __all__ = [
     "BytesLike",
     "RemotingCommand",
     "decode_command",
+    "decode_command_py",
     "encode_command",
     "encode_command_parts",
+    "encode_command_py",
     "response_with_ext",
 ]
 
@@ -242,7 +245,7 @@ def _merge_ext(
 # --------------------------------------------------------------------------- encoding
 
 
-def encode_command(cmd: RemotingCommand, *, opaque: int | None = None) -> bytes:
+def _encode_command_py(cmd: RemotingCommand, *, opaque: int | None = None) -> bytes:
     """The complete frame for ``cmd``, length prefix included.
 
     ``opaque`` overrides ``cmd.opaque`` (a connection numbering its requests).
@@ -264,6 +267,17 @@ def encode_command(cmd: RemotingCommand, *, opaque: int | None = None) -> bytes:
             (_PREFIX.pack(4 + size + len(body), cmd.serialize_type << 24 | size), header, body)
         )
     return _PREFIX.pack(4 + size, cmd.serialize_type << 24 | size) + header
+
+
+class _EncodeCommand(typing.Protocol):
+    def __call__(self, cmd: RemotingCommand, *, opaque: int | None = None) -> bytes: ...
+
+
+encode_command: _EncodeCommand = _encode_command_py
+"""The complete frame for ``cmd`` (see :func:`encode_command_py`, the reference, for the
+contract): the pure-Python function, or the same function in C from ``rmq_protocol._wire``
+(JSON headers; anything else it hands to the reference)."""
+encode_command_py: Final = _encode_command_py
 
 
 def encode_command_parts(
@@ -356,7 +370,7 @@ def _encode_binary_header(cmd: RemotingCommand, opaque: int) -> bytes:
 # --------------------------------------------------------------------------- decoding
 
 
-def decode_command(frame: BytesLike) -> RemotingCommand:
+def _decode_command_py(frame: BytesLike) -> RemotingCommand:
     """Decode one frame WITHOUT its 4-byte length prefix (headerInfo, header, body).
 
     The body is a zero-copy ``memoryview`` slice of ``frame`` when ``frame`` is
@@ -396,6 +410,27 @@ def decode_command(frame: BytesLike) -> RemotingCommand:
     raise RemoteProtocolError(
         f"unknown header serialize type {kind} (0 = JSON, 1 = ROCKETMQ)", offset=4
     )
+
+
+decode_command: Callable[[BytesLike], RemotingCommand] = _decode_command_py
+"""Decode one frame WITHOUT its 4-byte length prefix (see :func:`decode_command_py`, the
+reference, for the contract): the pure-Python function, or the same function in C from
+``rmq_protocol._wire``, which gives the same commands and raises the same errors."""
+decode_command_py: Final = _decode_command_py
+
+if wire_speedups is not None:
+    wire_speedups.init(
+        command_type=RemotingCommand,
+        decode_command=_decode_command_py,
+        encode_command=_encode_command_py,
+        languages=tuple(LanguageCode),
+        java=LanguageCode.JAVA,
+        other=LanguageCode.OTHER,
+        json=SerializeType.JSON,
+        rocketmq=SerializeType.ROCKETMQ,
+    )
+    decode_command = wire_speedups.decode_command
+    encode_command = wire_speedups.encode_command
 
 
 def _decode_json_header(header: BytesLike, body: BytesLike) -> RemotingCommand:

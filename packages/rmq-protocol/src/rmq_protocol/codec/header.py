@@ -44,9 +44,17 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final, Self, TypeVar, dataclass_transform
 
+from rmq_protocol.codec.speedups import load
 from rmq_protocol.errors import InvalidHeaderError
 
 __all__ = ["CommandHeader", "HeaderField", "command_header", "wire"]
+
+WIRE_ABI: Final = 1
+"""The contract version the codec expects of ``rmq_protocol._wire``."""
+
+wire_speedups: Final = load("rmq_protocol._wire", WIRE_ABI)
+"""The optional C remoting codec (``decode_command``, ``HeaderDecoder``), or None when the
+pure-Python one is in use. Its functions mirror the Python ones exactly (decision D19)."""
 
 _CAMEL: Final = re.compile(r"_([a-z0-9])")
 _REQUIRED: Final[Any] = type("_Required", (), {"__repr__": lambda self: "<required>"})()
@@ -175,7 +183,13 @@ def command_header(cls: _H) -> _H:
     exec(_decoder_source(cls.__name__, fields), globals_)  # noqa: S102 - generated from field specs
     exec(_encoder_source(fields), globals_)  # noqa: S102 - generated from field specs
     new_cls.__new__ = globals_["__new__"]  # type: ignore[method-assign]
-    setattr(new_cls, "from_ext_fields", classmethod(globals_["from_ext_fields"]))  # noqa: B010
+    decoder = globals_["from_ext_fields"]
+    specs = _c_decoder_specs(fields)
+    if wire_speedups is not None and specs is not None:
+        # The same decoder in C, driven by the field specs; anything unusual (a missing
+        # required field, a value that is not plain digits, ...) it hands to ``decoder``.
+        decoder = wire_speedups.HeaderDecoder(new_cls, specs, decoder)
+    setattr(new_cls, "from_ext_fields", classmethod(decoder))  # noqa: B010
     setattr(new_cls, "to_ext_fields", globals_["to_ext_fields"])  # noqa: B010
     return typing.cast(_H, new_cls)
 
@@ -223,6 +237,23 @@ def _constructor_source(fields: tuple[HeaderField, ...]) -> str:
     values = "".join(f"{f.name}, " for f in fields)
     star = "*, " if fields else ""
     return f"def __new__(cls, {star}{params}):\n    return _tuple_new(cls, ({values}))"
+
+
+_C_KINDS: Final[dict[type, int]] = {str: 0, int: 1, bool: 2}
+
+
+def _c_decoder_specs(
+    fields: tuple[HeaderField, ...],
+) -> tuple[tuple[str, int, bool, object], ...] | None:
+    """``(key, kind, required, default)`` per field for ``_wire.HeaderDecoder``, or None
+    when a field has a type the C decoder leaves to Python (float, enums)."""
+    specs = []
+    for f in fields:
+        kind = _C_KINDS.get(f.kind)
+        if kind is None:
+            return None
+        specs.append((f.key, kind, f.required, f.default))
+    return tuple(specs)
 
 
 def _parse_expr(f: HeaderField) -> tuple[str, str | None]:

@@ -1,0 +1,1565 @@
+/*
+ * rmq_protocol._wire: optional C versions of the per-request remoting codec.
+ *
+ * - decode_command(frame): a frame (without its length prefix) to a RemotingCommand, for
+ *   both header serialisations. The JSON header is read by a small parser made for the
+ *   flat object RocketMQ peers send (a handful of scalars and the extFields object of
+ *   strings); the ROCKETMQ binary header by its fixed layout.
+ * - HeaderDecoder(cls, fields, fallback): the from_ext_fields of one typed header class,
+ *   driven by its field specs (key, kind, required, default).
+ *
+ * Every function mirrors the pure-Python reference in rmq_protocol.codec.command /
+ * header.py exactly, and the reference stays in use where this module is not built. The
+ * C code takes only the common case. For anything unusual (a number where a string is
+ * expected, a float, a nested value, a lone surrogate escape, a duplicate key, a value
+ * out of range, any malformed input, ...) it calls the Python function, which gives the
+ * answer or raises its precise error: error texts live in one place. The differential
+ * tests in tests/test_wire.py feed both the same inputs. Decision D19 in
+ * docs/design/decisions.md records why C speedups exist at all.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define CACHE_SLOTS 512
+#define CACHE_MAX_LEN 24
+static PyObject *key_cache[CACHE_SLOTS];   /* interned */
+static PyObject *value_cache[CACHE_SLOTS]; /* not interned: values churn */
+static unsigned char escape_extra[256];
+static PyObject *cached_ascii(PyObject **cache, const unsigned char *s, Py_ssize_t n,
+                              int intern);
+
+/* Bumped whenever a function's contract changes: the loader ignores a stale build. */
+#define WIRE_ABI 1
+
+#define COPY_BODY_BELOW 4096 /* command.py's _COPY_BODY_BELOW */
+#define BIN_FIXED_SIZE 17    /* code, language, version, opaque, flag, remark length */
+#define MAX_LANGUAGES 64
+
+enum { OK = 0, FALLBACK = 1, ERR = -1 };
+
+/* ------------------------------------------------------------------ state from init() */
+
+static PyTypeObject *command_type = NULL; /* RemotingCommand */
+static PyObject *py_decode_command = NULL; /* the reference decoder */
+static PyObject *py_encode_command = NULL; /* the reference encoder */
+static PyObject *serialize_json = NULL, *serialize_rocketmq = NULL;
+static PyObject *language_java = NULL, *language_other = NULL;
+static PyObject *languages = NULL;  /* tuple of LanguageCode members (keeps them alive) */
+static PyObject *lang_by_byte[256]; /* borrowed from `languages` */
+static struct {
+    const char *name; /* borrowed from the member's _name_ (kept alive by the member) */
+    Py_ssize_t len;
+    PyObject *member;
+} lang_names[MAX_LANGUAGES];
+static int lang_count = 0;
+static PyObject *str_true = NULL, *str_false = NULL; /* "true", "false" */
+
+static PyObject *
+wire_init(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"command_type", "decode_command", "encode_command", "languages",
+                               "java",         "other",          "json",           "rocketmq",
+                               NULL};
+    PyObject *ctype, *decode, *encode, *langs, *java, *other, *json, *rocketmq;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOO!OOOO:init", keywords, &PyType_Type,
+                                     &ctype, &decode, &encode, &PyTuple_Type, &langs, &java,
+                                     &other, &json, &rocketmq)) {
+        return NULL;
+    }
+    if (!PyType_IsSubtype((PyTypeObject *)ctype, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "command_type must be a tuple subclass");
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(langs) > MAX_LANGUAGES) {
+        PyErr_Format(PyExc_ValueError, "at most %d languages", MAX_LANGUAGES);
+        return NULL;
+    }
+    PyObject *by_byte[256];
+    for (int i = 0; i < 256; i++) by_byte[i] = NULL;
+    int count = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(langs); i++) {
+        PyObject *member = PyTuple_GET_ITEM(langs, i);
+        long value = PyLong_AsLong(member);
+        if (value == -1 && PyErr_Occurred()) return NULL;
+        if (value < 0 || value > 255) {
+            PyErr_Format(PyExc_ValueError, "language value %ld outside 0..255", value);
+            return NULL;
+        }
+        PyObject *name = PyObject_GetAttrString(member, "_name_");
+        if (name == NULL) return NULL;
+        Py_ssize_t len;
+        const char *text = PyUnicode_Check(name) ? PyUnicode_AsUTF8AndSize(name, &len) : NULL;
+        if (text == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "_name_ must be a str");
+            Py_DECREF(name);
+            return NULL;
+        }
+        Py_DECREF(name); /* the member's __dict__ keeps its name alive */
+        by_byte[value] = member;
+        lang_names[count].name = text;
+        lang_names[count].len = len;
+        lang_names[count].member = member;
+        count++;
+    }
+    if (str_true == NULL) {
+        str_true = PyUnicode_InternFromString("true");
+        str_false = PyUnicode_InternFromString("false");
+        if (str_true == NULL || str_false == NULL) return NULL;
+    }
+    memcpy(lang_by_byte, by_byte, sizeof(by_byte));
+    lang_count = count;
+    Py_INCREF(ctype);
+    Py_XSETREF(command_type, (PyTypeObject *)ctype);
+    Py_INCREF(decode);
+    Py_XSETREF(py_decode_command, decode);
+    Py_INCREF(encode);
+    Py_XSETREF(py_encode_command, encode);
+    Py_INCREF(langs);
+    Py_XSETREF(languages, langs);
+    Py_INCREF(java);
+    Py_XSETREF(language_java, java);
+    Py_INCREF(other);
+    Py_XSETREF(language_other, other);
+    Py_INCREF(json);
+    Py_XSETREF(serialize_json, json);
+    Py_INCREF(rocketmq);
+    Py_XSETREF(serialize_rocketmq, rocketmq);
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ small helpers */
+
+static inline uint32_t
+be32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline int16_t
+be16s(const unsigned char *p)
+{
+    return (int16_t)(((uint16_t)p[0] << 8) | p[1]);
+}
+
+/* A str from UTF-8 bytes; FALLBACK (no error set) when they are not valid UTF-8. */
+static int
+utf8_str(const unsigned char *data, Py_ssize_t len, PyObject **out)
+{
+    Py_ssize_t i = 0;
+    while (i < len && data[i] < 0x80) i++;
+    if (i == len) {
+        PyObject *s = PyUnicode_New(len, 127);
+        if (s == NULL) return ERR;
+        memcpy(PyUnicode_1BYTE_DATA(s), data, (size_t)len);
+        *out = s;
+        return OK;
+    }
+    PyObject *s = PyUnicode_DecodeUTF8((const char *)data, len, NULL);
+    if (s == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+            PyErr_Clear();
+            return FALLBACK;
+        }
+        return ERR;
+    }
+    *out = s;
+    return OK;
+}
+
+/* utf8_str through a string cache for short ASCII text. */
+static int
+utf8_str_cached(const unsigned char *data, Py_ssize_t len, PyObject **cache, int intern,
+                PyObject **out)
+{
+    if (len <= CACHE_MAX_LEN) {
+        Py_ssize_t i = 0;
+        while (i < len && data[i] < 0x80) i++;
+        if (i == len) {
+            *out = cached_ascii(cache, data, len, intern);
+            return *out == NULL ? ERR : OK;
+        }
+    }
+    return utf8_str(data, len, out);
+}
+
+/* A new instance of the tuple subclass `type` holding `n` stolen references. */
+static PyObject *
+new_tuple_of(PyTypeObject *type, PyObject **items, Py_ssize_t n)
+{
+    PyObject *obj = type->tp_alloc(type, n);
+    if (obj == NULL) {
+        for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(items[i]);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(obj, i, items[i]);
+    return obj;
+}
+
+/* ------------------------------------------------------------------ string caches */
+
+/* extFields keys and short values repeat from request to request ("a".."n", "topic",
+ * "queueId", "0", "false", a topic name): a small direct-mapped cache hands out the same
+ * str object for the same ASCII bytes, which saves the allocation, the hashing and the
+ * free of each, and (keys being interned) turns the typed header's lookups into identity
+ * hits. Strings are immutable, so sharing them is invisible to Python code. */
+static PyObject *
+cached_ascii(PyObject **cache, const unsigned char *s, Py_ssize_t n, int intern)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
+    PyObject **slot = &cache[(h ^ (h >> 15)) & (CACHE_SLOTS - 1)];
+    PyObject *entry = *slot;
+    if (entry != NULL && PyUnicode_GET_LENGTH(entry) == n &&
+        memcmp(PyUnicode_1BYTE_DATA(entry), s, (size_t)n) == 0) {
+        return Py_NewRef(entry);
+    }
+    PyObject *str = PyUnicode_New(n, 127);
+    if (str == NULL) return NULL;
+    memcpy(PyUnicode_1BYTE_DATA(str), s, (size_t)n);
+    if (intern) PyUnicode_InternInPlace(&str);
+    Py_XSETREF(*slot, Py_NewRef(str));
+    return str;
+}
+
+/* ------------------------------------------------------------------ JSON reading */
+
+/* 1 for the bytes a JSON string holds as they are: printable ASCII but '"' and '\\'. */
+static unsigned char plain_ascii[256];
+
+/* The bytes orjson writes escaped, and how many bytes more each takes: \" \\ and the
+ * short escapes \b \t \n \f \r take 2, other control characters \u00XX take 6. */
+static void
+init_tables(void)
+{
+    for (int ch = 0x20; ch < 0x80; ch++) plain_ascii[ch] = ch != '"' && ch != '\\';
+    for (int ch = 0; ch < 0x20; ch++) escape_extra[ch] = 5;
+    escape_extra['\b'] = escape_extra['\t'] = escape_extra['\n'] = 1;
+    escape_extra['\f'] = escape_extra['\r'] = 1;
+    escape_extra['"'] = escape_extra['\\'] = 1;
+}
+
+typedef struct {
+    const unsigned char *p, *end;
+} Cursor;
+
+static inline void
+skip_ws(Cursor *c)
+{
+    if (c->p < c->end && *c->p > ' ') return; /* the usual case: no blank */
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
+        c->p++;
+}
+
+static inline int
+hex4(const unsigned char *p, unsigned int *out)
+{
+    unsigned int v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char h = p[i];
+        v <<= 4;
+        if (h >= '0' && h <= '9') v |= (unsigned)(h - '0');
+        else if (h >= 'a' && h <= 'f') v |= (unsigned)(h - 'a' + 10);
+        else if (h >= 'A' && h <= 'F') v |= (unsigned)(h - 'A' + 10);
+        else return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The JSON string starting after its opening quote at c->p, as a str in *out (or only
+ * checked when out is NULL); c->p ends after the closing quote. FALLBACK for a raw control
+ * character, an escape other than JSON's, a lone surrogate escape, invalid UTF-8 or a
+ * missing closing quote: the reference parser decides those. */
+static int
+parse_string_in(Cursor *c, PyObject **out, PyObject **cache, int intern)
+{
+    const unsigned char *start = c->p, *p = c->p, *end = c->end;
+    int ascii = 1;
+    while (p < end) {
+        while (p < end && plain_ascii[*p]) p++;
+        if (p >= end) break;
+        unsigned char ch = *p;
+        if (ch == '"') break;
+        if (ch == '\\') goto escaped;
+        if (ch < 0x20) return FALLBACK;
+        ascii = 0; /* >= 0x80 */
+        p++;
+    }
+    if (p >= end) return FALLBACK;
+    c->p = p + 1;
+    if (ascii) {
+        if (out == NULL) return OK;
+        if (cache != NULL && p - start <= CACHE_MAX_LEN) {
+            *out = cached_ascii(cache, start, p - start, intern);
+            return *out == NULL ? ERR : OK;
+        }
+        PyObject *s = PyUnicode_New(p - start, 127);
+        if (s == NULL) return ERR;
+        memcpy(PyUnicode_1BYTE_DATA(s), start, (size_t)(p - start));
+        *out = s;
+        return OK;
+    }
+    {
+        PyObject *s = NULL;
+        int status = utf8_str(start, p - start, &s);
+        if (status != OK) return status;
+        if (out == NULL) Py_DECREF(s);
+        else *out = s;
+        return OK;
+    }
+escaped:;
+    /* The decoded UTF-8 is never longer than its JSON text: \uXXXX (6 bytes) gives at
+     * most 3, a surrogate pair (12) gives 4, a two-byte escape gives 1. */
+    unsigned char stack[512];
+    unsigned char *buf = stack;
+    Py_ssize_t room = end - start;
+    if (room > (Py_ssize_t)sizeof(stack)) {
+        buf = PyMem_Malloc((size_t)room);
+        if (buf == NULL) {
+            PyErr_NoMemory();
+            return ERR;
+        }
+    }
+    Py_ssize_t n = p - start;
+    memcpy(buf, start, (size_t)n);
+    int status = FALLBACK;
+    while (p < end) {
+        const unsigned char *run = p;
+        while (p < end && plain_ascii[*p]) p++;
+        if (p > run) {
+            memcpy(buf + n, run, (size_t)(p - run));
+            n += p - run;
+            if (p >= end) break;
+        }
+        unsigned char ch = *p;
+        if (ch == '"') {
+            status = OK;
+            break;
+        }
+        if (ch < 0x20) goto done;
+        if (ch != '\\') { /* UTF-8, checked by the decode at the end */
+            buf[n++] = ch;
+            p++;
+            continue;
+        }
+        if (end - p < 2) goto done;
+        unsigned char e = p[1];
+        p += 2;
+        switch (e) {
+        case '"': buf[n++] = '"'; continue;
+        case '\\': buf[n++] = '\\'; continue;
+        case '/': buf[n++] = '/'; continue;
+        case 'b': buf[n++] = '\b'; continue;
+        case 'f': buf[n++] = '\f'; continue;
+        case 'n': buf[n++] = '\n'; continue;
+        case 'r': buf[n++] = '\r'; continue;
+        case 't': buf[n++] = '\t'; continue;
+        case 'u': break;
+        default: goto done;
+        }
+        unsigned int cp;
+        if (end - p < 4 || hex4(p, &cp) < 0) goto done;
+        p += 4;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) goto done; /* lone low surrogate */
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            unsigned int low;
+            if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &low) < 0 ||
+                low < 0xDC00 || low > 0xDFFF) {
+                goto done; /* lone high surrogate */
+            }
+            p += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        }
+        if (cp < 0x80) {
+            buf[n++] = (unsigned char)cp;
+        } else if (cp < 0x800) {
+            buf[n++] = (unsigned char)(0xC0 | (cp >> 6));
+            buf[n++] = (unsigned char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            buf[n++] = (unsigned char)(0xE0 | (cp >> 12));
+            buf[n++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            buf[n++] = (unsigned char)(0x80 | (cp & 0x3F));
+        } else {
+            buf[n++] = (unsigned char)(0xF0 | (cp >> 18));
+            buf[n++] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+            buf[n++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            buf[n++] = (unsigned char)(0x80 | (cp & 0x3F));
+        }
+    }
+done:
+    if (status == OK) {
+        c->p = p + 1;
+        PyObject *s = NULL;
+        status = utf8_str(buf, n, &s);
+        if (status == OK) {
+            if (out == NULL) Py_DECREF(s);
+            else *out = s;
+        }
+    }
+    if (buf != stack) PyMem_Free(buf);
+    return status;
+}
+
+static inline int
+parse_string(Cursor *c, PyObject **out)
+{
+    return parse_string_in(c, out, NULL, 0);
+}
+
+/* A JSON integer literal at c->p: '-'? ('0' | [1-9][0-9]*) of at most 18 digits, not
+ * followed by a digit, '.', 'e' or 'E'. FALLBACK for anything else (floats, big numbers,
+ * leading zeros, "-0"). *start is where the literal begins. */
+static int
+parse_int(Cursor *c, long long *value, const unsigned char **start)
+{
+    const unsigned char *p = c->p, *end = c->end;
+    *start = p;
+    int negative = 0;
+    if (p < end && *p == '-') {
+        negative = 1;
+        p++;
+    }
+    const unsigned char *digits = p;
+    if (p >= end || *p < '0' || *p > '9') return FALLBACK;
+    if (*p == '0') p++;
+    else while (p < end && *p >= '0' && *p <= '9') p++;
+    if (p - digits > 18) return FALLBACK;
+    if (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E'))
+        return FALLBACK;
+    long long v = 0;
+    for (const unsigned char *q = digits; q < p; q++) v = v * 10 + (*q - '0');
+    if (negative) {
+        if (v == 0) return FALLBACK;
+        v = -v;
+    }
+    *value = v;
+    c->p = p;
+    return OK;
+}
+
+static inline int
+literal(Cursor *c, const char *word, Py_ssize_t len)
+{
+    if (c->end - c->p >= len && memcmp(c->p, word, (size_t)len) == 0) {
+        c->p += len;
+        return 1;
+    }
+    return 0;
+}
+
+/* Check a top-level value of a key the command ignores (serializeTypeCurrentRPC, ...):
+ * a string, an integer, true, false or null. Anything else: FALLBACK. */
+static int
+skip_value(Cursor *c)
+{
+    if (c->p >= c->end) return FALLBACK;
+    unsigned char ch = *c->p;
+    if (ch == '"') {
+        c->p++;
+        return parse_string(c, NULL);
+    }
+    if (ch == '-' || (ch >= '0' && ch <= '9')) {
+        long long ignored;
+        const unsigned char *start;
+        return parse_int(c, &ignored, &start);
+    }
+    if (literal(c, "true", 4) || literal(c, "false", 5) || literal(c, "null", 4)) return OK;
+    return FALLBACK;
+}
+
+/* The extFields object at c->p (its '{'), as a dict of str to str in *out. Integer,
+ * true and false values become strings as _stringify_ext makes them. FALLBACK for null
+ * values, floats, nested values, duplicate keys and anything malformed. */
+static int
+parse_ext(Cursor *c, PyObject **out)
+{
+    c->p++; /* '{' */
+    /* Sized like the previous extFields (a connection sends the same kind of request
+     * again and again), which saves the dict's resizes while it fills. */
+    static Py_ssize_t last_size = 0;
+    PyObject *ext = _PyDict_NewPresized(last_size);
+    if (ext == NULL) return ERR;
+    int status = FALLBACK;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        *out = ext;
+        return OK;
+    }
+    for (;;) {
+        PyObject *key = NULL, *value = NULL;
+        if (c->p >= c->end || *c->p != '"') goto fail;
+        c->p++;
+        if ((status = parse_string_in(c, &key, key_cache, 1)) != OK) goto fail;
+        status = FALLBACK;
+        skip_ws(c);
+        if (c->p >= c->end || *c->p != ':') {
+            Py_DECREF(key);
+            goto fail;
+        }
+        c->p++;
+        skip_ws(c);
+        if (c->p >= c->end) {
+            Py_DECREF(key);
+            goto fail;
+        }
+        unsigned char ch = *c->p;
+        if (ch == '"') {
+            c->p++;
+            status = parse_string_in(c, &value, value_cache, 0);
+        } else if (ch == '-' || (ch >= '0' && ch <= '9')) {
+            long long number;
+            const unsigned char *start;
+            status = parse_int(c, &number, &start);
+            if (status == OK) {
+                value = PyUnicode_New(c->p - start, 127);
+                if (value == NULL) status = ERR;
+                else memcpy(PyUnicode_1BYTE_DATA(value), start, (size_t)(c->p - start));
+            }
+        } else if (literal(c, "true", 4)) {
+            value = Py_NewRef(str_true);
+            status = OK;
+        } else if (literal(c, "false", 5)) {
+            value = Py_NewRef(str_false);
+            status = OK;
+        } else {
+            status = FALLBACK;
+        }
+        if (status != OK) {
+            Py_DECREF(key);
+            goto fail;
+        }
+        Py_ssize_t before = PyDict_GET_SIZE(ext);
+        int failed = PyDict_SetItem(ext, key, value);
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (failed < 0) {
+            status = ERR;
+            goto fail;
+        }
+        status = FALLBACK;
+        if (PyDict_GET_SIZE(ext) == before) goto fail; /* duplicate key */
+        skip_ws(c);
+        if (c->p >= c->end) goto fail;
+        if (*c->p == '}') {
+            c->p++;
+            *out = ext;
+            last_size = PyDict_GET_SIZE(ext) < 64 ? PyDict_GET_SIZE(ext) : 64;
+            return OK;
+        }
+        if (*c->p != ',') goto fail;
+        c->p++;
+        skip_ws(c);
+    }
+fail:
+    Py_DECREF(ext);
+    return status;
+}
+
+/* An int32 field (code, opaque, flag, version); null means 0 (absent). */
+static int
+parse_int32_field(Cursor *c, long long low, long long *value)
+{
+    if (literal(c, "null", 4)) {
+        *value = 0;
+        return OK;
+    }
+    const unsigned char *start;
+    if (parse_int(c, value, &start) != OK) return FALLBACK;
+    if (*value < low || *value > INT32_MAX) return FALLBACK;
+    return OK;
+}
+
+enum {
+    K_CODE = 1,
+    K_OPAQUE = 2,
+    K_FLAG = 4,
+    K_VERSION = 8,
+    K_EXT = 16,
+    K_REMARK = 32,
+    K_LANGUAGE = 64,
+    K_OTHER = 128
+};
+
+static int
+key_kind(const unsigned char *k, Py_ssize_t n)
+{
+#define IS(word) (n == (Py_ssize_t)sizeof(word) - 1 && memcmp(k, word, sizeof(word) - 1) == 0)
+    if (IS("code")) return K_CODE;
+    if (IS("extFields")) return K_EXT;
+    if (IS("flag")) return K_FLAG;
+    if (IS("language")) return K_LANGUAGE;
+    if (IS("opaque")) return K_OPAQUE;
+    if (IS("version")) return K_VERSION;
+    if (IS("remark")) return K_REMARK;
+#undef IS
+    return K_OTHER;
+}
+
+typedef struct {
+    long long code, opaque, flag, version;
+    PyObject *ext;      /* new reference or NULL (None) */
+    PyObject *remark;   /* new reference or NULL (None) */
+    PyObject *language; /* borrowed */
+} Fields;
+
+static int
+parse_json_header(const unsigned char *data, Py_ssize_t len, Fields *f)
+{
+    Cursor cur = {data, data + len};
+    Cursor *c = &cur;
+    int seen = 0;
+    f->code = f->opaque = f->flag = f->version = 0;
+    f->ext = f->remark = NULL;
+    f->language = language_java; /* absent: Java's default */
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != '{') return FALLBACK;
+    c->p++;
+    skip_ws(c);
+    if (c->p >= c->end || *c->p == '}') return FALLBACK; /* no code */
+    for (;;) {
+        if (c->p >= c->end || *c->p != '"') return FALLBACK;
+        const unsigned char *key = ++c->p;
+        while (c->p < c->end && plain_ascii[*c->p]) c->p++;
+        if (c->p >= c->end || *c->p != '"') return FALLBACK; /* escapes or non-ASCII key */
+        int kind = key_kind(key, c->p - key);
+        c->p++;
+        if (kind != K_OTHER) {
+            if (seen & kind) return FALLBACK; /* duplicate */
+            seen |= kind;
+        }
+        skip_ws(c);
+        if (c->p >= c->end || *c->p != ':') return FALLBACK;
+        c->p++;
+        skip_ws(c);
+        int status = OK;
+        switch (kind) {
+        case K_CODE:
+            if (literal(c, "null", 4)) return FALLBACK; /* required */
+            status = parse_int32_field(c, INT32_MIN, &f->code);
+            break;
+        case K_OPAQUE: status = parse_int32_field(c, INT32_MIN, &f->opaque); break;
+        case K_FLAG: status = parse_int32_field(c, 0, &f->flag); break;
+        case K_VERSION: status = parse_int32_field(c, INT32_MIN, &f->version); break;
+        case K_EXT:
+            if (literal(c, "null", 4)) break;
+            if (c->p >= c->end || *c->p != '{') return FALLBACK;
+            status = parse_ext(c, &f->ext);
+            break;
+        case K_REMARK:
+            if (literal(c, "null", 4)) break;
+            if (c->p >= c->end || *c->p != '"') return FALLBACK;
+            c->p++;
+            status = parse_string(c, &f->remark);
+            break;
+        case K_LANGUAGE: {
+            if (literal(c, "null", 4)) break;
+            if (c->p >= c->end || *c->p != '"') return FALLBACK;
+            const unsigned char *name = ++c->p;
+            while (c->p < c->end && plain_ascii[*c->p]) c->p++;
+            if (c->p >= c->end || *c->p != '"') return FALLBACK;
+            Py_ssize_t n = c->p - name;
+            c->p++;
+            f->language = language_other;
+            for (int i = 0; i < lang_count; i++) {
+                if (lang_names[i].len == n && memcmp(lang_names[i].name, name, (size_t)n) == 0) {
+                    f->language = lang_names[i].member;
+                    break;
+                }
+            }
+            break;
+        }
+        default: status = skip_value(c); break;
+        }
+        if (status != OK) return status;
+        skip_ws(c);
+        if (c->p >= c->end) return FALLBACK;
+        if (*c->p == '}') break;
+        if (*c->p != ',') return FALLBACK;
+        c->p++;
+        skip_ws(c);
+    }
+    c->p++;
+    skip_ws(c);
+    if (c->p != c->end) return FALLBACK; /* trailing data */
+    if (!(seen & K_CODE)) return FALLBACK;
+    return OK;
+}
+
+/* ------------------------------------------------------------------ ROCKETMQ binary */
+
+static int
+parse_binary_header(const unsigned char *h, Py_ssize_t size, Fields *f)
+{
+    f->ext = f->remark = NULL;
+    if (size < BIN_FIXED_SIZE) return FALLBACK;
+    f->code = be16s(h);
+    int lang = (int)(signed char)h[2];
+    f->version = be16s(h + 3);
+    f->opaque = (int32_t)be32(h + 5);
+    f->flag = (int32_t)be32(h + 9);
+    int32_t remark_len = (int32_t)be32(h + 13);
+    Py_ssize_t pos = BIN_FIXED_SIZE;
+    f->language = (lang >= 0 && lang_by_byte[lang] != NULL) ? lang_by_byte[lang] : language_other;
+    if (remark_len) {
+        if (remark_len < 0 || remark_len > size - pos) return FALLBACK;
+        int status = utf8_str(h + pos, remark_len, &f->remark);
+        if (status != OK) return status;
+        pos += remark_len;
+    }
+    if (size - pos < 4) goto fallback;
+    int32_t ext_len = (int32_t)be32(h + pos);
+    pos += 4;
+    if (ext_len < 0 || ext_len > size - pos) goto fallback;
+    if (ext_len == 0) return OK;
+    PyObject *ext = PyDict_New();
+    if (ext == NULL) goto error;
+    Py_ssize_t end = pos + ext_len;
+    int status = FALLBACK;
+    while (pos < end) {
+        if (end - pos < 6) goto ext_fail;
+        int16_t key_len = be16s(h + pos);
+        pos += 2;
+        if (key_len < 0 || key_len > end - pos - 4) goto ext_fail;
+        const unsigned char *key_data = h + pos;
+        pos += key_len;
+        int32_t value_len = (int32_t)be32(h + pos);
+        pos += 4;
+        if (value_len < 0 || value_len > end - pos) goto ext_fail;
+        const unsigned char *value_data = h + pos;
+        pos += value_len;
+        PyObject *key = NULL, *value = NULL;
+        if ((status = utf8_str_cached(key_data, key_len, key_cache, 1, &key)) != OK)
+            goto ext_fail;
+        if ((status = utf8_str_cached(value_data, value_len, value_cache, 0, &value)) != OK) {
+            Py_DECREF(key);
+            goto ext_fail;
+        }
+        status = FALLBACK;
+        if (key_len && value_len) { /* Java: zero-length key/value are null: dropped */
+            int failed = PyDict_SetItem(ext, key, value);
+            Py_DECREF(key);
+            Py_DECREF(value);
+            if (failed < 0) {
+                status = ERR;
+                goto ext_fail;
+            }
+        } else {
+            Py_DECREF(key);
+            Py_DECREF(value);
+        }
+    }
+    f->ext = ext;
+    return OK;
+ext_fail:
+    Py_DECREF(ext);
+    Py_CLEAR(f->remark);
+    return status;
+fallback:
+    Py_CLEAR(f->remark);
+    return FALLBACK;
+error:
+    Py_CLEAR(f->remark);
+    return ERR;
+}
+
+/* ------------------------------------------------------------------ decode_command */
+
+static PyObject *
+fall_back(PyObject *frame)
+{
+    return PyObject_CallOneArg(py_decode_command, frame);
+}
+
+static PyObject *
+wire_decode_command(PyObject *module, PyObject *frame)
+{
+    if (command_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "rmq_protocol._wire.init() was not called");
+        return NULL;
+    }
+    if (PyMemoryView_Check(frame)) {
+        Py_buffer *mv = PyMemoryView_GET_BUFFER(frame);
+        if (mv->itemsize != 1 || mv->ndim != 1 || !PyBuffer_IsContiguous(mv, 'C') ||
+            (mv->format != NULL && strcmp(mv->format, "B") != 0)) {
+            return fall_back(frame);
+        }
+    } else if (!PyBytes_CheckExact(frame) && !PyByteArray_CheckExact(frame)) {
+        return fall_back(frame);
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(frame, &view, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        return fall_back(frame);
+    }
+    const unsigned char *data = view.buf;
+    Py_ssize_t size = view.len;
+    if (size < 4) goto fallback;
+    uint32_t info = be32(data);
+    Py_ssize_t header_len = info & 0xFFFFFF;
+    unsigned int kind = info >> 24;
+    if (header_len > size - 4) goto fallback;
+    Fields f;
+    int status;
+    PyObject *serialize;
+    if (kind == 0) {
+        status = parse_json_header(data + 4, header_len, &f);
+        serialize = serialize_json;
+    } else if (kind == 1) {
+        status = parse_binary_header(data + 4, header_len, &f);
+        serialize = serialize_rocketmq;
+    } else {
+        goto fallback;
+    }
+    if (status != OK) {
+        Py_XDECREF(f.ext);
+        Py_XDECREF(f.remark);
+        if (status == ERR) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        goto fallback;
+    }
+    PyObject *body;
+    Py_ssize_t body_start = 4 + header_len;
+    if (size - header_len <= COPY_BODY_BELOW + 4) {
+        body = PyBytes_FromStringAndSize((const char *)data + body_start, size - body_start);
+    } else {
+        /* Large body (pull responses): a zero-copy memoryview slice, as the reference. */
+        PyObject *mv = PyMemoryView_Check(frame) ? Py_NewRef(frame) : PyMemoryView_FromObject(frame);
+        body = NULL;
+        if (mv != NULL) {
+            PyObject *start = PyLong_FromSsize_t(body_start);
+            PyObject *slice = start == NULL ? NULL : PySlice_New(start, NULL, NULL);
+            Py_XDECREF(start);
+            if (slice != NULL) {
+                body = PyObject_GetItem(mv, slice);
+                Py_DECREF(slice);
+            }
+            Py_DECREF(mv);
+        }
+    }
+    PyBuffer_Release(&view);
+    if (body == NULL) {
+        Py_XDECREF(f.ext);
+        Py_XDECREF(f.remark);
+        return NULL;
+    }
+    PyObject *items[9];
+    items[0] = PyLong_FromLongLong(f.code);
+    items[1] = Py_NewRef(f.language);
+    items[2] = PyLong_FromLongLong(f.version);
+    items[3] = PyLong_FromLongLong(f.opaque);
+    items[4] = PyLong_FromLongLong(f.flag);
+    items[5] = f.remark != NULL ? f.remark : Py_NewRef(Py_None);
+    items[6] = f.ext != NULL ? f.ext : Py_NewRef(Py_None);
+    items[7] = body;
+    items[8] = Py_NewRef(serialize);
+    if (items[0] == NULL || items[2] == NULL || items[3] == NULL || items[4] == NULL) {
+        for (int i = 0; i < 9; i++) Py_XDECREF(items[i]);
+        return NULL;
+    }
+    return new_tuple_of(command_type, items, 9);
+fallback:
+    PyBuffer_Release(&view);
+    return fall_back(frame);
+}
+
+/* ------------------------------------------------------------------ encode_command */
+
+
+#define MAX_HEADER_LEN 0xFFFFFF
+
+/* The length of `s` (UTF-8) as orjson writes it inside quotes. */
+static Py_ssize_t
+escaped_len(const unsigned char *s, Py_ssize_t n)
+{
+    Py_ssize_t len = n;
+    for (Py_ssize_t i = 0; i < n; i++) len += escape_extra[s[i]];
+    return len;
+}
+
+static char *
+write_escaped(char *out, const unsigned char *s, Py_ssize_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    *out++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t run = i;
+        while (i < n && !escape_extra[s[i]]) i++;
+        if (i > run) {
+            memcpy(out, s + run, (size_t)(i - run));
+            out += i - run;
+            if (i >= n) break;
+        }
+        unsigned char ch = s[i];
+        *out++ = '\\';
+        switch (ch) {
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        case '\b': *out++ = 'b'; break;
+        case '\t': *out++ = 't'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\f': *out++ = 'f'; break;
+        case '\r': *out++ = 'r'; break;
+        default:
+            *out++ = 'u';
+            *out++ = '0';
+            *out++ = '0';
+            *out++ = hex[ch >> 4];
+            *out++ = hex[ch & 15];
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+static int
+decimal_len(long long v)
+{
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    int n = v < 0 ? 2 : 1;
+    while (u >= 10) {
+        u /= 10;
+        n++;
+    }
+    return n;
+}
+
+static char *
+write_decimal(char *out, long long v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof(tmp);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    size_t n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(out, p, n);
+    return out + n;
+}
+
+/* An int (or an int subclass such as an IntEnum member, which orjson and struct both
+ * take by value; not a bool) that fits int64, else FALLBACK. */
+static int
+int64_of(PyObject *v, long long *out)
+{
+    if (!PyLong_Check(v) || PyBool_Check(v)) return FALLBACK;
+    int overflow;
+    *out = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow) return FALLBACK;
+    if (*out == -1 && PyErr_Occurred()) return ERR;
+    return OK;
+}
+
+/* UTF-8 of an exact str; FALLBACK for other types and lone surrogates. */
+static int
+utf8_of(PyObject *v, const unsigned char **data, Py_ssize_t *len)
+{
+    if (!PyUnicode_CheckExact(v)) return FALLBACK;
+    if (PyUnicode_IS_ASCII(v)) {
+        *data = PyUnicode_1BYTE_DATA(v);
+        *len = PyUnicode_GET_LENGTH(v);
+        return OK;
+    }
+    const char *text = PyUnicode_AsUTF8AndSize(v, len);
+    if (text == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            PyErr_Clear();
+            return FALLBACK;
+        }
+        return ERR;
+    }
+    *data = (const unsigned char *)text;
+    return OK;
+}
+
+typedef struct {
+    const unsigned char *data;
+    Py_ssize_t len;
+} Text;
+
+#define KEY(literal) literal, (sizeof(literal) - 1)
+
+static char *
+put(char *out, const char *text, size_t n)
+{
+    memcpy(out, text, n);
+    return out + n;
+}
+
+/* The frame of a JSON-header command, or NULL with FALLBACK/ERR in *status. */
+static PyObject *
+encode_json(PyObject *cmd, PyObject *opaque_override, int *status)
+{
+    PyObject **items = ((PyTupleObject *)cmd)->ob_item;
+    long long code, version, opaque, flag;
+    Text language = {NULL, 0}, remark = {NULL, 0};
+    Text stack[64];
+    Text *texts = stack;
+    PyObject *result = NULL;
+    Py_buffer body = {0};
+    int have_body = 0;
+    *status = FALLBACK;
+    if ((*status = int64_of(items[0], &code)) != OK) return NULL;
+    if ((*status = int64_of(items[2], &version)) != OK) return NULL;
+    if ((*status = int64_of(opaque_override != Py_None ? opaque_override : items[3], &opaque)) != OK)
+        return NULL;
+    if ((*status = int64_of(items[4], &flag)) != OK) return NULL;
+    *status = FALLBACK;
+    for (int i = 0; i < lang_count; i++) {
+        if (lang_names[i].member == items[1]) {
+            language.data = (const unsigned char *)lang_names[i].name;
+            language.len = lang_names[i].len;
+            break;
+        }
+    }
+    if (language.data == NULL) return NULL;
+    PyObject *remark_obj = items[5], *ext = items[6], *body_obj = items[7];
+    Py_ssize_t size = 0; /* header bytes */
+    if (remark_obj != Py_None) {
+        if ((*status = utf8_of(remark_obj, &remark.data, &remark.len)) != OK) return NULL;
+        size += 12 + escaped_len(remark.data, remark.len); /* ,"remark":"" */
+    }
+    Py_ssize_t count = 0;
+    if (ext != Py_None) {
+        if (!PyDict_CheckExact(ext)) return NULL;
+        count = PyDict_GET_SIZE(ext);
+        if (count > 32) {
+            texts = PyMem_Malloc(sizeof(Text) * 2 * (size_t)count);
+            if (texts == NULL) {
+                PyErr_NoMemory();
+                *status = ERR;
+                return NULL;
+            }
+        }
+        /* No Python code runs from here to the last write (no GC-tracked allocation), so
+         * the dict and its strings stay as they are. */
+        Py_ssize_t pos = 0, i = 0;
+        PyObject *key, *value;
+        size += 15; /* ,"extFields":{} */
+        while (PyDict_Next(ext, &pos, &key, &value)) {
+            if (i >= count) goto done; /* cannot happen: nothing changes the dict */
+            if ((*status = utf8_of(key, &texts[2 * i].data, &texts[2 * i].len)) != OK) goto done;
+            if ((*status = utf8_of(value, &texts[2 * i + 1].data, &texts[2 * i + 1].len)) != OK)
+                goto done;
+            size += escaped_len(texts[2 * i].data, texts[2 * i].len) +
+                    escaped_len(texts[2 * i + 1].data, texts[2 * i + 1].len) + 6; /* "":"", */
+            i++;
+        }
+        *status = FALLBACK;
+        if (i != count) goto done;
+        if (count) size -= 1; /* no comma after the last entry */
+    }
+    /* {"code":,"flag":,"language":"","opaque":,"serializeTypeCurrentRPC":"JSON","version":} */
+    size += 85 + decimal_len(code) + decimal_len(flag) + language.len + decimal_len(opaque) +
+            decimal_len(version);
+    if (size > MAX_HEADER_LEN) goto done; /* the reference raises the error */
+    Py_ssize_t body_len = 0;
+    if (PyBytes_CheckExact(body_obj)) {
+        body_len = PyBytes_GET_SIZE(body_obj);
+    } else if (PyByteArray_CheckExact(body_obj) || PyMemoryView_Check(body_obj)) {
+        if (PyMemoryView_Check(body_obj)) {
+            Py_buffer *mv = PyMemoryView_GET_BUFFER(body_obj);
+            if (mv->itemsize != 1 || mv->ndim != 1 || !PyBuffer_IsContiguous(mv, 'C')) goto done;
+        }
+        if (PyObject_GetBuffer(body_obj, &body, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            goto done;
+        }
+        have_body = 1;
+        body_len = body.len;
+    } else {
+        goto done;
+    }
+    if (body_len > INT32_MAX - 4 - size) goto done;
+    result = PyBytes_FromStringAndSize(NULL, 8 + size + body_len);
+    if (result == NULL) {
+        *status = ERR;
+        goto done;
+    }
+    char *out = PyBytes_AS_STRING(result);
+    uint32_t total = (uint32_t)(4 + size + body_len), info = (uint32_t)size; /* type 0 */
+    unsigned char prefix[8] = {
+        total >> 24, (total >> 16) & 255, (total >> 8) & 255, total & 255,
+        info >> 24,  (info >> 16) & 255,  (info >> 8) & 255,  info & 255,
+    };
+    char *start;
+    out = put(out, (const char *)prefix, 8);
+    start = out;
+    out = put(out, KEY("{\"code\":"));
+    out = write_decimal(out, code);
+    if (ext != Py_None) {
+        out = put(out, KEY(",\"extFields\":{"));
+        for (Py_ssize_t i = 0; i < count; i++) {
+            if (i) *out++ = ',';
+            out = write_escaped(out, texts[2 * i].data, texts[2 * i].len);
+            *out++ = ':';
+            out = write_escaped(out, texts[2 * i + 1].data, texts[2 * i + 1].len);
+        }
+        *out++ = '}';
+    }
+    out = put(out, KEY(",\"flag\":"));
+    out = write_decimal(out, flag);
+    out = put(out, KEY(",\"language\":\""));
+    out = put(out, (const char *)language.data, (size_t)language.len);
+    out = put(out, KEY("\",\"opaque\":"));
+    out = write_decimal(out, opaque);
+    if (remark_obj != Py_None) {
+        out = put(out, KEY(",\"remark\":"));
+        out = write_escaped(out, remark.data, remark.len);
+    }
+    out = put(out, KEY(",\"serializeTypeCurrentRPC\":\"JSON\",\"version\":"));
+    out = write_decimal(out, version);
+    *out++ = '}';
+    if (out - start != size) { /* a bug in the size computation: never hand out bad bytes */
+        Py_CLEAR(result);
+        PyErr_Format(PyExc_SystemError, "_wire.encode_command: header of %zd bytes, computed %zd",
+                     (Py_ssize_t)(out - start), size);
+        *status = ERR;
+        goto done;
+    }
+    if (body_len) {
+        memcpy(out, have_body ? body.buf : PyBytes_AS_STRING(body_obj), (size_t)body_len);
+    }
+    *status = OK;
+done:
+    if (have_body) PyBuffer_Release(&body);
+    if (texts != stack) PyMem_Free(texts);
+    return result;
+}
+
+static inline char *
+put_be32(char *out, uint32_t v)
+{
+    out[0] = (char)(v >> 24);
+    out[1] = (char)(v >> 16);
+    out[2] = (char)(v >> 8);
+    out[3] = (char)v;
+    return out + 4;
+}
+
+/* Body bytes of a command: (data, len) of bytes, a bytearray or a 1-D byte memoryview,
+ * else FALLBACK. Releases nothing: *view is filled (have_view set) for a buffer export. */
+static int
+body_of(PyObject *body_obj, Py_buffer *view, int *have_view, const char **data, Py_ssize_t *len)
+{
+    if (PyBytes_CheckExact(body_obj)) {
+        *data = PyBytes_AS_STRING(body_obj);
+        *len = PyBytes_GET_SIZE(body_obj);
+        return OK;
+    }
+    if (!PyByteArray_CheckExact(body_obj) && !PyMemoryView_Check(body_obj)) return FALLBACK;
+    if (PyMemoryView_Check(body_obj)) {
+        Py_buffer *mv = PyMemoryView_GET_BUFFER(body_obj);
+        if (mv->itemsize != 1 || mv->ndim != 1 || !PyBuffer_IsContiguous(mv, 'C')) return FALLBACK;
+    }
+    if (PyObject_GetBuffer(body_obj, view, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        return FALLBACK;
+    }
+    *have_view = 1;
+    *data = view->buf;
+    *len = view->len;
+    return OK;
+}
+
+/* The frame of a ROCKETMQ-header command, or NULL with FALLBACK/ERR in *status. */
+static PyObject *
+encode_binary(PyObject *cmd, PyObject *opaque_override, int *status)
+{
+    PyObject **items = ((PyTupleObject *)cmd)->ob_item;
+    long long code, version, opaque, flag;
+    long language = LONG_MIN; /* not a LanguageCode member yet */
+    Text remark = {NULL, 0};
+    Text stack[64];
+    Text *texts = stack;
+    PyObject *result = NULL;
+    Py_buffer body = {0};
+    int have_body = 0;
+    const char *body_data = NULL;
+    Py_ssize_t body_len = 0;
+    if ((*status = int64_of(items[0], &code)) != OK) return NULL;
+    if ((*status = int64_of(items[2], &version)) != OK) return NULL;
+    if ((*status = int64_of(opaque_override != Py_None ? opaque_override : items[3], &opaque)) != OK)
+        return NULL;
+    if ((*status = int64_of(items[4], &flag)) != OK) return NULL;
+    *status = FALLBACK;
+    /* the reference's struct.pack raises for these */
+    if (code < INT16_MIN || code > INT16_MAX || version < INT16_MIN || version > INT16_MAX ||
+        opaque < INT32_MIN || opaque > INT32_MAX || flag < INT32_MIN || flag > INT32_MAX) {
+        return NULL;
+    }
+    for (int i = 0; i < lang_count; i++) {
+        if (lang_names[i].member == items[1]) {
+            language = PyLong_AsLong(items[1]);
+            if (language == -1 && PyErr_Occurred()) {
+                *status = ERR;
+                return NULL;
+            }
+            break;
+        }
+    }
+    if (language < -128 || language > 127) return NULL;
+    PyObject *remark_obj = items[5], *ext = items[6];
+    if (remark_obj != Py_None) {
+        if ((*status = utf8_of(remark_obj, &remark.data, &remark.len)) != OK) return NULL;
+        *status = FALLBACK;
+    }
+    Py_ssize_t size = BIN_FIXED_SIZE + remark.len + 4, count = 0;
+    if (ext != Py_None) {
+        if (!PyDict_CheckExact(ext)) return NULL;
+        count = PyDict_GET_SIZE(ext);
+        if (count > 32) {
+            texts = PyMem_Malloc(sizeof(Text) * 2 * (size_t)count);
+            if (texts == NULL) {
+                PyErr_NoMemory();
+                *status = ERR;
+                return NULL;
+            }
+        }
+        /* No Python code runs from here to the last write: the dict stays as it is. */
+        Py_ssize_t pos = 0, i = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(ext, &pos, &key, &value)) {
+            if (i >= count) goto done;
+            if ((*status = utf8_of(key, &texts[2 * i].data, &texts[2 * i].len)) != OK) goto done;
+            if ((*status = utf8_of(value, &texts[2 * i + 1].data, &texts[2 * i + 1].len)) != OK)
+                goto done;
+            *status = FALLBACK;
+            if (texts[2 * i].len > 0x7FFF || texts[2 * i + 1].len > INT32_MAX) goto done;
+            size += 6 + texts[2 * i].len + texts[2 * i + 1].len;
+            i++;
+        }
+        if (i != count) goto done;
+    }
+    if (size > MAX_HEADER_LEN) goto done;
+    if ((*status = body_of(items[7], &body, &have_body, &body_data, &body_len)) != OK) goto done;
+    *status = FALLBACK;
+    if (body_len > INT32_MAX - 4 - size) goto done;
+    result = PyBytes_FromStringAndSize(NULL, 8 + size + body_len);
+    if (result == NULL) {
+        *status = ERR;
+        goto done;
+    }
+    char *out = PyBytes_AS_STRING(result);
+    out = put_be32(out, (uint32_t)(4 + size + body_len));
+    out = put_be32(out, (1u << 24) | (uint32_t)size);
+    char *start = out;
+    *out++ = (char)((uint16_t)code >> 8);
+    *out++ = (char)code;
+    *out++ = (char)language;
+    *out++ = (char)((uint16_t)version >> 8);
+    *out++ = (char)version;
+    out = put_be32(out, (uint32_t)opaque);
+    out = put_be32(out, (uint32_t)flag);
+    out = put_be32(out, (uint32_t)remark.len);
+    if (remark.len) out = put(out, (const char *)remark.data, (size_t)remark.len);
+    out = put_be32(out, (uint32_t)(size - (out + 4 - start)));
+    for (Py_ssize_t i = 0; i < count; i++) {
+        *out++ = (char)(texts[2 * i].len >> 8);
+        *out++ = (char)texts[2 * i].len;
+        out = put(out, (const char *)texts[2 * i].data, (size_t)texts[2 * i].len);
+        out = put_be32(out, (uint32_t)texts[2 * i + 1].len);
+        out = put(out, (const char *)texts[2 * i + 1].data, (size_t)texts[2 * i + 1].len);
+    }
+    if (out - start != size) {
+        Py_CLEAR(result);
+        PyErr_Format(PyExc_SystemError, "_wire.encode_command: header of %zd bytes, computed %zd",
+                     (Py_ssize_t)(out - start), size);
+        *status = ERR;
+        goto done;
+    }
+    if (body_len) memcpy(out, body_data, (size_t)body_len);
+    *status = OK;
+done:
+    if (have_body) PyBuffer_Release(&body);
+    if (texts != stack) PyMem_Free(texts);
+    return result;
+}
+
+static PyObject *
+wire_encode_command(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (py_encode_command == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "rmq_protocol._wire.init() was not called");
+        return NULL;
+    }
+    PyObject *opaque = Py_None;
+    if (nargs != 1) goto fallback;
+    if (kwnames != NULL) {
+        if (PyTuple_GET_SIZE(kwnames) != 1 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(kwnames, 0)) ||
+            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "opaque") != 0) {
+            goto fallback;
+        }
+        opaque = args[1];
+    }
+    PyObject *cmd = args[0];
+    if (Py_TYPE(cmd) != command_type || PyTuple_GET_SIZE(cmd) != 9) goto fallback;
+    int status;
+    PyObject *frame, *kind = PyTuple_GET_ITEM(cmd, 8);
+    if (kind == serialize_json) frame = encode_json(cmd, opaque, &status);
+    else if (kind == serialize_rocketmq) frame = encode_binary(cmd, opaque, &status);
+    else goto fallback;
+    if (status == OK) return frame;
+    if (status == ERR) return NULL;
+fallback:
+    return PyObject_Vectorcall(py_encode_command, args, (size_t)nargs, kwnames);
+}
+
+/* ------------------------------------------------------------------ HeaderDecoder */
+
+enum { KIND_STR = 0, KIND_INT = 1, KIND_BOOL = 2 };
+
+typedef struct {
+    PyObject *key; /* interned str */
+    int kind;
+    int required;
+    PyObject *deflt; /* the value when absent (None when required) */
+} FieldSpec;
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyTypeObject *cls;
+    PyObject *fallback; /* the generated Python from_ext_fields(cls, ext_fields) */
+    Py_ssize_t count;
+    FieldSpec *fields;
+} HeaderDecoder;
+
+static int
+decoder_traverse(HeaderDecoder *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->cls);
+    Py_VISIT(self->fallback);
+    for (Py_ssize_t i = 0; i < self->count; i++) {
+        Py_VISIT(self->fields[i].key);
+        Py_VISIT(self->fields[i].deflt);
+    }
+    return 0;
+}
+
+static int
+decoder_clear(HeaderDecoder *self)
+{
+    Py_CLEAR(self->cls);
+    Py_CLEAR(self->fallback);
+    for (Py_ssize_t i = 0; i < self->count; i++) {
+        Py_CLEAR(self->fields[i].key);
+        Py_CLEAR(self->fields[i].deflt);
+    }
+    return 0;
+}
+
+static void
+decoder_dealloc(HeaderDecoder *self)
+{
+    PyObject_GC_UnTrack(self);
+    decoder_clear(self);
+    PyMem_Free(self->fields);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Java's Long.parseLong for the common case: ASCII [+-]?[0-9]{1,18}. */
+static int
+fast_long(PyObject *v, PyObject **out)
+{
+    if (!PyUnicode_CheckExact(v) || !PyUnicode_IS_ASCII(v)) return FALLBACK;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    const unsigned char *s = PyUnicode_1BYTE_DATA(v);
+    Py_ssize_t i = 0;
+    int negative = 0;
+    if (n > 0 && (s[0] == '-' || s[0] == '+')) {
+        negative = s[0] == '-';
+        i = 1;
+    }
+    if (n - i < 1 || n - i > 18) return FALLBACK;
+    long long value = 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return FALLBACK;
+        value = value * 10 + (s[i] - '0');
+    }
+    *out = PyLong_FromLongLong(negative ? -value : value);
+    return *out == NULL ? ERR : OK;
+}
+
+/* Python's v.lower() == 'true' for an ASCII str. */
+static int
+fast_bool(PyObject *v, PyObject **out)
+{
+    if (!PyUnicode_CheckExact(v) || !PyUnicode_IS_ASCII(v)) return FALLBACK;
+    const unsigned char *s = PyUnicode_1BYTE_DATA(v);
+    int truth = PyUnicode_GET_LENGTH(v) == 4 && (s[0] | 0x20) == 't' && (s[1] | 0x20) == 'r' &&
+                (s[2] | 0x20) == 'u' && (s[3] | 0x20) == 'e';
+    *out = Py_NewRef(truth ? Py_True : Py_False);
+    return OK;
+}
+
+static PyObject *
+decoder_call(HeaderDecoder *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 2 || kwnames != NULL || args[0] != (PyObject *)self->cls) goto fallback;
+    PyObject *ext = args[1];
+    if (ext != Py_None && !PyDict_CheckExact(ext)) goto fallback;
+    PyObject *stack[64];
+    PyObject **values = stack;
+    if (self->count > 64) {
+        values = PyMem_Calloc((size_t)self->count, sizeof(PyObject *));
+        if (values == NULL) return PyErr_NoMemory();
+    }
+    Py_ssize_t i;
+    for (i = 0; i < self->count; i++) {
+        FieldSpec *spec = &self->fields[i];
+        PyObject *v = ext == Py_None ? NULL : PyDict_GetItemWithError(ext, spec->key);
+        int status = OK;
+        if (v == NULL || v == Py_None) { /* a None value counts as absent, as .get() */
+            if (v == NULL && PyErr_Occurred()) {
+                PyErr_Clear(); /* the reference raises it again, the same way */
+                status = FALLBACK;
+            } else if (spec->required) {
+                status = FALLBACK; /* the reference raises the precise error */
+            } else {
+                values[i] = Py_NewRef(spec->deflt);
+            }
+        } else if (spec->kind == KIND_STR) {
+            values[i] = Py_NewRef(v);
+        } else if (spec->kind == KIND_INT) {
+            status = fast_long(v, &values[i]);
+        } else {
+            status = fast_bool(v, &values[i]);
+        }
+        if (status != OK) {
+            for (Py_ssize_t j = 0; j < i; j++) Py_DECREF(values[j]);
+            if (values != stack) PyMem_Free(values);
+            if (status == ERR) return NULL;
+            goto fallback;
+        }
+    }
+    PyObject *result = new_tuple_of(self->cls, values, self->count);
+    if (values != stack) PyMem_Free(values);
+    return result;
+fallback:
+    return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+}
+
+static PyObject *
+decoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *cls, *specs, *fallback;
+    static char *keywords[] = {"cls", "fields", "fallback", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!O:HeaderDecoder", keywords,
+                                     &PyType_Type, &cls, &PyTuple_Type, &specs, &fallback)) {
+        return NULL;
+    }
+    if (!PyType_IsSubtype((PyTypeObject *)cls, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "cls must be a tuple subclass");
+        return NULL;
+    }
+    if (!PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(specs);
+    HeaderDecoder *self = (HeaderDecoder *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->vectorcall = (vectorcallfunc)decoder_call;
+    self->fields = PyMem_Calloc((size_t)(count ? count : 1), sizeof(FieldSpec));
+    if (self->fields == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->cls = (PyTypeObject *)Py_NewRef(cls);
+    self->fallback = Py_NewRef(fallback);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *key, *deflt;
+        int kind, required;
+        PyObject *spec = PyTuple_GET_ITEM(specs, i);
+        if (!PyTuple_Check(spec) ||
+            !PyArg_ParseTuple(spec, "U" "ipO:field", &key, &kind, &required, &deflt)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "a field is (key, kind, required, default)");
+            Py_DECREF(self);
+            return NULL;
+        }
+        if (kind < KIND_STR || kind > KIND_BOOL) {
+            PyErr_Format(PyExc_ValueError, "field kind %d is not 0 (str), 1 (int) or 2 (bool)",
+                         kind);
+            Py_DECREF(self);
+            return NULL;
+        }
+        Py_INCREF(key);
+        PyUnicode_InternInPlace(&key);
+        self->fields[i].key = key;
+        self->fields[i].kind = kind;
+        self->fields[i].required = required;
+        self->fields[i].deflt = Py_NewRef(deflt);
+        self->count = i + 1;
+    }
+    return (PyObject *)self;
+}
+
+static PyMemberDef decoder_members[] = {
+    {"cls", T_OBJECT, offsetof(HeaderDecoder, cls), READONLY, "The header class."},
+    {"fallback", T_OBJECT, offsetof(HeaderDecoder, fallback), READONLY,
+     "The reference decoder, fallback(cls, ext_fields)."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject HeaderDecoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "rmq_protocol._wire.HeaderDecoder",
+    .tp_doc = "HeaderDecoder(cls, fields, fallback): from_ext_fields of one header class.\n\n"
+              "fields: (key, kind 0 str / 1 int / 2 bool, required, default) per field, in\n"
+              "order; fallback(cls, ext_fields) answers whatever is not the common case.",
+    .tp_basicsize = sizeof(HeaderDecoder),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_vectorcall_offset = offsetof(HeaderDecoder, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_new = decoder_new,
+    .tp_members = decoder_members,
+    .tp_dealloc = (destructor)decoder_dealloc,
+    .tp_traverse = (traverseproc)decoder_traverse,
+    .tp_clear = (inquiry)decoder_clear,
+};
+
+/* ------------------------------------------------------------------ module */
+
+static PyMethodDef wire_methods[] = {
+    {"init", (PyCFunction)(void (*)(void))wire_init, METH_VARARGS | METH_KEYWORDS,
+     "Tell the module the codec's types and its reference decoder."},
+    {"decode_command", wire_decode_command, METH_O,
+     "rmq_protocol.codec.command.decode_command in C."},
+    {"encode_command", (PyCFunction)(void (*)(void))wire_encode_command,
+     METH_FASTCALL | METH_KEYWORDS, "rmq_protocol.codec.command.encode_command in C."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef wire_module = {
+    PyModuleDef_HEAD_INIT, "rmq_protocol._wire",
+    "Optional C versions of rmq_protocol.codec's per-request remoting codec.", -1,
+    wire_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__wire(void)
+{
+    init_tables();
+    if (PyType_Ready(&HeaderDecoderType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&wire_module);
+    if (module == NULL) return NULL;
+    if (PyModule_AddIntConstant(module, "ABI", WIRE_ABI) < 0 ||
+        PyModule_AddObjectRef(module, "HeaderDecoder", (PyObject *)&HeaderDecoderType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

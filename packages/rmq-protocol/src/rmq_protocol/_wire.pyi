@@ -1,0 +1,28 @@
+# Types of the optional C module (see rmq_protocol/codec/header.py, wire_speedups).
+from collections.abc import Callable
+from typing import Any, Final
+
+ABI: Final[int]
+
+def init(
+    *,
+    command_type: type,
+    decode_command: Callable[[Any], Any],
+    languages: tuple[Any, ...],
+    java: Any,
+    other: Any,
+    json: Any,
+    rocketmq: Any,
+) -> None: ...
+def decode_command(frame: Any, /) -> Any: ...
+
+class HeaderDecoder:
+    cls: Final[type]
+    fallback: Final[Callable[[type, Any], Any]]
+    def __init__(
+        self,
+        cls: type,
+        fields: tuple[tuple[str, int, bool, object], ...],
+        fallback: Callable[[type, Any], Any],
+    ) -> None: ...
+    def __call__(self, cls: type, ext_fields: Any, /) -> Any: ...
