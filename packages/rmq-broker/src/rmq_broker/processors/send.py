@@ -61,10 +61,9 @@ from rmq_protocol.codec.codes import LanguageCode, RequestCode, ResponseCode
 from rmq_protocol.codec.command import RemotingCommand, response_with_ext
 from rmq_protocol.codec.headers import SendMessageRequestHeader, SendMessageRequestHeaderV2
 from rmq_protocol.codec.message import (
-    BatchEntry,
     MessageExt,
     TransactionType,
-    decode_batch,
+    decode_batch_messages,
     transaction_type,
 )
 from rmq_protocol.errors import LocalProtocolError, RemoteProtocolError
@@ -362,65 +361,65 @@ class SendMessageProcessor:
             )
         if len(request.body) > c.settings.store.max_message_size:
             return self._fail(request, ResponseCode.MESSAGE_ILLEGAL, self._illegal_remark())
+        sys_flag = header.sys_flag
+        stored_flag = (
+            sys_flag | _MULTI_TAGS_FLAG
+            if topic_config.topic_filter_type is _MULTI_TAG
+            else sys_flag
+        )
+        # The messages to store straight from the body (rmq_protocol's C decoder where it
+        # is built: no BatchEntry, no new_message per entry), and which entries carry a
+        # delay level for _batch_refusal.
         try:
-            entries = decode_batch(request.body)
+            messages, delayed = decode_batch_messages(
+                request.body,
+                topic,
+                queue_id,
+                stored_flag,
+                header.born_timestamp,
+                c.born_host(conn),
+                c.store_host,
+                header.reconsume_times or 0,
+                props.DELAY_TIME_LEVEL,
+                False,  # properties as dicts: the store's C append reads them
+            )
         except RemoteProtocolError as exc:
             return self._fail(
                 request, ResponseCode.MESSAGE_ILLEGAL, f"the batch body is malformed: {exc}"
             )
-        if not entries:
+        if not messages:
             return self._fail(
                 request, ResponseCode.MESSAGE_ILLEGAL, "the batch body holds no message"
             )
         batch_properties = props.decode_properties(header.properties) if header.properties else {}
-        sys_flag = header.sys_flag
-        refused = self._batch_refusal(batch_properties, sys_flag, entries)
+        refused = self._batch_refusal(batch_properties, sys_flag, messages, delayed)
         if refused is not None:
             return self._fail(request, ResponseCode.MESSAGE_ILLEGAL, refused)
-        if topic_config.topic_filter_type is _MULTI_TAG:
-            sys_flag |= _MULTI_TAGS_FLAG
-        born_host = c.born_host(conn)
-        store_host = c.store_host
-        reconsume_times = header.reconsume_times or 0
-        born_timestamp = header.born_timestamp
-        messages = [
-            new_message(
-                topic,
-                queue_id,
-                entry.flag,
-                sys_flag,
-                born_timestamp,
-                born_host,
-                store_host,
-                reconsume_times,
-                entry.body,
-                entry.properties,
-            )
-            for entry in entries
-        ]
         return self._store(
             request, messages, queue_id, batch_properties.get(props.UNIQ_KEY), batch_properties
         )
 
     def _batch_refusal(
-        self, batch_properties: dict[str, str], sys_flag: int, entries: list[BatchEntry]
+        self,
+        batch_properties: dict[str, str],
+        sys_flag: int,
+        messages: list[MessageExt],
+        delayed: list[int],
     ) -> str | None:
         """Java's ``CommitLog.asyncPutMessages`` checks: a batch that is transactional or
         whose own properties carry a delay level is MESSAGE_ILLEGAL with the generic
         illegal-message remark. rmq also refuses an inner message with a delay level
-        (Java stores it at once, without the delay; its clients never send one)."""
+        (Java stores it at once, without the delay; its clients never send one).
+        ``delayed``: the indexes of the messages that have a DELAY property."""
         if transaction_type(sys_flag) is not TransactionType.NOT_TYPE:
             return self._illegal_remark()
         if _delay_level(batch_properties) > 0:
             return self._illegal_remark()
-        delay_key = props.DELAY_TIME_LEVEL
-        for index, entry in enumerate(entries):
-            if delay_key not in entry.properties:
-                continue
-            level = _delay_level(entry.properties)
+        for index in delayed:
+            level = _delay_level(messages[index].properties)
             if level > 0:
                 return (
-                    f"{self._illegal_remark()} Message {index} of {len(entries)} in the batch "
+                    f"{self._illegal_remark()} Message {index} of {len(messages)} in the batch "
                     f"has delay level {level} ({props.DELAY_TIME_LEVEL}): delay levels are "
                     "not supported for batching; send delayed messages one by one."
                 )
