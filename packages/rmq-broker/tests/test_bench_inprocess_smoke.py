@@ -45,3 +45,21 @@ def test_bench_inprocess_refuses_an_unknown_kind() -> None:
     )
     assert run.returncode != 0
     assert "usage: bench_inprocess.py send|sendrmq|batch|pull" in run.stderr
+
+
+def test_bench_phases_runs_every_phase() -> None:
+    script = BENCHMARK.parent / "bench_phases.py"
+    run = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, str(script), "1024"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    phases = re.findall(r"^(\w+): (\d+) operations, event-loop CPU ([\d.]+) µs", run.stdout, re.M)
+    assert [name for name, _, _ in phases] == [
+        "decode", "header", "props", "process", "newmsg", "store", "full64",
+        "pullstore", "pullstore2", "pullproc", "pullfull16",
+    ], run.stdout  # fmt: skip
+    assert all(int(ops) > 0 and float(us) > 0 for _, ops, us in phases)
