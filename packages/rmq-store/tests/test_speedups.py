@@ -8,11 +8,16 @@ CI builds them (test_built_in_ci).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import shutil
+import struct
 import threading
+import types
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +33,7 @@ from rmq_store.commitlog import CommitLog
 from rmq_store.config import StoreConfig
 from rmq_store.index import IndexFile
 from rmq_store.speedups import ABI, speedups
-from rmq_store.store import SCHEDULE_TOPIC, MessageStore
+from rmq_store.store import SCHEDULE_TOPIC, GetMessageStatus, MessageStore
 
 needs_speedups = pytest.mark.skipif(speedups is None, reason="C speedups not built")
 
@@ -497,3 +502,252 @@ def test_recovery_skips_only_what_is_dispatched(
     assert c_files.keys() == py_files.keys()
     for name in c_files:
         assert c_files[name] == py_files[name], name
+
+
+# ------------------------------------------------------------------ read_units (get_messages)
+
+_UNIT = struct.Struct(">qiq")
+
+
+class FakeQueue:
+    """What ``MessageStore._scan_units`` reads of a queue: its units, from bytes."""
+
+    topic, queue_id = "T", 0
+
+    def __init__(self, units: bytes) -> None:
+        self.units = units
+
+    def unit_tuples(self, queue_offset: int, max_count: int) -> Iterator[tuple[int, int, int]]:
+        return _UNIT.iter_unpack(self.units[: max_count * 20])
+
+
+class FakeSegments:
+    """Commit-log segments of ``size`` bytes at the given starts, ``written`` bytes each."""
+
+    def __init__(self, size: int, segments: dict[int, int], rng: random.Random) -> None:
+        self.segment_size = size
+        self.data = {start: bytes(rng.randrange(256) for _ in range(size)) for start in segments}
+        self.written = segments
+        self.calls = 0
+
+    def segment_view(self, phy: int) -> tuple[int, int, memoryview] | None:
+        self.calls += 1
+        start = phy - phy % self.segment_size
+        if start not in self.data:
+            return None
+        return start, self.written[start], memoryview(self.data[start])
+
+
+ScanArgs = tuple[Any, int, int, tuple[int, int, int, int]]
+"""tags_codes (any object: hostile ones too), max_phy, in_memory_limit, the four limits."""
+
+
+def _as_python(result: tuple[Any, ...]) -> tuple[Any, ...]:
+    status, messages, offsets, total, next_offset, max_phy_pulling = result
+    return status, [bytes(m) for m in messages], offsets, total, next_offset, max_phy_pulling
+
+
+def _python_scan(
+    units: bytes, segments: FakeSegments, offset: int, args: ScanArgs
+) -> tuple[Any, ...]:
+    tags_codes, max_phy, in_memory_limit, limits = args
+    fake_store: Any = types.SimpleNamespace(commit_log=segments)
+    fake_queue: Any = FakeQueue(units)
+    return _as_python(
+        MessageStore._scan_units(
+            fake_store, fake_queue, offset, len(units) // 20, max_phy, in_memory_limit,
+            limits[:2], limits[2:], tags_codes, None,
+        )
+    )  # fmt: skip
+
+
+def _c_scan(
+    units: bytes, segments: FakeSegments, offset: int, args: ScanArgs, complete: bool
+) -> tuple[Any, ...] | None:
+    tags_codes, max_phy, in_memory_limit, limits = args
+    assert speedups is not None
+    found = speedups.read_units(
+        units, complete, offset, segments.segment_view, segments.segment_size, tags_codes,
+        max_phy, in_memory_limit, *limits,
+    )  # fmt: skip
+    if found is None:
+        return None
+    messages, offsets, total, next_offset, max_phy_pulling = found
+    status = GetMessageStatus.FOUND if messages else GetMessageStatus.NO_MATCHED_MESSAGE
+    return _as_python((status, messages, offsets, total, next_offset, max_phy_pulling))
+
+
+@needs_speedups
+@pytest.mark.parametrize("seed", range(6))
+def test_read_units_answers_as_python(seed: int) -> None:
+    """Random and hostile units (negative offsets, sizes <= 0, blank units, records past
+    the written bytes or across segments, missing segments), random limits and tag
+    filters: whatever C answers, the Python loop answers the same."""
+    rng = random.Random(seed)
+    taken = declined = 0
+    big = 1 << 70
+    for _ in range(400):
+        written = {start: rng.choice([4096, rng.randrange(4097)]) for start in (4096, 8192)}
+        if rng.random() < 0.1:
+            del written[4096]
+        segments = FakeSegments(4096, written, rng)
+        units = bytearray()
+        hostile = rng.random() < 0.4
+        for _ in range(rng.randrange(1, 60)):
+            phy = rng.randrange(4096, 8192 + 4096 * (rng.random() < 0.1))
+            size = rng.randrange(1, 400)
+            if hostile and rng.random() < 0.2:
+                phy = rng.choice(
+                    [rng.randrange(0, 20000), -rng.randrange(1, 1 << 40), 0, (1 << 63) - 1,
+                     -(1 << 63), phy]
+                )  # fmt: skip
+                size = rng.choice([0, -rng.randrange(1, 100), 0x7FFFFFFF, -(1 << 31), size])
+            code = rng.choice([1, 2, 3, -5, (1 << 63) - 1, -(1 << 63)])
+            units += _UNIT.pack(phy, size, code)
+        units_bytes = bytes(units)
+        tags_codes = rng.choice(
+            [None, None, frozenset({1, 2}), {3}, set(), frozenset(range(-5, 30)),
+             {1, big}, {True}, {1.0}, [1, 2], frozenset({-(1 << 63), (1 << 63) - 1})]
+        )  # fmt: skip
+
+        def limit() -> int:
+            return rng.choice([0, 1, 2, 5, 32, -1, 300, 5000, 1 << 62])
+
+        args: ScanArgs = (
+            tags_codes,
+            rng.choice([12288, 20000, 1 << 40]),
+            rng.choice([0, 100, 8000, 1 << 50]),
+            (limit(), limit(), limit(), limit()),
+        )
+        offset = rng.randrange(0, 1 << 40)
+        expected = _python_scan(units_bytes, segments, offset, args)
+        found = _c_scan(units_bytes, segments, offset, args, complete=True)
+        if found is None:
+            declined += 1
+        else:
+            taken += 1
+            assert found == expected, (units_bytes, segments.written, args)
+        # A run that is not complete: C answers only when it stops inside it.
+        partial = _c_scan(units_bytes, segments, offset, args, complete=False)
+        if partial is not None:
+            assert partial == expected
+            assert partial[4] < offset + len(units_bytes) // 20
+    assert taken >= 40, (taken, declined)
+    assert declined >= 40, (taken, declined)
+
+
+@needs_speedups
+def test_read_units_hostile_arguments() -> None:
+    """Odd arguments decline (None) or raise what the Python loop raises; never a crash."""
+    read_units = speedups.read_units  # type: ignore[union-attr]
+    segment = bytearray(range(256)) * 16
+    unit = _UNIT.pack(0, 10, 1)
+    good = lambda phy: (0, 4096, memoryview(segment))  # noqa: E731
+    limits = (32, 1 << 20, 32, 1 << 20)
+
+    def call(*changed: tuple[int, object]) -> object:
+        args: list[object] = [unit * 3, True, 0, good, 4096, None, 4096, 0, *limits]
+        for at, value in changed:
+            args[at] = value
+        return read_units(*args)
+
+    assert call()[2] == 30  # type: ignore[index]
+    for changed in [
+        (0, bytearray(unit)),
+        (0, unit[:19]),
+        (0, "units"),
+        (2, -1),
+        (2, 1 << 64),
+        (2, 1.0),
+        (4, 0),
+        (6, -1),
+        (7, 1 << 64),
+        (8, None),
+        (11, 2.5),
+        (5, [1]),
+        (5, {object()}),
+        (5, {1: 1}),
+        (3, lambda phy: None),
+        (3, lambda phy: (0, 4096)),
+        (3, lambda phy: (0, 4096, bytes(segment))),
+        (3, lambda phy: (0, 5000, memoryview(segment))),
+        (3, lambda phy: (-1, 4096, memoryview(segment))),
+        (3, lambda phy: (0, 4096, memoryview(segment)[::2])),
+        (3, lambda phy: (0, 1024, memoryview(segment).cast("B", (64, 64)))),
+        (3, lambda phy: (1 << 70, 4096, memoryview(segment))),
+    ]:
+        assert call(changed) is None, changed
+    with pytest.raises(TypeError):
+        read_units(unit)
+    with pytest.raises(ZeroDivisionError):
+        call((3, lambda phy: 1 // 0))
+    with pytest.raises(TypeError):
+        call((3, "not callable"))
+
+
+@needs_speedups
+@pytest.mark.parametrize("seed", [1, 2])
+def test_get_messages_identical_with_and_without_c(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real stores (small segments and queue files, so reads cross both), then units
+    overwritten with hostile ones: every get answers the same with C and without."""
+    rng = random.Random(seed)
+    config = dataclasses.replace(
+        tiny_config(tmp_path), mapped_file_size_consume_queue=20 * rng.choice([50, 3000])
+    )
+    store = MessageStore.open(config, start_services=False)
+    calls = {"taken": 0, "declined": 0}
+
+    class Counting:
+        def read_units(self, *args: object) -> object:
+            found = speedups.read_units(*args)  # type: ignore[union-attr]
+            calls["declined" if found is None else "taken"] += 1
+            return found
+
+    try:
+        for batch in random_batches(seed):
+            store.append_messages(batch)
+        codes = [hashing.tags_code(tag) for tag in ("TagA", "T", "t" * 40, None)]
+
+        def gets() -> list[object]:
+            answers: list[object] = []
+            for (topic, queue_id), queue in sorted(store._queues.items()):
+                for _ in range(25):
+                    offset = rng.randrange(-2, queue.max_offset + 3)
+                    tags = rng.choice([None, frozenset(codes[:1]), set(codes), [codes[0]]])
+                    got = store.get_messages(
+                        topic, queue_id, offset, max_count=rng.choice([0, 1, 3, 32, 1000]),
+                        max_bytes=rng.choice([1, 2000, 1 << 22]), tags_codes=tags,
+                    )  # fmt: skip
+                    fields = {f.name: getattr(got, f.name) for f in dataclasses.fields(got)}
+                    fields["messages"] = [bytes(m) for m in got.messages]
+                    answers.append(fields)
+            return answers
+
+        def both() -> None:
+            state = rng.getstate()
+            with monkeypatch.context() as patch:
+                patch.setattr(rmq_store.store, "_speedups", Counting())
+                with_c = gets()
+            rng.setstate(state)
+            with monkeypatch.context() as patch:
+                patch.setattr(rmq_store.store, "_speedups", None)
+                with_py = gets()
+            assert with_c == with_py
+
+        both()
+        for queue in store._queues.values():  # hostile units over real ones
+            for mapped in queue.files:
+                for position in range(0, mapped.wrote_position, 20):
+                    if rng.random() < 0.1:
+                        mapped.buffer[position : position + 20] = _UNIT.pack(
+                            rng.choice([-1, 0, 10, store.commit_log.max_offset + 7, 1 << 62]),
+                            rng.choice([0, -3, 0x7FFFFFFF, 100, 5000]),
+                            rng.choice(codes),
+                        )
+        both()
+    finally:
+        store.close()
+    assert calls["taken"] >= 20, calls
+    assert calls["declined"] >= 5, calls

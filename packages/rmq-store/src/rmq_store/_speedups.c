@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SPEEDUPS_ABI 6
+#define SPEEDUPS_ABI 7
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -1515,6 +1515,204 @@ error:
     return NULL;
 }
 
+/* ------------------------------------------------------------------ read */
+
+static inline long long get64(const char *p)
+{
+    return (long long)(((uint64_t)(uint32_t)get32(p) << 32) | (uint32_t)get32(p + 4));
+}
+
+/* The tag-code pre-filter: a set or frozenset of ints only (anything else: the caller
+ * declines). Up to TAG_ARRAY codes are compared in a C array; a larger set is asked with
+ * PySet_Contains, which runs no Python code on a set of exact ints. */
+#define TAG_ARRAY 16
+typedef struct {
+    PyObject *set; /* borrowed; NULL: no filter */
+    long long codes[TAG_ARRAY];
+    Py_ssize_t count; /* -1: use PySet_Contains */
+} TagFilter;
+
+static int
+tag_filter_load(TagFilter *filter, PyObject *codes) /* 0, or -1 (no exception): decline */
+{
+    filter->set = NULL;
+    filter->count = 0;
+    if (codes == Py_None) return 0;
+    if (!PySet_CheckExact(codes) && !PyFrozenSet_CheckExact(codes)) return -1;
+    Py_ssize_t count = 0;
+    int small = PySet_GET_SIZE(codes) <= TAG_ARRAY, exact = 1;
+    PyObject *iterator = PyObject_GetIter(codes), *item;
+    if (iterator == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    while ((item = PyIter_Next(iterator)) != NULL) {
+        long long code;
+        if (!PyLong_CheckExact(item)) {
+            exact = 0;
+        } else if (small && count < TAG_ARRAY) {
+            if (as_int64(item, &code) < 0) {
+                small = 0; /* never equal to a unit's int64: the set answers */
+            } else {
+                filter->codes[count++] = code;
+            }
+        }
+        Py_DECREF(item);
+        if (!exact) break;
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (!exact) return -1;
+    filter->set = codes;
+    filter->count = small ? count : -1;
+    return 0;
+}
+
+static int
+tag_filter_keeps(const TagFilter *filter, long long code) /* 1, 0, or -1 (no exception) */
+{
+    if (filter->set == NULL) return 1;
+    if (filter->count >= 0) {
+        for (Py_ssize_t i = 0; i < filter->count; i++) {
+            if (filter->codes[i] == code) return 1;
+        }
+        return 0;
+    }
+    PyObject *key = PyLong_FromLongLong(code);
+    if (key == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    int found = PySet_Contains(filter->set, key);
+    Py_DECREF(key);
+    if (found < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    return found;
+}
+
+/*
+ * MessageStore._scan_units for units that all lie in one copied run of a consume-queue
+ * file (units, bytes, a multiple of 20; complete: no units follow the run in the range)
+ * and messages that all lie in the one written commit-log segment segment_view(phy)
+ * returns, with tags_codes None or a set of ints and no message filter.
+ *
+ * read_units(units, complete, queue_offset, segment_view, segment_size, tags_codes,
+ *            max_phy, in_memory_limit, memory_count, memory_bytes, disk_count, disk_bytes)
+ * -> (messages, queue_offsets, total, next_offset, max_phy_pulling), or None: the
+ * Python loop answers (a unit with a negative offset or a size <= 0, a second segment,
+ * a missing or short segment, a run that ends before the scan does, a value out of
+ * int64, an unusual filter). Nothing has changed when it declines.
+ */
+static PyObject *
+speedups_read_units(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 12) {
+        PyErr_SetString(PyExc_TypeError,
+                        "read_units(units, complete, queue_offset, segment_view, segment_size, "
+                        "tags_codes, max_phy, in_memory_limit, memory_count, memory_bytes, "
+                        "disk_count, disk_bytes)");
+        return NULL;
+    }
+    PyObject *units = args[0], *segment_view = args[3];
+    long long queue_offset, segment_size, max_phy, in_memory_limit, limits[4];
+    if (!PyBytes_CheckExact(units) || PyBytes_GET_SIZE(units) % UNIT_SIZE) Py_RETURN_NONE;
+    int complete = PyObject_IsTrue(args[1]);
+    if (complete < 0) return NULL;
+    if (as_int64(args[2], &queue_offset) < 0 || as_int64(args[4], &segment_size) < 0 ||
+        as_int64(args[6], &max_phy) < 0 || as_int64(args[7], &in_memory_limit) < 0) {
+        Py_RETURN_NONE;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (as_int64(args[8 + i], &limits[i]) < 0) Py_RETURN_NONE;
+    }
+    if (queue_offset < 0 || segment_size <= 0 || max_phy < 0) Py_RETURN_NONE;
+    TagFilter filter;
+    if (tag_filter_load(&filter, args[5]) < 0) Py_RETURN_NONE;
+
+    const char *buf = PyBytes_AS_STRING(units);
+    Py_ssize_t len = PyBytes_GET_SIZE(units);
+    PyObject *messages = PyList_New(0), *offsets = PyList_New(0), *segment = NULL;
+    if (messages == NULL || offsets == NULL) goto error;
+    long long total = 0, next_offset = queue_offset, max_phy_pulling = 0;
+    long long segment_start = 0, segment_written = 0;
+    int stopped = 0;
+    for (Py_ssize_t at = 0; at < len; at += UNIT_SIZE, queue_offset++) {
+        long long phy = get64(buf + at);
+        long long size = get32(buf + at + 8);
+        long long code = get64(buf + at + 12);
+        if (phy < 0 || size <= 0) goto decline;
+        if (total) {
+            int in_memory = max_phy - phy <= in_memory_limit;
+            long long count_limit = limits[in_memory ? 0 : 2];
+            long long bytes_limit = limits[in_memory ? 1 : 3];
+            if (PyList_GET_SIZE(messages) >= count_limit || total + size > bytes_limit) {
+                stopped = 1;
+                break;
+            }
+        }
+        max_phy_pulling = phy;
+        next_offset = queue_offset + 1;
+        int keeps = tag_filter_keeps(&filter, code);
+        if (keeps < 0) goto decline;
+        if (!keeps) continue;
+        if (segment == NULL) {
+            PyObject *where = PyLong_FromLongLong(phy);
+            if (where == NULL) goto error;
+            PyObject *found = PyObject_CallOneArg(segment_view, where);
+            Py_DECREF(where);
+            if (found == NULL) goto error;
+            if (!PyTuple_CheckExact(found) || PyTuple_GET_SIZE(found) != 3 ||
+                !PyMemoryView_Check(PyTuple_GET_ITEM(found, 2)) ||
+                as_int64(PyTuple_GET_ITEM(found, 0), &segment_start) < 0 ||
+                as_int64(PyTuple_GET_ITEM(found, 1), &segment_written) < 0) {
+                Py_DECREF(found); /* None (no segment) among them */
+                goto decline;
+            }
+            segment = Py_NewRef(PyTuple_GET_ITEM(found, 2));
+            Py_DECREF(found);
+            const Py_buffer *view = PyMemoryView_GET_BUFFER(segment);
+            if (view->ndim != 1 || view->itemsize != 1 || view->suboffsets != NULL ||
+                (view->strides != NULL && view->strides[0] != 1) || segment_start < 0 ||
+                segment_written < 0 || segment_written > view->len) {
+                goto decline;
+            }
+        }
+        if (phy < segment_start || phy - segment_start >= segment_size) goto decline;
+        long long position = phy - segment_start;
+        if (position + size > segment_written) goto decline; /* removed or not written */
+        PyObject *message = PySequence_GetSlice(segment, (Py_ssize_t)position,
+                                                (Py_ssize_t)(position + size));
+        if (message == NULL) goto error;
+        int failed = PyList_Append(messages, message);
+        Py_DECREF(message);
+        if (failed < 0) goto error;
+        PyObject *offset = PyLong_FromLongLong(queue_offset);
+        if (offset == NULL) goto error;
+        failed = PyList_Append(offsets, offset);
+        Py_DECREF(offset);
+        if (failed < 0) goto error;
+        total += size;
+    }
+    if (!stopped && !complete) goto decline; /* the scan goes on in the next file */
+    Py_XDECREF(segment);
+    return Py_BuildValue("(NNLLL)", messages, offsets, total, next_offset, max_phy_pulling);
+decline:
+    Py_XDECREF(segment);
+    Py_DECREF(messages);
+    Py_DECREF(offsets);
+    Py_RETURN_NONE;
+error:
+    Py_XDECREF(segment);
+    Py_XDECREF(messages);
+    Py_XDECREF(offsets);
+    return NULL;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"dispatch", (PyCFunction)(void (*)(void))speedups_dispatch, METH_FASTCALL,
      "Consume-queue units, arrivals and index records of appended messages."},
@@ -1532,6 +1730,8 @@ static PyMethodDef speedups_methods[] = {
      "MessageStore.append_messages for a run of messages to one queue, or None."},
     {"skip_dispatched", (PyCFunction)(void (*)(void))speedups_skip_dispatched, METH_FASTCALL,
      "Step over records whose queue units and index entries are already written."},
+    {"read_units", (PyCFunction)(void (*)(void))speedups_read_units, METH_FASTCALL,
+     "MessageStore._scan_units for units in one run and messages in one segment, or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -227,6 +227,24 @@ class ConsumeQueue:
             yield from _UNIT.iter_unpack(mapped.buffer[position:stop])
             offset += (stop - position) // UNIT_SIZE
 
+    def unit_run(self, queue_offset: int, max_count: int) -> tuple[bytes, bool] | None:
+        """The bytes :meth:`unit_tuples` unpacks first (one copy, from the file holding
+        ``queue_offset``) and whether they are all of the at most ``max_count`` units, or
+        None when there are none. For ``rmq_store._speedups.read_units``."""
+        end = min(self.max_offset, queue_offset + max_count)
+        if queue_offset >= end:
+            return None
+        byte_offset = queue_offset * UNIT_SIZE
+        mapped = self._file_for(byte_offset)
+        if mapped is None:
+            return None
+        position = byte_offset - mapped.file_from_offset
+        wanted = (end - queue_offset) * UNIT_SIZE
+        stop = min(mapped.wrote_position, position + wanted)
+        if stop <= position:
+            return None
+        return mapped.buffer[position:stop], stop - position == wanted
+
     # ------------------------------------------------------------------ recovery
 
     def recover(self) -> int:

@@ -937,6 +937,54 @@ class MessageStore:
             min(max_count, config.max_transfer_count_on_message_in_disk),
             min(max_bytes, config.max_transfer_bytes_on_message_in_disk),
         )
+        found = None
+        if _speedups is not None and message_filter is None:
+            run = queue.unit_run(offset, scan_limit)
+            if run is not None:
+                found = _speedups.read_units(
+                    *run, offset, self.commit_log.segment_view, self.commit_log.segment_size,
+                    tags_codes, max_phy, in_memory_limit, *in_memory_limits, *on_disk_limits,
+                )  # fmt: skip
+        if found is not None:
+            messages, queue_offsets, total, next_offset, max_phy_pulling = found
+            status = GetMessageStatus.FOUND if messages else GetMessageStatus.NO_MATCHED_MESSAGE
+        else:
+            status, messages, queue_offsets, total, next_offset, max_phy_pulling = (
+                self._scan_units(
+                    queue, offset, scan_limit, max_phy, in_memory_limit, in_memory_limits,
+                    on_disk_limits, tags_codes, message_filter,
+                )
+            )  # fmt: skip
+        if status is GetMessageStatus.FOUND:
+            self._get_found += 1
+        else:
+            self._get_miss += 1
+        return GetResult(
+            status=status,
+            next_begin_offset=next_offset,
+            min_offset=min_offset,
+            max_offset=max_offset,
+            messages=messages,
+            queue_offsets=queue_offsets,
+            buffer_total_size=total,
+            suggest_pulling_from_slave=max_phy - max_phy_pulling > in_memory_limit,
+        )
+
+    def _scan_units(
+        self,
+        queue: ConsumeQueue,
+        offset: int,
+        scan_limit: int,
+        max_phy: int,
+        in_memory_limit: int,
+        in_memory_limits: tuple[int, int],
+        on_disk_limits: tuple[int, int],
+        tags_codes: Collection[int] | None,
+        message_filter: Callable[[MessageExt], bool] | None,
+    ) -> tuple[GetMessageStatus, list[memoryview], list[int], int, int, int]:
+        """The per-unit loop of a get (the reference of ``_speedups.read_units``):
+        ``(status, messages, queue offsets, total bytes, next offset, the commit-log
+        offset of the last unit examined)``."""
         status = GetMessageStatus.NO_MATCHED_MESSAGE
         messages: list[memoryview] = []
         queue_offsets: list[int] = []
@@ -993,20 +1041,7 @@ class MessageStore:
             queue_offsets.append(queue_offset)
             total += size
             status = GetMessageStatus.FOUND
-        if status is GetMessageStatus.FOUND:
-            self._get_found += 1
-        else:
-            self._get_miss += 1
-        return GetResult(
-            status=status,
-            next_begin_offset=next_offset,
-            min_offset=min_offset,
-            max_offset=max_offset,
-            messages=messages,
-            queue_offsets=queue_offsets,
-            buffer_total_size=total,
-            suggest_pulling_from_slave=max_phy - max_phy_pulling > in_memory_limit,
-        )
+        return status, messages, queue_offsets, total, next_offset, max_phy_pulling
 
     def read_message(self, phy_offset: int, size: int | None = None) -> memoryview | None:
         """The record at ``phy_offset`` as a zero-copy view (None when not stored)."""
