@@ -202,6 +202,9 @@ class Producer:
         self._ids: UniqueIdGenerator | None = None
         # id(queue) -> (queue, its SEND_MESSAGE_V2 header template, retry topic?)
         self._templates: dict[int, tuple[MessageQueue, dict[str, str], bool]] = {}
+        # (tags, wait) -> properties map of a batch message without user properties or
+        # keys, copied per message
+        self._batch_bases: dict[tuple[str | None, bool], dict[str, str]] = {}
         # (tags, delay level, wait) -> properties string without UNIQ_KEY (see _send)
         self._prefixes: dict[tuple[str | None, int, bool], str] = {}
         self._trace = (  # message trace (rmq_client.trace): a Pub record per answered send
@@ -665,11 +668,10 @@ class Producer:
         if topic.startswith(_RETRY_PREFIX):
             raise ValueError("batch messages cannot go to a retry topic")
         limit = self.max_message_size
-        now = _now_ms()
-        next_id = ids.next_id
+        all_uniqs = ids.next_ids(_now_ms(), len(messages))
         entries: list[BatchEntry] = []
-        all_uniqs: list[str] = []
-        for message in messages:
+        bases = self._batch_bases
+        for message, uniq in zip(messages, all_uniqs, strict=True):
             if message.topic != topic:
                 raise ValueError(f"a batch holds one topic: {message.topic!r} after {topic!r}")
             if message.delay_level > 0:
@@ -679,10 +681,18 @@ class Producer:
             body = message.body
             if not body or len(body) > limit:
                 self._check(message)  # raises the precise error
-            properties = message.wire_properties()
-            uniq = properties[props.UNIQ_KEY] = next_id(now)
+            if message.properties or message.keys is not None or message.sharding_key is not None:
+                properties = message.wire_properties()
+            else:  # a copy of the properties map of its tags (cached, never changed)
+                key = (message.tags, wait)
+                base = bases.get(key)
+                if base is None:
+                    if len(bases) >= 1024:  # many distinct tags: start afresh
+                        bases.clear()
+                    base = bases[key] = message.wire_properties()
+                properties = base.copy()
+            properties[props.UNIQ_KEY] = uniq
             entries.append(_new_batch_entry(body, message.flag, properties))
-            all_uniqs.append(uniq)
         # One encoding of the whole batch; only a batch over the limit is split.
         whole = encode_batch(entries)
         chunks = (
