@@ -12,12 +12,12 @@ of messages. 1 KiB bodies with TAGS, KEYS and UNIQ_KEY, as in ``bench_store.py``
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import _callgrind  # this directory is on sys.path when a script here runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -54,28 +54,9 @@ def child(mode: str, count: int, index: bool) -> None:
 
 
 def instructions(mode: str, count: int, index: bool) -> int:
-    valgrind = shutil.which("valgrind") or "valgrind"
-    out = subprocess.run(  # noqa: S603 - our own script under valgrind
-        [
-            valgrind,
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            __file__,
-            "--child",
-            mode,
-            "--messages",
-            str(count),
-            *([] if index else ["--no-index"]),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    return _callgrind.instructions(
+        __file__, "--child", mode, "--messages", str(count), *([] if index else ["--no-index"])
     )
-    found = re.search(r"Collected : (\d+)", out.stderr)
-    if found is None:
-        raise RuntimeError(f"no callgrind total in:\n{out.stderr}")
-    return int(found.group(1))
 
 
 def main() -> None:

@@ -15,13 +15,13 @@ subscription), ``filter`` (a message-filter callback, the Python path).
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import _callgrind  # this directory is on sys.path when a script here runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -70,29 +70,9 @@ def child(mode: str, count: int, passes: int) -> None:
 
 
 def instructions(mode: str, count: int, passes: int) -> int:
-    valgrind = shutil.which("valgrind") or "valgrind"
-    out = subprocess.run(  # noqa: S603 - our own script under valgrind
-        [
-            valgrind,
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            __file__,
-            "--child",
-            mode,
-            "--messages",
-            str(count),
-            "--passes",
-            str(passes),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    return _callgrind.instructions(
+        __file__, "--child", mode, "--messages", str(count), "--passes", str(passes)
     )
-    found = re.search(r"Collected : (\d+)", out.stderr)
-    if found is None:
-        raise RuntimeError(f"no callgrind total in:\n{out.stderr}")
-    return int(found.group(1))
 
 
 def main() -> None:
