@@ -126,7 +126,11 @@ def _ops() -> dict[str, Callable[[], object]]:
     )
     response_frame = memoryview(encode_command(response))[4:]
     from_ext = SendMessageRequestHeaderV2.from_ext_fields
+    decoder = FrameDecoder()
     return {
+        # the whole round of the rate benchmark: build, encode, frame, decode, header
+        "send_round": lambda: one_send(decoder, SerializeType.JSON, 7),
+        "send_round_rocketmq": lambda: one_send(decoder, SerializeType.ROCKETMQ, 7),
         # broker: a SEND_MESSAGE_V2 frame to a RemotingCommand, JSON / ROCKETMQ header
         "decode_send_request": lambda: decode_command(json_frame),
         "decode_send_request_rocketmq": lambda: decode_command(binary_frame),

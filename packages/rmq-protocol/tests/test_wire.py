@@ -703,3 +703,89 @@ def test_decode_then_header_round_trip() -> None:
     assert header.properties == "TAGS\x01A\x02"
     with pytest.raises(RemoteProtocolError, match="field 'e' is 'x'"):
         headers.SendMessageRequestHeaderV2.from_ext_fields({**ext, "e": "x"})
+
+
+# --------------------------------------------------------------------------- to_ext_fields
+
+
+def _encoders(cls: type[CommandHeader]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """(what to_ext_fields runs, the Python reference) for ``cls``."""
+    installed = vars(cls)["to_ext_fields"]
+    if wire_speedups is not None and isinstance(installed, wire_speedups.HeaderEncoder):
+        return installed, installed.fallback
+    return installed, installed
+
+
+def same_ext(header: CommandHeader) -> tuple[Any, ...]:
+    installed, reference = _encoders(type(header))
+    got = outcome(installed, header)
+    if got[0] == "ok":
+        got = ("ok", list(installed(header).items()))
+    expected = outcome(reference, header)
+    if expected[0] == "ok":
+        expected = ("ok", list(reference(header).items()))
+    assert got == expected, header
+    if got[0] == "ok":
+        assert list(header.to_ext_fields().items()) == got[1]
+    return got
+
+
+def test_every_header_class_with_plain_fields_is_encoded_in_c() -> None:
+    if wire_speedups is None:
+        pytest.skip("rmq_protocol._wire not built")
+    for cls in HEADER_CLASSES:
+        installed, reference = _encoders(cls)
+        plain = all(f.kind in (str, int, bool) for f in cls.wire_fields)
+        assert (installed is not reference) == plain, cls.__name__
+
+
+class _Str(str):
+    pass
+
+
+ENCODE_ODD: list[Any] = [None, True, False, 0, -(2**70), _Int(5), _Str("s"), "", "é\x01", 1.5, b"b"]
+
+
+@pytest.mark.parametrize("cls", HEADER_CLASSES, ids=lambda cls: cls.__name__)
+def test_every_header_class_encodes_the_same(cls: type[CommandHeader]) -> None:
+    fields = cls.wire_fields
+    plain = {f.name: (True if f.kind is bool else 7 if f.kind is int else "v") for f in fields}
+    if any(f.kind not in (str, int, bool) for f in fields):
+        return
+    base = cls(**plain)
+    assert same_ext(base)[0] == "ok"
+    for i in range(len(fields)):
+        for value in ENCODE_ODD:
+            same_ext(tuple.__new__(cls, (*base[:i], value, *base[i + 1 :])))
+    same_ext(tuple.__new__(cls, tuple(None for _ in fields)))
+
+
+@given(data=st.data())
+def test_generated_headers_encode_the_same(data: st.DataObject) -> None:
+    cls = data.draw(st.sampled_from(HEADER_CLASSES))
+    values = []
+    for f in cls.wire_fields:
+        if f.kind is bool:
+            strategy: st.SearchStrategy[Any] = st.booleans()
+        elif f.kind is int:
+            strategy = st.integers(-(2**64), 2**64)
+        else:
+            strategy = st.text(max_size=8)
+        values.append(data.draw(st.none() | strategy if f.optional else strategy))
+    same_ext(tuple.__new__(cls, tuple(values)))
+
+
+@needs_wire
+def test_header_encoder_odd_calls_and_specs() -> None:
+    assert wire_speedups is not None
+    cls = headers.GetMaxOffsetRequestHeader
+    header = cls(topic="T", queue_id=1)
+    installed, reference = _encoders(cls)
+    assert cls.to_ext_fields(header) == reference(header)  # through the class
+    assert outcome(installed) == outcome(reference)
+    assert outcome(installed, header, 1) == outcome(reference, header, 1)
+    assert outcome(installed, ("T", 1)) == outcome(reference, ("T", 1))
+    with pytest.raises(ValueError, match="field kind 7"):
+        wire_speedups.HeaderEncoder(cls, (("k", 7, False),), reference)
+    with pytest.raises(TypeError, match="tuple subclass"):
+        wire_speedups.HeaderEncoder(dict, (), reference)

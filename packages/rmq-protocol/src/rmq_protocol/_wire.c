@@ -1531,6 +1531,182 @@ static PyTypeObject HeaderDecoderType = {
     .tp_clear = (inquiry)decoder_clear,
 };
 
+/* ------------------------------------------------------------------ HeaderEncoder */
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyTypeObject *cls;
+    PyObject *fallback; /* the generated Python to_ext_fields(self) */
+    Py_ssize_t count;
+    FieldSpec *fields; /* `required` holds "optional": omitted when None */
+} HeaderEncoder;
+
+static int
+encoder_traverse(HeaderEncoder *self, visitproc visit, void *arg)
+{
+    return decoder_traverse((HeaderDecoder *)self, visit, arg);
+}
+
+static int
+encoder_clear(HeaderEncoder *self)
+{
+    return decoder_clear((HeaderDecoder *)self);
+}
+
+static void
+encoder_dealloc(HeaderEncoder *self)
+{
+    PyObject_GC_UnTrack(self);
+    encoder_clear(self);
+    PyMem_Free(self->fields);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The extFields string of one value, or NULL with FALLBACK/ERR in *status. */
+static PyObject *
+encode_value(PyObject *v, int kind, int *status)
+{
+    *status = OK;
+    if (kind == KIND_STR) return Py_NewRef(v); /* the reference puts it as it is */
+    if (kind == KIND_BOOL) {
+        if (v == Py_True) return Py_NewRef(str_true);
+        if (v == Py_False) return Py_NewRef(str_false);
+    } else if (PyLong_CheckExact(v)) {
+        PyObject *text = PyObject_Str(v);
+        if (text == NULL) *status = ERR;
+        return text;
+    }
+    *status = FALLBACK; /* truthiness or str() of another type: the reference decides */
+    return NULL;
+}
+
+static PyObject *
+encoder_call(HeaderEncoder *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (nargs != 1 || kwnames != NULL || Py_TYPE(args[0]) != self->cls ||
+        PyTuple_GET_SIZE(args[0]) != self->count || str_true == NULL) {
+        goto fallback;
+    }
+    PyObject *header = args[0];
+    PyObject *d = _PyDict_NewPresized(self->count);
+    if (d == NULL) return NULL;
+    for (int pass = 0; pass < 2; pass++) { /* always-sent fields first, then optional */
+        for (Py_ssize_t i = 0; i < self->count; i++) {
+            FieldSpec *spec = &self->fields[i];
+            if (spec->required != pass) continue;
+            PyObject *v = PyTuple_GET_ITEM(header, i);
+            if (pass == 1 && v == Py_None) continue;
+            int status;
+            PyObject *text = encode_value(v, spec->kind, &status);
+            if (text == NULL) {
+                Py_DECREF(d);
+                if (status == ERR) return NULL;
+                goto fallback;
+            }
+            int failed = PyDict_SetItem(d, spec->key, text);
+            Py_DECREF(text);
+            if (failed < 0) {
+                Py_DECREF(d);
+                return NULL;
+            }
+        }
+    }
+    return d;
+fallback:
+    return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+}
+
+static PyObject *
+encoder_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    if (obj == NULL || obj == Py_None) return Py_NewRef(self);
+    return PyMethod_New(self, obj);
+}
+
+static PyObject *
+encoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *cls, *specs, *fallback;
+    static char *keywords[] = {"cls", "fields", "fallback", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!O:HeaderEncoder", keywords,
+                                     &PyType_Type, &cls, &PyTuple_Type, &specs, &fallback)) {
+        return NULL;
+    }
+    if (!PyType_IsSubtype((PyTypeObject *)cls, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "cls must be a tuple subclass");
+        return NULL;
+    }
+    if (!PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(specs);
+    HeaderEncoder *self = (HeaderEncoder *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->vectorcall = (vectorcallfunc)encoder_call;
+    self->fields = PyMem_Calloc((size_t)(count ? count : 1), sizeof(FieldSpec));
+    if (self->fields == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->cls = (PyTypeObject *)Py_NewRef(cls);
+    self->fallback = Py_NewRef(fallback);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *key;
+        int kind, optional;
+        PyObject *spec = PyTuple_GET_ITEM(specs, i);
+        if (!PyTuple_Check(spec) || !PyArg_ParseTuple(spec, "Uip:field", &key, &kind, &optional)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "a field is (key, kind, optional)");
+            Py_DECREF(self);
+            return NULL;
+        }
+        if (kind < KIND_STR || kind > KIND_BOOL) {
+            PyErr_Format(PyExc_ValueError, "field kind %d is not 0 (str), 1 (int) or 2 (bool)",
+                         kind);
+            Py_DECREF(self);
+            return NULL;
+        }
+        Py_INCREF(key);
+        PyUnicode_InternInPlace(&key);
+        self->fields[i].key = key;
+        self->fields[i].kind = kind;
+        self->fields[i].required = optional;
+        self->fields[i].deflt = Py_NewRef(Py_None);
+        self->count = i + 1;
+    }
+    return (PyObject *)self;
+}
+
+static PyMemberDef encoder_members[] = {
+    {"cls", T_OBJECT, offsetof(HeaderEncoder, cls), READONLY, "The header class."},
+    {"fallback", T_OBJECT, offsetof(HeaderEncoder, fallback), READONLY,
+     "The reference encoder, fallback(header)."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject HeaderEncoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "rmq_protocol._wire.HeaderEncoder",
+    .tp_doc = "HeaderEncoder(cls, fields, fallback): to_ext_fields of one header class.\n\n"
+              "fields: (key, kind 0 str / 1 int / 2 bool, optional) per field, in order;\n"
+              "fallback(header) answers whatever is not the common case. A method\n"
+              "descriptor: header.to_ext_fields() calls it with the header.",
+    .tp_basicsize = sizeof(HeaderEncoder),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL |
+                Py_TPFLAGS_METHOD_DESCRIPTOR,
+    .tp_vectorcall_offset = offsetof(HeaderEncoder, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_new = encoder_new,
+    .tp_members = encoder_members,
+    .tp_descr_get = encoder_get,
+    .tp_dealloc = (destructor)encoder_dealloc,
+    .tp_traverse = (traverseproc)encoder_traverse,
+    .tp_clear = (inquiry)encoder_clear,
+};
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef wire_methods[] = {
@@ -1553,11 +1729,12 @@ PyMODINIT_FUNC
 PyInit__wire(void)
 {
     init_tables();
-    if (PyType_Ready(&HeaderDecoderType) < 0) return NULL;
+    if (PyType_Ready(&HeaderDecoderType) < 0 || PyType_Ready(&HeaderEncoderType) < 0) return NULL;
     PyObject *module = PyModule_Create(&wire_module);
     if (module == NULL) return NULL;
     if (PyModule_AddIntConstant(module, "ABI", WIRE_ABI) < 0 ||
-        PyModule_AddObjectRef(module, "HeaderDecoder", (PyObject *)&HeaderDecoderType) < 0) {
+        PyModule_AddObjectRef(module, "HeaderDecoder", (PyObject *)&HeaderDecoderType) < 0 ||
+        PyModule_AddObjectRef(module, "HeaderEncoder", (PyObject *)&HeaderEncoderType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

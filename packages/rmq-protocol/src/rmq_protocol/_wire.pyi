@@ -26,3 +26,14 @@ class HeaderDecoder:
         fallback: Callable[[type, Any], Any],
     ) -> None: ...
     def __call__(self, cls: type, ext_fields: Any, /) -> Any: ...
+
+class HeaderEncoder:
+    cls: Final[type]
+    fallback: Final[Callable[[Any], dict[str, Any]]]
+    def __init__(
+        self,
+        cls: type,
+        fields: tuple[tuple[str, int, bool], ...],
+        fallback: Callable[[Any], dict[str, Any]],
+    ) -> None: ...
+    def __call__(self, header: Any, /) -> dict[str, Any]: ...

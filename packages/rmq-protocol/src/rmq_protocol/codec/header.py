@@ -30,7 +30,10 @@ returns is tuple-backed (like a NamedTuple, with properties for the fields) and
 its constructor, decoder and encoder are generated once, when the class is
 declared, as :mod:`dataclasses` generates ``__init__``: building a 19-field
 SEND_MESSAGE_V2 header measured 3.9 µs as a frozen dataclass and about 1 µs this
-way (docs/design/decisions.md, D2).
+way (docs/design/decisions.md, D2). Where ``rmq_protocol._wire`` is built, the
+decoder and encoder of every header whose fields are str/int/bool run in C
+(``HeaderDecoder``/``HeaderEncoder``, driven by :attr:`CommandHeader.wire_fields`), with
+the generated functions as their fallback and reference (decision D19).
 """
 
 from __future__ import annotations
@@ -190,7 +193,12 @@ def command_header(cls: _H) -> _H:
         # required field, a value that is not plain digits, ...) it hands to ``decoder``.
         decoder = wire_speedups.HeaderDecoder(new_cls, specs, decoder)
     setattr(new_cls, "from_ext_fields", classmethod(decoder))  # noqa: B010
-    setattr(new_cls, "to_ext_fields", globals_["to_ext_fields"])  # noqa: B010
+    encoder = globals_["to_ext_fields"]
+    if wire_speedups is not None and specs is not None:
+        encoder = wire_speedups.HeaderEncoder(
+            new_cls, tuple((f.key, _C_KINDS[f.kind], f.optional) for f in fields), encoder
+        )
+    setattr(new_cls, "to_ext_fields", encoder)  # noqa: B010
     return typing.cast(_H, new_cls)
 
 
