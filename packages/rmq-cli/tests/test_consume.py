@@ -55,7 +55,11 @@ async def test_consume_stops_cleanly_on_sigint(start_standalone: StartStandalone
         "-t", "CliIdle", "-g", "cli-idle",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    await asyncio.sleep(2.0)  # let it start (nothing to consume: the topic is empty)
+    assert proc.stderr is not None
+    ready = b"rmq consume: consuming CliIdle as cli-idle from "
+    async with asyncio.timeout(60):  # started: it says so once its consumer runs
+        while not (line := await proc.stderr.readline()).startswith(ready):
+            assert line, "rmq consume ended before it said it was consuming"
     proc.send_signal(signal.SIGINT)
     async with asyncio.timeout(30):
         _, err = await proc.communicate()

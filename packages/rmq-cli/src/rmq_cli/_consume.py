@@ -210,6 +210,11 @@ async def _consume(args: argparse.Namespace, start: tuple[str, float | None], ou
     try:
         consumer.subscribe(args.topic, args.expression, sql=args.sql)
         async with consumer:
+            sys.stderr.write(
+                f"rmq consume: consuming {args.topic} as {args.group} "
+                f"from {args.namesrv_addr} (Ctrl-C stops)\n"
+            )
+            sys.stderr.flush()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(args.timeout if args.timeout > 0 else None):
                     await stop.wait()
