@@ -57,12 +57,17 @@ async def test_consume_stops_cleanly_on_sigint(start_standalone: StartStandalone
     )  # fmt: skip
     assert proc.stderr is not None
     ready = b"rmq consume: consuming CliIdle as cli-idle from "
-    async with asyncio.timeout(60):  # started: it says so once its consumer runs
-        while not (line := await proc.stderr.readline()).startswith(ready):
-            assert line, "rmq consume ended before it said it was consuming"
-    proc.send_signal(signal.SIGINT)
-    async with asyncio.timeout(30):
-        _, err = await proc.communicate()
+    try:
+        async with asyncio.timeout(60):  # started: it says so once its consumer runs
+            while not (line := await proc.stderr.readline()).startswith(ready):
+                assert line, "rmq consume ended before it said it was consuming"
+        proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(30):
+            _, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:  # a failed step above: do not leave it running
+            proc.kill()
+            await proc.wait()
     assert proc.returncode == 130, err
     assert b"received 0 messages" in err
 
