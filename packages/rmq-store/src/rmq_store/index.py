@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self, final
+from typing import Any, Final, Self, final
 
 from rmq_protocol.codec.hashing import index_key_hash
 from rmq_store.errors import IndexFileError, StoreClosedError
@@ -559,30 +559,7 @@ class IndexFile:
         status)``; status 2 leaves ``records[done:]`` to the Python loop."""
         if _speedups is None:
             raise RuntimeError("the C speedups are not loaded")
-        state = [
-            self._index_count,
-            self._hash_slot_count,
-            self._begin_timestamp,
-            self._begin_phy_offset,
-            self._end_timestamp,
-            self._end_phy_offset,
-        ]
-        try:
-            return _speedups.index_put(  # type: ignore[no-any-return]
-                mapping, self._entries_at, self.hash_slot_num, self.index_num, state, records, 0
-            )
-        finally:
-            (
-                count,
-                self._hash_slot_count,
-                self._begin_timestamp,
-                self._begin_phy_offset,
-                self._end_timestamp,
-                self._end_phy_offset,
-            ) = state
-            if count != self._index_count:
-                self._index_count = count
-                self._write_header(mapping)
+        return self._with_header_state(mapping, _speedups.index_put, records)  # type: ignore[no-any-return]
 
     def index_records_c(self, records: list[tuple[str, str | None, str | None, int, int]]) -> int:
         """:meth:`IndexService.build_indexes`' loop in C for the leading records that
@@ -591,7 +568,13 @@ class IndexFile:
         (0 without the C speedups); the caller's Python loop handles the rest."""
         if _speedups is None:
             return 0
-        mapping = self._mapping()
+        done, _ = self._with_header_state(self._mapping(), _speedups.index_build, records)
+        return done  # type: ignore[no-any-return]
+
+    def _with_header_state(self, mapping: mmap.mmap, function: Any, records: list[Any]) -> Any:
+        """Run one of the C index loops over ``records``: it reads and updates the header
+        fields through a list, which is copied back (and the header written when the
+        count moved) even when it raises."""
         state = [
             self._index_count,
             self._hash_slot_count,
@@ -601,7 +584,7 @@ class IndexFile:
             self._end_phy_offset,
         ]
         try:
-            done, _ = _speedups.index_build(
+            return function(
                 mapping, self._entries_at, self.hash_slot_num, self.index_num, state, records, 0
             )
         finally:
@@ -616,7 +599,6 @@ class IndexFile:
             if count != self._index_count:
                 self._index_count = count
                 self._write_header(mapping)
-        return done  # type: ignore[no-any-return]
 
     def select_phy_offsets(self, key: str, max_num: int, begin_ms: int, end_ms: int) -> list[int]:
         """Commit-log offsets indexed under ``key``, newest first, at most ``max_num``.
