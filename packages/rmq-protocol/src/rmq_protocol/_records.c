@@ -16,8 +16,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_crc32.h"
+
 /* Bumped whenever a function's contract changes: the loader ignores a stale build. */
-#define RECORDS_ABI 1
+#define RECORDS_ABI 2
 
 #define MAGIC_V1 0xDAA320A7u
 #define MAGIC_V2 0xDAA320ABu
@@ -53,7 +55,6 @@ static Py_ssize_t entry_offsets[E_COUNT];
 static PyObject *py_decode_records = NULL;
 static PyObject *py_host_from_wire = NULL;
 static PyObject *py_decompress = NULL;
-static PyObject *py_crc32 = NULL;
 static PyObject *py_decode_batch = NULL;
 static PyObject *py_decode_batch_messages = NULL;
 static PyObject *py_encode_batch = NULL;
@@ -122,18 +123,18 @@ records_init(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {
         "message_type", "message_fields", "properties_slot", "batch_entry_type",
-        "batch_entry_fields", "decode_records", "host_from_wire", "decompress", "crc32",
+        "batch_entry_fields", "decode_records", "host_from_wire", "decompress",
         "decode_batch", "decode_batch_messages", "encode_batch", "encode_properties",
         "decode_properties", "unique_ids", NULL};
     PyObject *mtype = NULL, *mfields = NULL, *props_descr = NULL, *etype = NULL,
              *efields = NULL, *decode_records = NULL, *host_from_wire = NULL,
-             *decompress = NULL, *crc32 = NULL, *decode_batch = NULL,
+             *decompress = NULL, *decode_batch = NULL,
              *decode_batch_messages = NULL, *encode_batch = NULL, *encode_properties = NULL,
              *decode_properties = NULL, *unique_ids = NULL;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "|$O!OOO!OOOOOOOOOOO:init", keywords, &PyType_Type, &mtype,
+            args, kwargs, "|$O!OOO!OOOOOOOOOO:init", keywords, &PyType_Type, &mtype,
             &mfields, &props_descr, &PyType_Type, &etype, &efields, &decode_records,
-            &host_from_wire, &decompress, &crc32, &decode_batch, &decode_batch_messages,
+            &host_from_wire, &decompress, &decode_batch, &decode_batch_messages,
             &encode_batch, &encode_properties, &decode_properties, &unique_ids)) {
         return NULL;
     }
@@ -177,7 +178,6 @@ records_init(PyObject *module, PyObject *args, PyObject *kwargs)
     keep(&py_decode_records, decode_records);
     keep(&py_host_from_wire, host_from_wire);
     keep(&py_decompress, decompress);
-    keep(&py_crc32, crc32);
     keep(&py_decode_batch, decode_batch);
     keep(&py_decode_batch_messages, decode_batch_messages);
     keep(&py_encode_batch, encode_batch);
@@ -528,8 +528,7 @@ records_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         return NULL;
     }
     if (need((PyObject *)message_type, "message_type") < 0 || need(py_decode_records, "decode_records") < 0 ||
-        need(py_host_from_wire, "host_from_wire") < 0 || need(py_decompress, "decompress") < 0 ||
-        need(py_crc32, "crc32") < 0) {
+        need(py_host_from_wire, "host_from_wire") < 0 || need(py_decompress, "decompress") < 0) {
         return NULL;
     }
     PyObject *out = args[0], *data = args[1], *budget = args[8];
@@ -596,12 +595,8 @@ records_decode_records(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         body = PyBytes_FromStringAndSize((const char *)d + start, body_len);
         if (body == NULL) goto error;
         if (check_crc) {
-            PyObject *crc = PyObject_CallOneArg(py_crc32, body);
-            if (crc == NULL) goto error;
-            unsigned long value = PyLong_AsUnsignedLongMask(crc);
-            Py_DECREF(crc);
-            if (value == (unsigned long)-1 && PyErr_Occurred()) goto error;
-            if ((int64_t)(value & 0x7FFFFFFFul) != (int32_t)get32(r + 8)) goto slow;
+            uint32_t value = rmq_crc32(0, d + start, (size_t)body_len);
+            if ((int64_t)(value & 0x7FFFFFFFu) != (int32_t)get32(r + 8)) goto slow;
         }
         if (decompress && (sys_flag & 1) && body_len > 0) {
             PyObject *room = PyList_GetItem(budget, 0); /* borrowed */
@@ -1199,6 +1194,7 @@ static struct PyModuleDef records_module = {
 PyMODINIT_FUNC
 PyInit__records(void)
 {
+    rmq_crc32_setup();
     if (int_magic_v1 == NULL) {
         int_magic_v1 = PyLong_FromUnsignedLong(MAGIC_V1);
         int_magic_v2 = PyLong_FromUnsignedLong(MAGIC_V2);

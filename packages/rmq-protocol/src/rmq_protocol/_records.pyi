@@ -15,7 +15,6 @@ def init(
     decode_records: Callable[..., int] = ...,
     host_from_wire: Callable[[bytes], Any] = ...,
     decompress: Callable[[bytes, int, int | None, int], bytes] = ...,
-    crc32: Callable[[bytes], int] = ...,
     decode_batch: Callable[[Any], list[Any]] = ...,
     decode_batch_messages: Callable[..., tuple[list[Any], list[int]]] = ...,
     encode_batch: Callable[[Iterable[Any]], bytes] = ...,

@@ -16,8 +16,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_crc32.h"
+
 /* Bumped whenever a function's contract changes: the loader ignores a stale build. */
-#define SPEEDUPS_ABI 1
+#define SPEEDUPS_ABI 2
 
 #define MAGIC_V1 0xDAA320A7u
 #define FIXED_SIZE 88             /* fixed fields with both hosts IPv4 */
@@ -45,7 +47,6 @@ static PyTypeObject *host_type = NULL;
 static Py_ssize_t field_offsets[F_COUNT];
 static Py_ssize_t host_offset, port_offset;
 static PyObject *py_encode_message = NULL; /* the reference encoder */
-static PyObject *zlib_crc32 = NULL;
 
 static int
 slot_offset(PyTypeObject *type, PyObject *descr, const char *name, Py_ssize_t *out)
@@ -76,11 +77,10 @@ static PyObject *
 speedups_init(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {
-        "message_type", "host_type", "properties_slot", "encode_message", "crc32", NULL};
-    PyObject *mtype, *htype, *props_descr, *encode, *crc;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!OOO:init", keywords, &PyType_Type,
-                                     &mtype, &PyType_Type, &htype, &props_descr, &encode,
-                                     &crc)) {
+        "message_type", "host_type", "properties_slot", "encode_message", NULL};
+    PyObject *mtype, *htype, *props_descr, *encode;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!OO:init", keywords, &PyType_Type,
+                                     &mtype, &PyType_Type, &htype, &props_descr, &encode)) {
         return NULL;
     }
     Py_ssize_t offsets[F_COUNT], host_at, port_at;
@@ -103,8 +103,6 @@ speedups_init(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_XSETREF(host_type, (PyTypeObject *)htype);
     Py_INCREF(encode);
     Py_XSETREF(py_encode_message, encode);
-    Py_INCREF(crc);
-    Py_XSETREF(zlib_crc32, crc);
     Py_RETURN_NONE;
 }
 
@@ -448,13 +446,7 @@ speedups_encode_message(PyObject *module, PyObject *message)
         Py_XDECREF(props_owned);
         return fallback_encode(message);
     }
-    PyObject *crc_obj = PyObject_CallOneArg(zlib_crc32, body);
-    if (crc_obj == NULL) {
-        Py_XDECREF(props_owned);
-        return NULL;
-    }
-    unsigned long crc = PyLong_AsUnsignedLongMask(crc_obj);
-    Py_DECREF(crc_obj);
+    uint32_t crc = rmq_crc32(0, (const unsigned char *)PyBytes_AS_STRING(body), (size_t)body_len);
 
     Py_ssize_t size = FIXED_SIZE + body_len + 1 + topic_len + 2 + props_len;
     PyObject *out = PyBytes_FromStringAndSize(NULL, size);
@@ -576,6 +568,46 @@ error:
     return NULL;
 }
 
+/* crc32(data, value=0): zlib.crc32's contract, computed by _crc32.h with fn. */
+static PyObject *
+crc32_with(rmq_crc32_fn fn, const char *name, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "%s expected 1 or 2 arguments, got %zd", name, nargs);
+        return NULL;
+    }
+    uint32_t value = 0;
+    if (nargs == 2) {
+        unsigned long v = PyLong_AsUnsignedLongMask(args[1]);
+        if (v == (unsigned long)-1 && PyErr_Occurred()) return NULL;
+        value = (uint32_t)v;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    uint32_t crc;
+    if (view.len >= 65536) { /* big buffers: let other threads run meanwhile */
+        Py_BEGIN_ALLOW_THREADS
+        crc = fn(value, view.buf, (size_t)view.len);
+        Py_END_ALLOW_THREADS
+    } else {
+        crc = fn(value, view.buf, (size_t)view.len);
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLong(crc);
+}
+
+static PyObject *
+speedups_crc32(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return crc32_with(rmq_crc32_impl, "crc32", args, nargs);
+}
+
+static PyObject *
+speedups_crc32_sliced(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    return crc32_with(rmq_crc32_portable, "crc32_sliced", args, nargs);
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyMethodDef speedups_methods[] = {
@@ -586,6 +618,12 @@ static PyMethodDef speedups_methods[] = {
     {"index_key_hashes", (PyCFunction)(void (*)(void))speedups_index_key_hashes,
      METH_FASTCALL, "IndexFile hashes of one record's keys."},
     {"encode_message", speedups_encode_message, METH_O, "The record of a MessageExt."},
+    {"crc32", (PyCFunction)(void (*)(void))speedups_crc32, METH_FASTCALL,
+     "crc32(data, value=0): zlib.crc32, folded with carry-less multiplication where the "
+     "CPU has it."},
+    {"crc32_sliced", (PyCFunction)(void (*)(void))speedups_crc32_sliced, METH_FASTCALL,
+     "crc32 by the portable table-driven implementation (what CPUs without carry-less "
+     "multiplication run; for tests)."},
     {"write_records", (PyCFunction)(void (*)(void))speedups_write_records, METH_FASTCALL,
      "Copy encoded records into a mapped segment."},
     {NULL, NULL, 0, NULL},
@@ -601,7 +639,21 @@ PyInit__speedups(void)
 {
     PyObject *module = PyModule_Create(&speedups_module);
     if (module == NULL) return NULL;
-    if (PyModule_AddIntConstant(module, "ABI", SPEEDUPS_ABI) < 0) {
+    rmq_crc32_setup();
+    /* rmq_crc32 for other packages' C modules (rmq-store's recovery scan): a capsule
+     * holding the function pointer, imported with PyCapsule_Import(RMQ_CRC32_CAPSULE). */
+    PyObject *api = PyCapsule_New((void *)rmq_crc32_impl, RMQ_CRC32_CAPSULE, NULL);
+    if (PyModule_AddIntConstant(module, "ABI", SPEEDUPS_ABI) < 0 || api == NULL ||
+        PyModule_AddObject(module, "crc32_api", api) < 0) {
+        Py_XDECREF(api);
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (PyModule_AddStringConstant(module, "CRC32_IMPLEMENTATION",
+#ifdef RMQ_CRC32_CLMUL
+                                   rmq_crc32_impl == rmq_crc32_clmul ? "pclmul" :
+#endif
+                                   "sliced") < 0) {
         Py_DECREF(module);
         return NULL;
     }

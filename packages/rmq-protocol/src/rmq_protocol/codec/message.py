@@ -65,6 +65,7 @@ from typing import Any, Final, Self, cast, final
 from rmq_protocol.codec import properties as _props
 from rmq_protocol.codec.msgid import offset_msg_id as _offset_msg_id
 from rmq_protocol.codec.properties import records as _records
+from rmq_protocol.codec.speedups import crc32 as _crc32
 from rmq_protocol.codec.speedups import speedups as _speedups
 from rmq_protocol.errors import LocalProtocolError, RemoteProtocolError
 
@@ -382,7 +383,7 @@ def _zstd_frames(
 
 def body_crc(data: bytes | bytearray | memoryview) -> int:
     """BODYCRC of a body: ``crc32(data) & 0x7FFFFFFF`` (Java ``UtilAll.crc32``)."""
-    return zlib.crc32(data) & 0x7FFFFFFF
+    return _crc32(data) & 0x7FFFFFFF
 
 
 # --- hosts --------------------------------------------------------------------------------
@@ -826,7 +827,7 @@ def _decode_records_py(
         if born_host is None or store_host is None:
             raise _diagnose(data, pos, limit, base)
         body = data[start:body_end]
-        if check_crc and zlib.crc32(body) & 0x7FFFFFFF != crc:
+        if check_crc and _crc32(body) & 0x7FFFFFFF != crc:
             raise RemoteProtocolError(
                 f"BODYCRC {crc} does not match the body (crc32 & 0x7FFFFFFF = "
                 f"{body_crc(body)}): the record is corrupt (message record starting at byte "
@@ -1024,7 +1025,7 @@ def _encode_message_py(message: MessageExt) -> bytes:
         head = layout.pack(
             size,
             record_magic,
-            zlib.crc32(body) & 0x7FFFFFFF,
+            _crc32(body) & 0x7FFFFFFF,
             message.queue_id,
             message.flag,
             message.queue_offset,
@@ -1054,7 +1055,6 @@ if _speedups is not None:
         host_type=HostPort,
         properties_slot=_PROPERTIES_SLOT,
         encode_message=_encode_message_py,
-        crc32=zlib.crc32,
     )
     encode_message = _speedups.encode_message
 
@@ -1298,7 +1298,6 @@ if _records is not None:
         decode_records=_decode_records_py,
         host_from_wire=_host_from_wire,
         decompress=_decompress,
-        crc32=zlib.crc32,
         decode_batch=_decode_batch_py,
         decode_batch_messages=_decode_batch_messages_py,
         encode_batch=_encode_batch_py,

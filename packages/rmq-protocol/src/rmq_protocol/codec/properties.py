@@ -243,7 +243,7 @@ SYSTEM_PROPERTY_KEYS: Final[frozenset[str]] = frozenset(
 
 # --- the optional C module of the record codecs ---------------------------------------
 
-RECORDS_ABI: Final = 1
+RECORDS_ABI: Final = 2
 """The contract version the codec expects of ``rmq_protocol._records`` (its ``ABI``)."""
 
 records: Final = load("rmq_protocol._records", RECORDS_ABI)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import mmap
 import struct
-import zlib
 from typing import Final, NamedTuple
 
 from rmq_protocol.codec.message import MAGIC_V1, MAGIC_V2, MAX_TOPIC_LENGTH_V1
+from rmq_protocol.codec.speedups import crc32
 
 __all__ = ["RecordShape", "check_record"]
 
@@ -88,6 +88,6 @@ def check_record(
             bytes(view[topic_end + 2 : end]).decode()
         except UnicodeDecodeError:
             return None
-        if check_crc and zlib.crc32(view[body_at:body_end]) & 0x7FFFFFFF != crc:
+        if check_crc and crc32(view[body_at:body_end]) & 0x7FFFFFFF != crc:
             return None
     return RecordShape(size, properties_len)

@@ -16,12 +16,14 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
+import zlib
+from collections.abc import Callable
 from types import ModuleType
 from typing import Final
 
-__all__ = ["ABI", "load", "speedups"]
+__all__ = ["ABI", "crc32", "load", "speedups"]
 
-ABI: Final = 1
+ABI: Final = 2
 """The contract version this codec expects of the compiled module (``_speedups.ABI``)."""
 
 
@@ -52,3 +54,10 @@ def load(module: str, abi: int) -> ModuleType | None:
 
 speedups: Final = load("rmq_protocol._speedups", ABI)
 """The compiled module, or None when the pure-Python codec is in use."""
+
+crc32: Final[Callable[[bytes | bytearray | memoryview], int]] = (
+    speedups.crc32 if speedups is not None else zlib.crc32
+)
+"""``zlib.crc32(data)``: the C module's (carry-less multiplication where the CPU has it,
+about 15 times fewer instructions than zlib 1.2's loop), else zlib's. Every BODYCRC the
+codec computes or checks goes through here."""
