@@ -211,6 +211,33 @@ async def test_timeout_keeps_the_connection_when_asked(
         harness.release.set()  # the late response is dropped without harm
 
 
+async def test_each_request_times_out_at_its_own_deadline(
+    harness: Harness, server: RemotingServer
+) -> None:
+    """One expiry timer per connection serves every deadline: a short timeout behind a
+    long one still fires on time, and the long one after it, at its own deadline."""
+    async with RemotingClient(close_on_timeout=False) as cli:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+
+        async def slow(timeout: float) -> float:
+            with pytest.raises(RequestTimeoutError, match=rf"no response within {timeout:g} s"):
+                await cli.request(server.address, RemotingCommand.request(SLOW), timeout=timeout)
+            return loop.time() - started
+
+        long_task = asyncio.create_task(slow(0.9))
+        await asyncio.sleep(0.05)
+        short_at = await slow(0.2)
+        long_at = await long_task
+        assert 0.2 <= short_at < 0.6
+        assert 0.9 <= long_at < 1.6
+        conn = await cli.connection(server.address)
+        assert conn.statistics().timeouts == 2
+        echo = await cli.request(server.address, RemotingCommand.request(ECHO), timeout=5)
+        assert echo.code == ResponseCode.SUCCESS
+        harness.release.set()
+
+
 async def test_oneway_reaches_processor_and_gets_no_response(
     harness: Harness, server: RemotingServer, client: RemotingClient
 ) -> None:

@@ -37,6 +37,7 @@ import dataclasses
 import inspect
 import itertools
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, Protocol, cast, final
 
@@ -168,6 +169,12 @@ class Connection(asyncio.Protocol):
         self.peer = "?"
         self._opaques = itertools.cycle(range(_OPAQUE_LIMIT))
         self._pending: dict[int, asyncio.Future[RemotingCommand]] = {}
+        # Request deadlines: one timer per connection, armed for the earliest deadline
+        # and re-armed for the next when it fires (a timer armed and cancelled per
+        # request cost ~5 % of a sync send), not one per request.
+        self._deadlines: dict[int, tuple[float, int, float]] = {}  # opaque: (at, code, timeout)
+        self._expiry: asyncio.TimerHandle | None = None
+        self._expiry_at = math.inf
         self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._out: list[BytesLike] = []
@@ -317,7 +324,9 @@ class Connection(asyncio.Protocol):
         opaque = next(self._opaques)
         future: asyncio.Future[RemotingCommand] = self._loop.create_future()
         self._pending[opaque] = future
-        timer = self._loop.call_at(deadline, self._expire, opaque, cmd.code, timeout)
+        self._deadlines[opaque] = (deadline, cmd.code, timeout)
+        if deadline < self._expiry_at:
+            self._arm_expiry(deadline)
         try:
             self._check_open()
             self._stats["requests_sent"] += 1
@@ -327,15 +336,15 @@ class Connection(asyncio.Protocol):
                     async with asyncio.timeout_at(deadline):
                         await self._drain()
                 except TimeoutError:
-                    if self._pending.pop(opaque, None) is not None:  # else _expire counted it
+                    if self._pending.pop(opaque, None) is not None:  # else _expire_due counted it
                         self._stats["timeouts"] += 1
                     raise RequestTimeoutError(cmd.code, self.peer, timeout, opaque) from None
             return await future
         finally:
             if future.done() and not future.cancelled():
                 future.exception()  # retrieved: the caller got it, or an earlier error
-            timer.cancel()
             self._pending.pop(opaque, None)
+            del self._deadlines[opaque]
             if self._slot_waiters:
                 self._wake_slot_waiter()
 
@@ -709,6 +718,9 @@ class Connection(asyncio.Protocol):
         self._closing = True
         if self._idle_handle is not None:
             self._idle_handle.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry, self._expiry_at = None, math.inf
         pending, self._pending = self._pending, {}
         for future in pending.values():
             if not future.done():
@@ -730,11 +742,27 @@ class Connection(asyncio.Protocol):
             except Exception:
                 logger.exception("on_close callback failed for %s", self.peer)
 
-    def _expire(self, opaque: int, code: int, timeout: float) -> None:
-        future = self._pending.pop(opaque, None)
-        if future is not None and not future.done():
-            self._stats["timeouts"] += 1
-            future.set_exception(RequestTimeoutError(code, self.peer, timeout, opaque))
+    def _arm_expiry(self, at: float) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._expiry_at = at
+        self._expiry = self._loop.call_at(at, self._expire_due)
+
+    def _expire_due(self) -> None:
+        """Fail every request whose deadline has come; re-arm for the earliest left."""
+        self._expiry, self._expiry_at = None, math.inf
+        now = self._loop.time()
+        earliest = math.inf
+        for opaque, (at, code, timeout) in list(self._deadlines.items()):
+            if at > now:
+                earliest = min(earliest, at)
+                continue
+            future = self._pending.pop(opaque, None)
+            if future is not None and not future.done():
+                self._stats["timeouts"] += 1
+                future.set_exception(RequestTimeoutError(code, self.peer, timeout, opaque))
+        if earliest < math.inf and not self._closed.is_set():
+            self._arm_expiry(earliest)
 
 
 def _request_name(code: int) -> str:
