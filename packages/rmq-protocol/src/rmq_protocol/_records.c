@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_common.h"
 #include "_crc32.h"
 
 /* Bumped whenever a function's contract changes: the loader ignores a stale build. */
@@ -64,25 +65,6 @@ static PyObject *py_unique_ids = NULL;
 
 /* Constant values shared by every message built here. */
 static PyObject *int_magic_v1 = NULL, *int_magic_v2 = NULL, *int_zero = NULL;
-
-static int
-member_offset(PyTypeObject *type, PyObject *descr, const char *name, Py_ssize_t *out)
-{
-    if (descr == NULL) {
-        descr = PyDict_GetItemString(type->tp_dict, name); /* borrowed */
-    }
-    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-        PyErr_Format(PyExc_TypeError, "%s.%s is not a slot", type->tp_name, name);
-        return -1;
-    }
-    PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
-    if (member->type != T_OBJECT_EX) {
-        PyErr_Format(PyExc_TypeError, "%s.%s is not an object slot", type->tp_name, name);
-        return -1;
-    }
-    *out = member->offset;
-    return 0;
-}
 
 /* The type's instances must be exactly object + these slots (nothing else to fill). */
 static int
@@ -150,7 +132,7 @@ records_init(PyObject *module, PyObject *args, PyObject *kwargs)
         }
         for (int i = 0; i < M_COUNT; i++) {
             PyObject *descr = i == M_PROPERTIES ? props_descr : NULL;
-            if (member_offset((PyTypeObject *)mtype, descr, message_fields[i], &offsets[i]) < 0) {
+            if (rmq_slot_offset((PyTypeObject *)mtype, descr, message_fields[i], &offsets[i]) < 0) {
                 return NULL;
             }
         }
@@ -168,7 +150,7 @@ records_init(PyObject *module, PyObject *args, PyObject *kwargs)
             return NULL;
         }
         for (int i = 0; i < E_COUNT; i++) {
-            if (member_offset((PyTypeObject *)etype, NULL, entry_fields[i], &offsets[i]) < 0) {
+            if (rmq_slot_offset((PyTypeObject *)etype, NULL, entry_fields[i], &offsets[i]) < 0) {
                 return NULL;
             }
         }
@@ -199,33 +181,6 @@ need(PyObject *reference, const char *what)
 }
 
 /* ------------------------------------------------------------------ helpers */
-
-static inline uint32_t
-get32(const unsigned char *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static inline uint64_t
-get64(const unsigned char *p)
-{
-    return ((uint64_t)get32(p) << 32) | get32(p + 4);
-}
-static inline int16_t
-get16s(const unsigned char *p)
-{
-    return (int16_t)(uint16_t)(((unsigned)p[0] << 8) | p[1]);
-}
-static inline void
-put32(char *p, uint32_t v)
-{
-    p[0] = (char)(v >> 24); p[1] = (char)(v >> 16); p[2] = (char)(v >> 8); p[3] = (char)v;
-}
-
-static inline PyObject *
-slot(PyObject *obj, Py_ssize_t offset) /* borrowed; NULL when unset */
-{
-    return *(PyObject **)((char *)obj + offset);
-}
 
 /* Store value (a new reference, stolen) into an empty slot; -1 when value is NULL. */
 static inline int

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_common.h"
 #include "_crc32.h"
 
 /* Bumped whenever a function's contract changes: the loader ignores a stale build. */
@@ -48,31 +49,6 @@ static Py_ssize_t field_offsets[F_COUNT];
 static Py_ssize_t host_offset, port_offset;
 static PyObject *py_encode_message = NULL; /* the reference encoder */
 
-static int
-slot_offset(PyTypeObject *type, PyObject *descr, const char *name, Py_ssize_t *out)
-{
-    if (descr == NULL) {
-        descr = PyDict_GetItemString(type->tp_dict, name); /* borrowed */
-    }
-    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-        PyErr_Format(PyExc_TypeError, "%s.%s is not a slot", type->tp_name, name);
-        return -1;
-    }
-    PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
-    if (member->type != T_OBJECT_EX) {
-        PyErr_Format(PyExc_TypeError, "%s.%s is not an object slot", type->tp_name, name);
-        return -1;
-    }
-    *out = member->offset;
-    return 0;
-}
-
-static inline PyObject *
-slot(PyObject *obj, Py_ssize_t offset) /* borrowed; NULL when unset */
-{
-    return *(PyObject **)((char *)obj + offset);
-}
-
 static PyObject *
 speedups_init(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -86,12 +62,12 @@ speedups_init(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_ssize_t offsets[F_COUNT], host_at, port_at;
     for (int i = 0; i < F_COUNT; i++) {
         PyObject *descr = i == F_PROPERTIES ? props_descr : NULL;
-        if (slot_offset((PyTypeObject *)mtype, descr, field_names[i], &offsets[i]) < 0) {
+        if (rmq_slot_offset((PyTypeObject *)mtype, descr, field_names[i], &offsets[i]) < 0) {
             return NULL;
         }
     }
-    if (slot_offset((PyTypeObject *)htype, NULL, "host", &host_at) < 0 ||
-        slot_offset((PyTypeObject *)htype, NULL, "port", &port_at) < 0) {
+    if (rmq_slot_offset((PyTypeObject *)htype, NULL, "host", &host_at) < 0 ||
+        rmq_slot_offset((PyTypeObject *)htype, NULL, "port", &port_at) < 0) {
         return NULL;
     }
     memcpy(field_offsets, offsets, sizeof offsets);
@@ -114,22 +90,6 @@ check_ready(void)
         return -1;
     }
     return 0;
-}
-
-/* ------------------------------------------------------------------ big-endian stores */
-
-static inline void put32(char *p, uint32_t v)
-{
-    p[0] = (char)(v >> 24); p[1] = (char)(v >> 16); p[2] = (char)(v >> 8); p[3] = (char)v;
-}
-static inline void put64(char *p, uint64_t v)
-{
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-static inline uint32_t get32(const unsigned char *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
 /* ------------------------------------------------------------------ Java hashes */
