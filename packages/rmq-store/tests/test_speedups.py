@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import struct
+import tempfile
 import threading
 import types
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rmq_store.commitlog
 import rmq_store.index
@@ -271,6 +274,133 @@ def test_c_append_answers_as_python(
     assert with_c == with_py
     c_files, py_files = files_of(tmp_path / "c"), files_of(tmp_path / "py")
     assert c_files == py_files
+
+
+# ---------------------------------------------------------------- undecoded properties text
+
+# Pieces of hostile properties texts: the three names the append reads, separators in
+# every place, empty values, near-miss names, Latin-1, BMP and astral characters (Java
+# hashes the UTF-16 units of a tag) and lone surrogates (the C append leaves them to Python).
+_TEXT_PIECES = [
+    *("TAGS", "KEYS", "UNIQ_KEY", "\x01", "\x02", "\x01", "\x02", "t", "k1", " ", "k1 k2"),
+    *("TAG", "TAGSS", "tags", "KEY", "UNIQ_KEYS", "\x00", "\u00e9", "\u4e2d", "\U0001f600"),
+    *("\ud800", "\udfff"),
+]
+_PAIR_NAMES = st.sampled_from(["TAGS", "KEYS", "UNIQ_KEY", "WAIT", "", "TAGS\x01", "x"])
+_PAIR_VALUES = st.sampled_from(
+    ["", "t", "TagA", "k1 k2  k3", "k1", "\u00e9t\u00e9", "\u4e2d\u6587", "\U0001f600x", "a\x01b"]
+)
+_texts = st.one_of(
+    st.lists(st.sampled_from(_TEXT_PIECES), max_size=14).map("".join),
+    # mostly well-formed pairs (duplicates included), a separator now and then dropped
+    st.lists(
+        st.tuples(_PAIR_NAMES, _PAIR_VALUES, st.sampled_from(["\x02", "\x02", "\x02", ""])),
+        max_size=6,
+    ).map(lambda pairs: "".join(f"{name}\x01{value}{end}" for name, value, end in pairs)),
+)
+
+
+def _text_message(i: int, text: str) -> MessageExt:
+    return _plain(i, properties=text)
+
+
+def _text_store_answers(root: Path, texts: list[str]) -> list[object]:
+    """A store's answers to appends of messages whose properties are ``texts`` (fresh
+    messages: the Python path replaces a text by its dict when it reads it): the outcome
+    of the whole batch and of each message alone, the arrivals, index lookups."""
+    ticks = iter(range(1_700_000_000_000, 1_800_000_000_000, 7))
+    config = tiny_config(root)  # small files: two stores per example
+    store = MessageStore.open(config, clock_ms=lambda: next(ticks), start_services=False)
+    arrivals: list[object] = []
+    store.add_arrival_listener(lambda *a: arrivals.append(a))
+    outcomes: list[object] = []
+
+    def attempt(messages: list[MessageExt]) -> None:
+        try:
+            outcomes.append(store.append_messages(messages))
+        except Exception as exc:  # noqa: BLE001 - compared
+            outcomes.append((type(exc).__name__, str(exc)))
+
+    try:
+        attempt([_plain(0)])  # the queue and the msgId prefix: then the common case
+        attempt([_text_message(i, text) for i, text in enumerate(texts)])
+        for i, text in enumerate(texts):
+            attempt([_text_message(i, text), _plain(i)])
+        for key in ("k1", "k2", "t", "U0", "\u00e9t\u00e9", "\U0001f600x", "a\x01b"):
+            found = store.query_message("A", key, max_num=64)
+            outcomes.append((key, found.phy_offsets))
+    finally:
+        store.close()
+    outcomes.append(arrivals)
+    return outcomes
+
+
+@needs_speedups
+def test_c_append_reads_properties_text_as_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages whose properties are an undecoded text (as the broker's batch path hands
+    them over): the C append finds TAGS, KEYS and UNIQ_KEY in the text itself and must
+    answer, dispatch and write exactly what the Python path does (which decodes the text
+    with decode_properties), for hostile texts too."""
+    counting = CountingSpeedups()
+
+    @settings(max_examples=150, deadline=None)
+    @given(texts=st.lists(_texts, min_size=1, max_size=6))
+    def check(texts: list[str]) -> None:
+        with tempfile.TemporaryDirectory(prefix="rmq-text-") as tmp:
+            root = Path(tmp)
+            with monkeypatch.context() as patch:
+                patch.setattr(rmq_store.store, "_speedups", counting)
+                with_c = _text_store_answers(root / "c", texts)
+            with monkeypatch.context() as patch:
+                without_c(patch)
+                with_py = _text_store_answers(root / "py", texts)
+            assert with_c == with_py
+            c_files, py_files = files_of(root / "c"), files_of(root / "py")
+            assert c_files.keys() == py_files.keys()
+            for name in c_files:
+                assert c_files[name] == py_files[name], name
+
+    check()
+    # C took the texts it can (most of them), Python the first append of each store and
+    # the texts with a lone surrogate.
+    assert counting.taken > counting.declined, vars(counting)
+
+
+@pytest.mark.parametrize("c", [True, False], ids=["c", "python"])
+def test_properties_text_stored_as_sent(
+    tmp_path: Path, c: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An undecoded properties text goes into the record byte for byte, as Java's batch
+    encoder copies an entry's properties; its tags code, KEYS and UNIQ_KEY are those of
+    decode_properties (a repeated name keeps its last value, a segment without a name or
+    a value does not count)."""
+    if c and speedups is None:
+        pytest.skip("C speedups not built")
+    if not c:
+        without_c(monkeypatch)
+    counting = CountingSpeedups()
+    if c:
+        monkeypatch.setattr(rmq_store.store, "_speedups", counting)
+    text = (
+        "TAGS\x01first\x02KEYS\x01old\x02\x01orphan\x02TAGS\x01\u00e9\U0001f600\x02"
+        "KEYS\x01\x02UNIQ_KEY\x01U1\x01x\x02KEYS\x01new k2\x02junk"
+    )
+    config = StoreConfig(store_path_root_dir=tmp_path, mapped_file_size_commit_log=1 << 20)
+    arrivals: list[tuple[str, int, int, int]] = []
+    with MessageStore.open(config, start_services=False) as store:
+        store.add_arrival_listener(lambda *a: arrivals.append(a))
+        store.append_messages([_plain(0)])
+        put = store.append_messages([_text_message(1, text), _text_message(2, text)])
+        records = store.commit_log.read(put.phy_offset, put.wrote_bytes)
+        assert records is not None
+        decoded = codec.decode_messages(records)
+        assert [codec._raw_properties(m) for m in decoded] == [text, text]
+        # Java's hashCode over UTF-16 units: (0xE9 * 31 + 0xD83D) * 31 + 0xDE00
+        assert arrivals[-1] == ("A", 0, 2, 1_996_812)
+        for key, count in (("new", 2), ("k2", 2), ("U1\x01x", 2), ("old", 0), ("first", 0)):
+            assert len(store.query_message("A", key, max_num=64).phy_offsets) == count, key
+    if c:
+        assert counting.taken == 1, vars(counting)
 
 
 @needs_speedups

@@ -62,15 +62,15 @@ as_int64(PyObject *value, long long *out) /* 0, or -1 (no exception) when not an
     return 0;
 }
 
-/* Java String.hashCode of a tag; -1 on a lone surrogate (the caller stops). */
+/* Java String.hashCode of text[start:end] (code points; UTF-16 units are hashed);
+ * -1 on a lone surrogate (the caller stops). */
 static int
-tags_hash(PyObject *text, int32_t *out)
+range_hash(PyObject *text, Py_ssize_t start, Py_ssize_t end, int32_t *out)
 {
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     uint32_t h = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (Py_ssize_t i = start; i < end; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (c >= 0xD800 && c <= 0xDFFF) return -1;
         if (c > 0xFFFF) {
@@ -83,6 +83,74 @@ tags_hash(PyObject *text, int32_t *out)
     }
     *out = (int32_t)h;
     return 0;
+}
+
+/* Java String.hashCode of a tag; -1 on a lone surrogate (the caller stops). */
+static int
+tags_hash(PyObject *text, int32_t *out)
+{
+    return range_hash(text, 0, PyUnicode_GET_LENGTH(text), out);
+}
+
+/* ------------------------------------------------------------------ properties text */
+
+/* Where the value of a property is in a properties text: text[start:end]; start -1 when
+ * the text has no such property. */
+typedef struct {
+    Py_ssize_t start, end;
+} Span;
+
+enum { FOUND_TAGS, FOUND_KEYS, FOUND_UNIQ_KEY, FOUND_COUNT };
+
+/* Which of TAGS, KEYS, UNIQ_KEY the name text[s:s+len] is (FOUND_COUNT: none). */
+static inline int
+property_name(int kind, const void *data, Py_ssize_t s, Py_ssize_t len)
+{
+    static const char *const names[FOUND_COUNT] = {"TAGS", "KEYS", "UNIQ_KEY"};
+    for (int k = 0; k < FOUND_COUNT; k++) {
+        if ((Py_ssize_t)strlen(names[k]) != len) continue;
+        Py_ssize_t j = 0;
+        while (j < len && PyUnicode_READ(kind, data, s + j) == (Py_UCS4)names[k][j]) j++;
+        if (j == len) return k;
+    }
+    return FOUND_COUNT;
+}
+
+/* The values of TAGS, KEYS and UNIQ_KEY in an undecoded properties text, read as
+ * rmq_protocol's decode_properties reads it (the reference): the text is split on 0x02;
+ * a segment counts when its first 0x01 is neither its first nor its last character, and
+ * is name 0x01 value (the value may hold 0x01); a repeated name keeps its last value. */
+static void
+properties_scan(PyObject *text, Span found[FOUND_COUNT])
+{
+    for (int k = 0; k < FOUND_COUNT; k++) found[k].start = found[k].end = -1;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t s = 0;
+    while (s <= n) {
+        Py_ssize_t e, p;
+        if (kind == PyUnicode_1BYTE_KIND) { /* the usual text: memchr */
+            const Py_UCS1 *d = data;
+            const Py_UCS1 *at = memchr(d + s, 2, (size_t)(n - s));
+            e = at ? at - d : n;
+            at = memchr(d + s, 1, (size_t)(e - s));
+            p = at ? at - d : e;
+        } else {
+            for (e = s; e < n && PyUnicode_READ(kind, data, e) != 2; e++) {
+            }
+            for (p = s; p < e && PyUnicode_READ(kind, data, p) != 1; p++) {
+            }
+        }
+        if (p > s && p + 1 < e) { /* a name and a value */
+            int which = property_name(kind, data, s, p - s);
+            if (which < FOUND_COUNT) {
+                found[which].start = p + 1;
+                found[which].end = e;
+            }
+        }
+        s = e + 1;
+    }
 }
 
 /* ------------------------------------------------------------------ message fields */
@@ -538,7 +606,9 @@ int_value(PyObject *value, long long *out) /* steals value */
  *
  * MessageStore.append_messages for its common case, in one call: messages (a list or
  * tuple of MessageExt) all of one topic and queue whose queue exists, none a transaction
- * half or rollback nor of the schedule topic, with dict properties, bodies within
+ * half or rollback nor of the schedule topic, with dict properties or an undecoded
+ * properties text (read for TAGS, KEYS and UNIQ_KEY here, and stored as it is by
+ * encode_message) whose TAGS holds no lone surrogate, bodies within
  * maxMessageSize, a store host whose msgId prefix the store has cached, the put lock
  * free, the store open and accepting writes, the records fitting in the segment being
  * written and the units in the queue's file. Encodes the records (encode_message), then
@@ -567,14 +637,16 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = NULL, *key = NULL, *topic = NULL, *qid = NULL, *encoded = NULL;
     PyObject *prefix = NULL, *state = NULL, *pending = NULL, *last = NULL;
     PyObject *segment_map = NULL, *ids = NULL, *arrivals = NULL, *now_obj = NULL;
-    PyObject **props = PyMem_Calloc((size_t)count, sizeof(PyObject *));
+    /* each message's KEYS and UNIQ_KEY (owned; NULL when it has none), for the index */
+    PyObject **keys = PyMem_Calloc((size_t)count * 2, sizeof(PyObject *));
+    PyObject **uniqs = keys ? keys + count : NULL;
     int32_t *codes = PyMem_Calloc((size_t)count, sizeof(int32_t));
     int locked = 0;
     QueueRun run;
     memset(&run, 0, sizeof run);
     Py_buffer view;
     view.obj = NULL;
-    if (props == NULL || codes == NULL) {
+    if (keys == NULL || codes == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -589,6 +661,7 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *prefixes = PyTuple_GET_ITEM(state, 4), *commit_log = PyTuple_GET_ITEM(state, 6);
     PyObject *index_enabled = PyTuple_GET_ITEM(state, 9);
     PyObject *listeners = PyTuple_GET_ITEM(state, 5);
+    int with_index = index_enabled == Py_True;
     long long max_body, max_record;
     if (!PyDict_CheckExact(offsets) || !PyDict_CheckExact(queues) ||
         !PyDict_CheckExact(prefixes) || !PyList_CheckExact(listeners) ||
@@ -628,11 +701,35 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (body == NULL || !PyBytes_CheckExact(body) || PyBytes_GET_SIZE(body) > max_body) {
             goto not_taken;
         }
-        props[i] = field(message, properties_at, s_properties);
-        if (props[i] == NULL || !PyDict_CheckExact(props[i])) goto not_taken;
-        PyObject *tags = PyDict_GetItemWithError(props[i], s_tags); /* borrowed */
-        if (tags == NULL && PyErr_Occurred()) goto not_taken;
-        if (tags != NULL && (!PyUnicode_Check(tags) || tags_hash(tags, &codes[i]) < 0)) {
+        /* the slot itself: the properties descriptor would decode a text */
+        PyObject *raw = *(PyObject **)((char *)message + properties_at);
+        if (raw == NULL) goto not_taken;
+        if (PyUnicode_CheckExact(raw)) {
+            Span found[FOUND_COUNT];
+            properties_scan(raw, found);
+            Span tags = found[FOUND_TAGS], k = found[FOUND_KEYS], u = found[FOUND_UNIQ_KEY];
+            if (tags.start >= 0 && range_hash(raw, tags.start, tags.end, &codes[i]) < 0) {
+                goto not_taken;
+            }
+            if (with_index && ((k.start >= 0 &&
+                                (keys[i] = PyUnicode_Substring(raw, k.start, k.end)) == NULL) ||
+                               (u.start >= 0 &&
+                                (uniqs[i] = PyUnicode_Substring(raw, u.start, u.end)) == NULL))) {
+                goto not_taken;
+            }
+        } else if (PyDict_CheckExact(raw)) {
+            PyObject *tags = PyDict_GetItemWithError(raw, s_tags); /* borrowed */
+            if (tags == NULL && PyErr_Occurred()) goto not_taken;
+            if (tags != NULL && (!PyUnicode_Check(tags) || tags_hash(tags, &codes[i]) < 0)) {
+                goto not_taken;
+            }
+            if (with_index) {
+                keys[i] = Py_XNewRef(PyDict_GetItemWithError(raw, s_keys));
+                if (keys[i] == NULL && PyErr_Occurred()) goto not_taken;
+                uniqs[i] = Py_XNewRef(PyDict_GetItemWithError(raw, s_uniq_key));
+                if (uniqs[i] == NULL && PyErr_Occurred()) goto not_taken;
+            }
+        } else {
             goto not_taken;
         }
     }
@@ -752,13 +849,10 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_XDECREF(code);
         }
         if (!failed && pending != NULL) {
-            PyObject *keys = PyDict_GetItemWithError(props[i], s_keys);
-            PyObject *uniq = NULL;
-            if (!PyErr_Occurred()) uniq = PyDict_GetItemWithError(props[i], s_uniq_key);
-            PyObject *phy_obj = PyErr_Occurred() ? NULL : PyLong_FromLongLong(phy);
+            PyObject *phy_obj = PyLong_FromLongLong(phy);
             failed = phy_obj == NULL ||
-                     append_tuple(pending, PyTuple_Pack(5, topic, keys ? keys : Py_None,
-                                                        uniq ? uniq : Py_None, phy_obj,
+                     append_tuple(pending, PyTuple_Pack(5, topic, keys[i] ? keys[i] : Py_None,
+                                                        uniqs[i] ? uniqs[i] : Py_None, phy_obj,
                                                         now_obj)) < 0;
             Py_XDECREF(phy_obj);
         }
@@ -898,8 +992,8 @@ done:
             PyErr_Restore(type, value, traceback);
         }
     }
-    for (Py_ssize_t i = 0; i < count; i++) Py_XDECREF(props ? props[i] : NULL);
-    PyMem_Free(props);
+    for (Py_ssize_t i = 0; keys != NULL && i < 2 * count; i++) Py_XDECREF(keys[i]);
+    PyMem_Free(keys);
     PyMem_Free(codes);
     Py_XDECREF(key);
     Py_XDECREF(topic);
