@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,8 +14,9 @@ import pytest
 
 from rmq_broker import Broker, BrokerSettings
 from rmq_protocol.codec.codes import RequestCode, ResponseCode
+from rmq_protocol.codec.hashing import java_string_hash
 from rmq_protocol.codec.headers import SendMessageResponseHeader
-from rmq_protocol.codec.message import BatchEntry, encode_batch
+from rmq_protocol.codec.message import BatchEntry, _raw_properties, encode_batch
 from rmq_protocol.codec.msgid import decode_offset_msg_id
 from rmq_protocol.transport import RemotingClient
 from rmq_store import FlushDiskType, MessageStore
@@ -194,6 +196,59 @@ async def test_batch(broker: Broker, client: RemotingClient, build: Builders) ->
     assert store.get_max_offset_in_queue("TopicBatch", 2) == 5
     again = _header(await client.request(broker.address, request, timeout=5))
     assert again.queue_offset == 5
+
+
+def _batch_body(entries: list[tuple[bytes, str]]) -> bytes:
+    """A SEND_BATCH_MESSAGE body whose entries carry these properties texts as they are
+    (encode_batch would write a dict's canonical text)."""
+    out = bytearray()
+    for body, text in entries:
+        props = text.encode()
+        out += struct.pack(">iIiii", 22 + len(body) + len(props), 0, 0, 0, len(body))
+        out += body + struct.pack(">h", len(props)) + props
+    return bytes(out)
+
+
+async def test_batch_properties_text_stored_as_sent(
+    broker: Broker, client: RemotingClient, build: Builders
+) -> None:
+    """Each entry's properties text goes into its record byte for byte, as Java's batch
+    encoder copies it; the consume-queue tags code and the index keys are those the text
+    decodes to (a repeated name keeps its last value; a segment without a name, a value
+    or a 0x01 does not count)."""
+    canonical = "TAGS\x01TagB\x02UNIQ_KEY\x01U0\x02"
+    assert _batch_body([(b"b0", canonical)]) == encode_batch(
+        [BatchEntry(b"b0", properties={"TAGS": "TagB", "UNIQ_KEY": "U0"})]
+    )
+    hostile = (
+        "TAGS\x01first\x02KEYS\x01old\x02\x01orphan\x02TAGS\x01TagB\x02KEYS\x01\x02"
+        "KEYS\x01k1 k2\x02UNIQ_KEY\x01U1\x02junk"
+    )
+    texts = [canonical, hostile, "", "TAGS\x01\u00e9t\u00e9\x02"]
+    request = build.send(
+        "TopicBatchText",
+        _batch_body([(f"b{i}".encode(), text) for i, text in enumerate(texts)]),
+        queue_id=1,
+        code=RequestCode.SEND_BATCH_MESSAGE,
+    )
+    header = _header(await client.request(broker.address, request, timeout=5))
+    offsets = [decode_offset_msg_id(i)[2] for i in header.msg_id.split(",")]
+    store = broker.controller.store
+    assert isinstance(store, MessageStore)
+    stored = [store.look_message_by_offset(offset) for offset in offsets]
+    assert [m.body for m in stored if m is not None] == [b"b0", b"b1", b"b2", b"b3"]
+    assert [_raw_properties(m) for m in stored if m is not None] == texts
+    tag_b = store.get_messages("TopicBatchText", 1, 0, tags_codes={java_string_hash("TagB")})
+    assert tag_b.queue_offsets == [0, 1]
+    first = store.get_messages("TopicBatchText", 1, 0, tags_codes={java_string_hash("first")})
+    assert first.queue_offsets == []
+    latin = store.get_messages(
+        "TopicBatchText", 1, 0, tags_codes={java_string_hash("\u00e9t\u00e9")}
+    )
+    assert latin.queue_offsets == [3]
+    for key, found in (("k2", [offsets[1]]), ("U1", [offsets[1]]), ("U0", [offsets[0]])):
+        assert store.query_message("TopicBatchText", key, max_num=8).phy_offsets == found, key
+    assert store.query_message("TopicBatchText", "old", max_num=8).phy_offsets == []
 
 
 async def test_batch_to_a_retry_topic_is_refused(

@@ -369,7 +369,10 @@ class SendMessageProcessor:
         )
         # The messages to store straight from the body (rmq_protocol's C decoder where it
         # is built: no BatchEntry, no new_message per entry), and which entries carry a
-        # delay level for _batch_refusal.
+        # delay level for _batch_refusal. Each message's properties stay the entry's
+        # undecoded text: the store copies it into the record as it is (as Java's batch
+        # encoder copies the entry's bytes) and its C append reads TAGS, KEYS and
+        # UNIQ_KEY from the text; only a delayed entry is decoded, by _batch_refusal.
         try:
             messages, delayed = decode_batch_messages(
                 request.body,
@@ -381,7 +384,7 @@ class SendMessageProcessor:
                 c.store_host,
                 header.reconsume_times or 0,
                 props.DELAY_TIME_LEVEL,
-                False,  # properties as dicts: the store's C append reads them
+                True,  # properties as the entries' undecoded text
             )
         except RemoteProtocolError as exc:
             return self._fail(
