@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SPEEDUPS_ABI 7
+#define SPEEDUPS_ABI 8
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -1309,39 +1309,15 @@ speedups_index_build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 /* ------------------------------------------------------------------ check_records */
 
 
-static uint32_t crc_table[8][256];
+/* rmq_protocol's CRC-32 (zlib's contract; carry-less multiplication where the CPU has
+ * it), taken from the capsule rmq_protocol._speedups exports when this module is imported. */
+typedef uint32_t (*crc32_fn)(uint32_t crc, const unsigned char *data, size_t n);
+static crc32_fn crc32_update = NULL;
 
-static void
-crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[0][i] = c;
-    }
-    for (uint32_t i = 0; i < 256; i++) {
-        for (int t = 1; t < 8; t++) {
-            crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xFF];
-        }
-    }
-}
-
-/* CRC-32 (zlib's), slicing by 8. */
-static uint32_t
+static inline uint32_t
 crc32_of(const unsigned char *p, Py_ssize_t n)
 {
-    uint32_t c = 0xFFFFFFFFu;
-    while (n >= 8) {
-        uint32_t a = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                          (uint32_t)p[3] << 24);
-        c = crc_table[7][a & 0xFF] ^ crc_table[6][(a >> 8) & 0xFF] ^
-            crc_table[5][(a >> 16) & 0xFF] ^ crc_table[4][a >> 24] ^ crc_table[3][p[4]] ^
-            crc_table[2][p[5]] ^ crc_table[1][p[6]] ^ crc_table[0][p[7]];
-        p += 8;
-        n -= 8;
-    }
-    while (n-- > 0) c = crc_table[0][(c ^ *p++) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
+    return crc32_update(0, p, (size_t)n);
 }
 
 /* Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), as
@@ -1840,7 +1816,16 @@ static struct PyModuleDef speedups_module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    crc_init();
+    /* Without rmq_protocol's C module (or with a build too old to export it) this
+     * module does not load, and the store runs its Python paths. */
+    crc32_update = (crc32_fn)PyCapsule_Import("rmq_protocol._speedups.crc32_api", 0);
+    if (crc32_update == NULL) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ImportError,
+                        "rmq_store._speedups needs rmq_protocol._speedups.crc32_api "
+                        "(rmq-protocol built with its C modules)");
+        return NULL;
+    }
     INTERN(s_topic, "topic");
     INTERN(s_queue_id, "queue_id");
     INTERN(s_sys_flag, "sys_flag");
