@@ -881,3 +881,50 @@ def test_get_messages_identical_with_and_without_c(
         store.close()
     assert calls["taken"] >= 20, calls
     assert calls["declined"] >= 5, calls
+
+
+@needs_speedups
+def test_read_views_behave_as_python_slices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The C read makes each message's view without slicing (a view of the segment's
+    buffer, narrowed): it must be what slicing gives, an export of the mapping that keeps
+    it from closing, sliceable again, and released like any view."""
+    config = StoreConfig(store_path_root_dir=tmp_path, mapped_file_size_commit_log=1 << 20)
+    body = bytes(range(256)) * 3
+    with MessageStore.open(config, start_services=False) as store:
+        store.append_messages(
+            [
+                MessageExt(
+                    topic="Views",
+                    queue_id=0,
+                    body=body,
+                    born_host=HostPort("127.0.0.1", 1),
+                    store_host=HostPort("127.0.0.1", 2),
+                    properties={"TAGS": f"t{i}"},
+                )
+                for i in range(5)
+            ]
+        )
+        c_views = store.get_messages("Views", 0, 1, max_count=3).messages
+        with monkeypatch.context() as patch:
+            without_c(patch)
+            py_views = store.get_messages("Views", 0, 1, max_count=3).messages
+        assert [bytes(v) for v in c_views] == [bytes(v) for v in py_views]
+        for c_view, py_view in zip(c_views, py_views, strict=True):
+            assert (len(c_view), c_view.nbytes, c_view.shape, c_view.strides) == (
+                len(py_view), py_view.nbytes, py_view.shape, py_view.strides,
+            )  # fmt: skip
+            assert (c_view.ndim, c_view.format, c_view.readonly, c_view.contiguous) == (
+                py_view.ndim, py_view.format, py_view.readonly, py_view.contiguous,
+            )  # fmt: skip
+            assert c_view.obj is py_view.obj
+            assert bytes(c_view[88 : 88 + len(body)]) == body  # IPv4 hosts: body at 88
+            assert bytes(c_view[4:8]) == bytes(py_view[4:8])
+        mapping: Any = c_views[0].obj  # the segment's mmap
+        del py_views
+        with pytest.raises(BufferError):
+            mapping.close()  # the C views are exports of the mapping
+        for view in c_views:
+            view.release()
+        del c_views

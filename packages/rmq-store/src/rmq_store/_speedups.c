@@ -1665,6 +1665,22 @@ tag_filter_keeps(const TagFilter *filter, long long code) /* 1, 0, or -1 (no exc
     return found;
 }
 
+/* segment[position:position + size] for a one-dimensional, contiguous byte memoryview
+ * (the caller checked the bounds): what slicing makes (a new view of the same managed
+ * buffer, counted among its exports, so the mapping cannot close under it), without the
+ * slice object and the two ints slicing builds per message. */
+static PyObject *
+view_slice(PyObject *segment, Py_ssize_t position, Py_ssize_t size)
+{
+    PyObject *view = PyMemoryView_FromObject(segment); /* the whole segment, shared */
+    if (view == NULL) return NULL;
+    Py_buffer *buffer = &((PyMemoryViewObject *)view)->view;
+    buffer->buf = (char *)buffer->buf + position;
+    buffer->len = size;
+    buffer->shape[0] = size;
+    return view;
+}
+
 /*
  * MessageStore._scan_units for units that all lie in one copied run of a consume-queue
  * file (units, bytes, a multiple of 20; complete: no units follow the run in the range)
@@ -1755,8 +1771,7 @@ speedups_read_units(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (phy < segment_start || phy - segment_start >= segment_size) goto decline;
         long long position = phy - segment_start;
         if (position + size > segment_written) goto decline; /* removed or not written */
-        PyObject *message = PySequence_GetSlice(segment, (Py_ssize_t)position,
-                                                (Py_ssize_t)(position + size));
+        PyObject *message = view_slice(segment, (Py_ssize_t)position, (Py_ssize_t)size);
         if (message == NULL) goto error;
         int failed = PyList_Append(messages, message);
         Py_DECREF(message);
