@@ -650,10 +650,10 @@ class Connection(asyncio.Protocol):
         self._stats["bytes_sent"] += size
         if len(out) == 1:
             transport.write(out[0])
-        elif size <= _FLUSH_BYTES:
-            transport.write(b"".join(out))
+        elif size <= _FLUSH_BYTES and len(out) <= _FLUSH_FRAMES:
+            transport.write(b"".join(out))  # a few small frames: one copy, one write
         else:
-            transport.writelines(out)
+            transport.writelines(out)  # big or many parts (a pull's records): no copy
 
     async def _drain(self, *, check: bool = True) -> None:
         if not self._write_paused or self._closed.is_set():
