@@ -344,7 +344,7 @@ class Connection(asyncio.Protocol):
             if future.done() and not future.cancelled():
                 future.exception()  # retrieved: the caller got it, or an earlier error
             self._pending.pop(opaque, None)
-            del self._deadlines[opaque]
+            self._deadlines.pop(opaque, None)
             if self._slot_waiters:
                 self._wake_slot_waiter()
 
