@@ -1326,17 +1326,24 @@ typedef struct {
     PyObject *deflt; /* the value when absent (None when required) */
 } FieldSpec;
 
+/* A HeaderDecoder or a HeaderEncoder: one header class, its generated Python function
+ * (the reference, called for anything unusual) and its fields in order. The two types
+ * share this layout, the constructor and the GC hooks; they differ in their call and in
+ * what a field's `required` means (the encoder's: "optional", omitted when None). */
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
     PyTypeObject *cls;
-    PyObject *fallback; /* the generated Python from_ext_fields(cls, ext_fields) */
+    PyObject *fallback; /* from_ext_fields(cls, ext_fields) / to_ext_fields(self) */
     Py_ssize_t count;
     FieldSpec *fields;
-} HeaderDecoder;
+} FieldTable;
+
+typedef FieldTable HeaderDecoder;
+typedef FieldTable HeaderEncoder;
 
 static int
-decoder_traverse(HeaderDecoder *self, visitproc visit, void *arg)
+table_traverse(FieldTable *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->cls);
     Py_VISIT(self->fallback);
@@ -1348,7 +1355,7 @@ decoder_traverse(HeaderDecoder *self, visitproc visit, void *arg)
 }
 
 static int
-decoder_clear(HeaderDecoder *self)
+table_clear(FieldTable *self)
 {
     Py_CLEAR(self->cls);
     Py_CLEAR(self->fallback);
@@ -1360,10 +1367,10 @@ decoder_clear(HeaderDecoder *self)
 }
 
 static void
-decoder_dealloc(HeaderDecoder *self)
+table_dealloc(FieldTable *self)
 {
     PyObject_GC_UnTrack(self);
-    decoder_clear(self);
+    table_clear(self);
     PyMem_Free(self->fields);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -1451,13 +1458,18 @@ fallback:
     return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
 }
 
+/* HeaderDecoder(cls, fields, fallback) / HeaderEncoder(cls, fields, fallback): a field
+ * of a decoder is (key, kind, required, default), of an encoder (key, kind, optional). */
 static PyObject *
-decoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+table_new(PyTypeObject *type, PyObject *args, PyObject *kwargs, vectorcallfunc call,
+          int encoder)
 {
     PyObject *cls, *specs, *fallback;
     static char *keywords[] = {"cls", "fields", "fallback", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!O:HeaderDecoder", keywords,
-                                     &PyType_Type, &cls, &PyTuple_Type, &specs, &fallback)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs,
+                                     encoder ? "O!O!O:HeaderEncoder" : "O!O!O:HeaderDecoder",
+                                     keywords, &PyType_Type, &cls, &PyTuple_Type, &specs,
+                                     &fallback)) {
         return NULL;
     }
     if (!PyType_IsSubtype((PyTypeObject *)cls, &PyTuple_Type)) {
@@ -1469,9 +1481,9 @@ decoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     Py_ssize_t count = PyTuple_GET_SIZE(specs);
-    HeaderDecoder *self = (HeaderDecoder *)type->tp_alloc(type, 0);
+    FieldTable *self = (FieldTable *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    self->vectorcall = (vectorcallfunc)decoder_call;
+    self->vectorcall = call;
     self->fields = PyMem_Calloc((size_t)(count ? count : 1), sizeof(FieldSpec));
     if (self->fields == NULL) {
         Py_DECREF(self);
@@ -1480,13 +1492,18 @@ decoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->cls = (PyTypeObject *)Py_NewRef(cls);
     self->fallback = Py_NewRef(fallback);
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *key, *deflt;
-        int kind, required;
+        PyObject *key, *deflt = Py_None;
+        int kind, flag;
         PyObject *spec = PyTuple_GET_ITEM(specs, i);
-        if (!PyTuple_Check(spec) ||
-            !PyArg_ParseTuple(spec, "U" "ipO:field", &key, &kind, &required, &deflt)) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_TypeError, "a field is (key, kind, required, default)");
+        int parsed = PyTuple_Check(spec) &&
+                     (encoder ? PyArg_ParseTuple(spec, "Uip:field", &key, &kind, &flag)
+                              : PyArg_ParseTuple(spec, "UipO:field", &key, &kind, &flag, &deflt));
+        if (!parsed) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError,
+                                encoder ? "a field is (key, kind, optional)"
+                                        : "a field is (key, kind, required, default)");
+            }
             Py_DECREF(self);
             return NULL;
         }
@@ -1500,11 +1517,17 @@ decoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         PyUnicode_InternInPlace(&key);
         self->fields[i].key = key;
         self->fields[i].kind = kind;
-        self->fields[i].required = required;
+        self->fields[i].required = flag;
         self->fields[i].deflt = Py_NewRef(deflt);
         self->count = i + 1;
     }
     return (PyObject *)self;
+}
+
+static PyObject *
+decoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    return table_new(type, args, kwargs, (vectorcallfunc)decoder_call, 0);
 }
 
 static PyMemberDef decoder_members[] = {
@@ -1526,42 +1549,12 @@ static PyTypeObject HeaderDecoderType = {
     .tp_call = PyVectorcall_Call,
     .tp_new = decoder_new,
     .tp_members = decoder_members,
-    .tp_dealloc = (destructor)decoder_dealloc,
-    .tp_traverse = (traverseproc)decoder_traverse,
-    .tp_clear = (inquiry)decoder_clear,
+    .tp_dealloc = (destructor)table_dealloc,
+    .tp_traverse = (traverseproc)table_traverse,
+    .tp_clear = (inquiry)table_clear,
 };
 
 /* ------------------------------------------------------------------ HeaderEncoder */
-
-typedef struct {
-    PyObject_HEAD
-    vectorcallfunc vectorcall;
-    PyTypeObject *cls;
-    PyObject *fallback; /* the generated Python to_ext_fields(self) */
-    Py_ssize_t count;
-    FieldSpec *fields; /* `required` holds "optional": omitted when None */
-} HeaderEncoder;
-
-static int
-encoder_traverse(HeaderEncoder *self, visitproc visit, void *arg)
-{
-    return decoder_traverse((HeaderDecoder *)self, visit, arg);
-}
-
-static int
-encoder_clear(HeaderEncoder *self)
-{
-    return decoder_clear((HeaderDecoder *)self);
-}
-
-static void
-encoder_dealloc(HeaderEncoder *self)
-{
-    PyObject_GC_UnTrack(self);
-    encoder_clear(self);
-    PyMem_Free(self->fields);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
 
 /* The extFields string of one value, or NULL with FALLBACK/ERR in *status. */
 static PyObject *
@@ -1628,56 +1621,7 @@ encoder_get(PyObject *self, PyObject *obj, PyObject *type)
 static PyObject *
 encoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    PyObject *cls, *specs, *fallback;
-    static char *keywords[] = {"cls", "fields", "fallback", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!O:HeaderEncoder", keywords,
-                                     &PyType_Type, &cls, &PyTuple_Type, &specs, &fallback)) {
-        return NULL;
-    }
-    if (!PyType_IsSubtype((PyTypeObject *)cls, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "cls must be a tuple subclass");
-        return NULL;
-    }
-    if (!PyCallable_Check(fallback)) {
-        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
-        return NULL;
-    }
-    Py_ssize_t count = PyTuple_GET_SIZE(specs);
-    HeaderEncoder *self = (HeaderEncoder *)type->tp_alloc(type, 0);
-    if (self == NULL) return NULL;
-    self->vectorcall = (vectorcallfunc)encoder_call;
-    self->fields = PyMem_Calloc((size_t)(count ? count : 1), sizeof(FieldSpec));
-    if (self->fields == NULL) {
-        Py_DECREF(self);
-        return PyErr_NoMemory();
-    }
-    self->cls = (PyTypeObject *)Py_NewRef(cls);
-    self->fallback = Py_NewRef(fallback);
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *key;
-        int kind, optional;
-        PyObject *spec = PyTuple_GET_ITEM(specs, i);
-        if (!PyTuple_Check(spec) || !PyArg_ParseTuple(spec, "Uip:field", &key, &kind, &optional)) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_TypeError, "a field is (key, kind, optional)");
-            Py_DECREF(self);
-            return NULL;
-        }
-        if (kind < KIND_STR || kind > KIND_BOOL) {
-            PyErr_Format(PyExc_ValueError, "field kind %d is not 0 (str), 1 (int) or 2 (bool)",
-                         kind);
-            Py_DECREF(self);
-            return NULL;
-        }
-        Py_INCREF(key);
-        PyUnicode_InternInPlace(&key);
-        self->fields[i].key = key;
-        self->fields[i].kind = kind;
-        self->fields[i].required = optional;
-        self->fields[i].deflt = Py_NewRef(Py_None);
-        self->count = i + 1;
-    }
-    return (PyObject *)self;
+    return table_new(type, args, kwargs, (vectorcallfunc)encoder_call, 1);
 }
 
 static PyMemberDef encoder_members[] = {
@@ -1702,9 +1646,9 @@ static PyTypeObject HeaderEncoderType = {
     .tp_new = encoder_new,
     .tp_members = encoder_members,
     .tp_descr_get = encoder_get,
-    .tp_dealloc = (destructor)encoder_dealloc,
-    .tp_traverse = (traverseproc)encoder_traverse,
-    .tp_clear = (inquiry)encoder_clear,
+    .tp_dealloc = (destructor)table_dealloc,
+    .tp_traverse = (traverseproc)table_traverse,
+    .tp_clear = (inquiry)table_clear,
 };
 
 /* ------------------------------------------------------------------ module */
