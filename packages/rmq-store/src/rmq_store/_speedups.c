@@ -1081,6 +1081,54 @@ index_add(char *buf, Py_ssize_t entries_at, long long slots, IndexState *st, lon
     st->end_ts = ts;
 }
 
+/* The arguments index_put and index_build share, (mapping, entries_at, hash_slot_num,
+ * index_num, state, records, start), checked, with the mapping's writable buffer (the
+ * caller releases call->view). -1 with an exception naming `name` when they do not fit. */
+typedef struct {
+    Py_ssize_t entries_at, start;
+    long long slots, index_num;
+    PyObject *state, *records; /* borrowed */
+    IndexState st;
+    Py_buffer view;
+} IndexCall;
+
+static int
+index_call_open(IndexCall *call, const char *name, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s(mapping, entries_at, hash_slot_num, index_num, state, records, start)",
+                     name);
+        return -1;
+    }
+    call->entries_at = PyLong_AsSsize_t(args[1]);
+    call->slots = PyLong_AsLongLong(args[2]);
+    call->index_num = PyLong_AsLongLong(args[3]);
+    call->start = PyLong_AsSsize_t(args[6]);
+    if (PyErr_Occurred()) return -1;
+    call->state = args[4];
+    call->records = args[5];
+    if (!PyList_Check(call->state) || PyList_GET_SIZE(call->state) != 6 ||
+        !PyList_Check(call->records)) {
+        PyErr_Format(PyExc_TypeError, "%s: state must be a list of 6, records a list", name);
+        return -1;
+    }
+    if (index_state_read(call->state, &call->st) < 0) return -1;
+    if (call->slots < 1 || call->index_num < 0 ||
+        call->entries_at != INDEX_HEADER_SIZE + INDEX_SLOT_SIZE * call->slots ||
+        call->st.count < 0 || call->start < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: inconsistent layout", name);
+        return -1;
+    }
+    if (PyObject_GetBuffer(args[0], &call->view, PyBUF_WRITABLE) < 0) return -1;
+    if (call->entries_at + INDEX_ENTRY_SIZE * call->index_num > call->view.len) {
+        PyBuffer_Release(&call->view);
+        PyErr_Format(PyExc_ValueError, "%s: mapping smaller than the layout", name);
+        return -1;
+    }
+    return 0;
+}
+
 /* index_put(mapping, entries_at, hash_slot_num, index_num, state, records, start)
  *     -> (next, added, status)
  *
@@ -1092,36 +1140,13 @@ index_add(char *buf, Py_ssize_t entries_at, long long slots, IndexState *st, lon
 static PyObject *
 speedups_index_put(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "index_put(mapping, entries_at, hash_slot_num, "
-                                         "index_num, state, records, start)");
-        return NULL;
-    }
-    Py_ssize_t entries_at = PyLong_AsSsize_t(args[1]);
-    long long slots = PyLong_AsLongLong(args[2]);
-    long long index_num = PyLong_AsLongLong(args[3]);
-    Py_ssize_t start = PyLong_AsSsize_t(args[6]);
-    if (PyErr_Occurred()) return NULL;
-    PyObject *state = args[4], *records = args[5];
-    if (!PyList_Check(state) || PyList_GET_SIZE(state) != 6 || !PyList_Check(records)) {
-        PyErr_SetString(PyExc_TypeError, "index_put: state must be a list of 6, records a list");
-        return NULL;
-    }
-    IndexState st;
-    if (index_state_read(state, &st) < 0) return NULL;
-    if (slots < 1 || index_num < 0 || entries_at != INDEX_HEADER_SIZE + INDEX_SLOT_SIZE * slots ||
-        st.count < 0 || start < 0) {
-        PyErr_SetString(PyExc_ValueError, "index_put: inconsistent layout");
-        return NULL;
-    }
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0) return NULL;
-    if (entries_at + INDEX_ENTRY_SIZE * index_num > view.len) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "index_put: mapping smaller than the layout");
-        return NULL;
-    }
-    char *buf = view.buf;
+    IndexCall call;
+    if (index_call_open(&call, "index_put", args, nargs) < 0) return NULL;
+    Py_ssize_t entries_at = call.entries_at, start = call.start;
+    long long slots = call.slots, index_num = call.index_num;
+    PyObject *state = call.state, *records = call.records;
+    IndexState st = call.st;
+    char *buf = call.view.buf;
     Py_ssize_t n = PyList_GET_SIZE(records), i = start, added = 0;
     int status = 0;
     for (; i < n; i++) {
@@ -1163,7 +1188,7 @@ speedups_index_put(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         added = 0;
     }
 done:
-    PyBuffer_Release(&view);
+    PyBuffer_Release(&call.view);
     if (index_state_write(state, &st) < 0) return NULL;
     return Py_BuildValue("(nni)", i, added, status);
 }
@@ -1213,36 +1238,13 @@ index_hash(uint32_t h)
 static PyObject *
 speedups_index_build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "index_build(mapping, entries_at, hash_slot_num, "
-                                         "index_num, state, records, start)");
-        return NULL;
-    }
-    Py_ssize_t entries_at = PyLong_AsSsize_t(args[1]);
-    long long slots = PyLong_AsLongLong(args[2]);
-    long long index_num = PyLong_AsLongLong(args[3]);
-    Py_ssize_t start = PyLong_AsSsize_t(args[6]);
-    if (PyErr_Occurred()) return NULL;
-    PyObject *state = args[4], *records = args[5];
-    if (!PyList_Check(state) || PyList_GET_SIZE(state) != 6 || !PyList_Check(records)) {
-        PyErr_SetString(PyExc_TypeError, "index_build: state must be a list of 6, records a list");
-        return NULL;
-    }
-    IndexState st;
-    if (index_state_read(state, &st) < 0) return NULL;
-    if (slots < 1 || index_num < 0 || entries_at != INDEX_HEADER_SIZE + INDEX_SLOT_SIZE * slots ||
-        st.count < 0 || start < 0) {
-        PyErr_SetString(PyExc_ValueError, "index_build: inconsistent layout");
-        return NULL;
-    }
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE) < 0) return NULL;
-    if (entries_at + INDEX_ENTRY_SIZE * index_num > view.len) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "index_build: mapping smaller than the layout");
-        return NULL;
-    }
-    char *buf = view.buf;
+    IndexCall call;
+    if (index_call_open(&call, "index_build", args, nargs) < 0) return NULL;
+    Py_ssize_t entries_at = call.entries_at, start = call.start;
+    long long slots = call.slots, index_num = call.index_num;
+    PyObject *state = call.state, *records = call.records;
+    IndexState st = call.st;
+    char *buf = call.view.buf;
     long long hashes[MAX_RECORD_KEYS];
     PyObject *cached_topic = NULL; /* borrowed: the topic whose "topic#" hash is known */
     uint32_t topic_hash = 0;
@@ -1300,7 +1302,7 @@ speedups_index_build(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         added += nh;
     }
-    PyBuffer_Release(&view);
+    PyBuffer_Release(&call.view);
     if (index_state_write(state, &st) < 0) return NULL;
     return Py_BuildValue("(nn)", i, added);
 }
@@ -1837,8 +1839,9 @@ PyInit__speedups(void)
     if (crc32_update == NULL) {
         PyErr_Clear();
         PyErr_SetString(PyExc_ImportError,
-                        "rmq_store._speedups needs rmq_protocol._speedups.crc32_api "
-                        "(rmq-protocol built with its C modules)");
+                        "rmq_store._speedups needs rmq_protocol._speedups.crc32_api: "
+                        "reinstall rmq-protocol where a C compiler is present (until then "
+                        "the store runs its pure-Python paths)");
         return NULL;
     }
     INTERN(s_topic, "topic");
