@@ -889,31 +889,6 @@ class PushConsumer(ConsumerBase):
             failed: list[MessageExt] = []
             settled = 0
             result: object
-            if batch == 1:  # the default: one message per call, the loop at its leanest
-                for i, msg in enumerate(msgs):
-                    try:
-                        result = sync([msg])
-                    except Exception:
-                        logger.exception("listener of group %s failed", self._group)
-                        result = None
-                    if result is not success:
-                        chunk = [msg]
-                        if inspect.isawaitable(result):
-                            if i > settled:
-                                await self._settle_chunk(msgs[settled:i], failed, q)
-                                failed, settled = [], i
-                            calls[wid] = (monotonic(), chunk, q)
-                            try:
-                                result = await self._settle(result, chunk)
-                            finally:
-                                del calls[wid]
-                        if result is not success:
-                            failed.append(msg)
-                if settled:
-                    await self._settle_chunk(msgs[settled:], failed, q)
-                else:
-                    await self._settle_chunk(msgs, failed, q, run)
-                continue
             for i in range(0, len(msgs), batch):
                 chunk = msgs[i : i + batch] if len(msgs) > batch else msgs
                 try:
