@@ -465,3 +465,43 @@ async def test_response_body_written_from_several_buffers(client: RemotingClient
         response = await client.request(server.address, cmd, timeout=5)
     assert response.remark == "FOUND"
     assert bytes(response.body) == b"".join(bytes(p) for p in parts)
+
+
+async def test_pipelined_multi_buffer_responses_leave_in_one_write() -> None:
+    """Pull responses (each many buffers) answered in one loop iteration share one write,
+    in request order, byte for byte; a peer that pipelines 20 requests gets them all."""
+    segment = bytes(range(256)) * 256  # stands in for a mapped commit-log segment
+
+    def parts_for(opaque: int) -> list[BytesLike]:
+        view = memoryview(segment)
+        return [view[opaque : opaque + 1000], view[2000 + opaque : 40000], b"#%d" % opaque]
+
+    def pull(cmd: RemotingCommand, conn: Connection) -> None:
+        conn.send_response(RemotingCommand.response_to(cmd, remark="FOUND"), parts_for(cmd.opaque))
+
+    registry = ProcessorRegistry()
+    registry.register(RequestCode.PULL_MESSAGE, pull)
+    async with await start_server(registry, "127.0.0.1", 0) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        requests = b"".join(
+            encode_command(RemotingCommand.request(RequestCode.PULL_MESSAGE), opaque=opaque)
+            for opaque in range(1, 21)
+        )
+        writer.write(requests)  # one read on the server side, usually
+        await writer.drain()
+        async with asyncio.timeout(5):
+            for opaque in range(1, 21):
+                length = int.from_bytes(await reader.readexactly(4), "big")
+                frame = await reader.readexactly(length)
+                header_length = int.from_bytes(frame[:4], "big") & 0xFFFFFF
+                assert f'"opaque":{opaque},'.encode() in frame[4 : 4 + header_length]
+                expected = b"".join(bytes(part) for part in parts_for(opaque))
+                assert frame[4 + header_length :] == expected
+        (conn,) = server.connections
+        stats = conn.statistics()
+        writer.close()
+        await writer.wait_closed()
+    assert stats.responses_sent == 20
+    # Sixteen frames flush at once, the rest at the end of the iteration: at least 16
+    # responses shared a write (one write each before).
+    assert stats.writes <= 20 - 15
