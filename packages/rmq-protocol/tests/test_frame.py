@@ -188,3 +188,67 @@ def test_chunk_types_and_mixtures(kinds: tuple[str, ...]) -> None:
         step += 1
     assert [(c.opaque, bytes(c.body)) for c in got] == [(c.opaque, bytes(c.body)) for c in cmds]
     assert decoder.buffered == 0
+
+
+@given(st.data())
+def test_any_chunking_any_pace_any_buffer_type(data: st.DataObject) -> None:
+    """Frames come out whole and in order however the stream is cut, whatever buffer
+    types carry it and however many frames the reader takes between two feeds; a bad
+    length later in the stream is reported at its true stream offset."""
+    sizes = data.draw(st.lists(st.integers(0, 3000), min_size=1, max_size=12))
+    cmds = [RemotingCommand(code=310, opaque=i, body=b"%d" % i * n) for i, n in enumerate(sizes)]
+    wire = b"".join(encode_command(c) for c in cmds)
+    broken = data.draw(st.booleans())
+    if broken:
+        wire += struct.pack(">i", 3) + b"junk"  # length 3: below the minimum
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=10)))
+    pieces = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+    decoder = FrameDecoder()
+    got: list[RemotingCommand] = []
+    error: RemoteProtocolError | None = None
+    try:
+        for piece in pieces:
+            kind = data.draw(st.sampled_from(["bytes", "bytearray", "memoryview"]))
+            decoder.feed(
+                piece
+                if kind == "bytes"
+                else bytearray(piece)
+                if kind == "bytearray"
+                else memoryview(piece)
+            )
+            for _ in range(data.draw(st.integers(0, 3))):  # sometimes leaves frames unread
+                cmd = decoder.next_command()
+                if cmd is None:
+                    break
+                got.append(cmd)
+        while (cmd := decoder.next_command()) is not None:
+            got.append(cmd)
+    except RemoteProtocolError as exc:
+        error = exc
+    assert [(c.opaque, bytes(c.body)) for c in got] == [(c.opaque, bytes(c.body)) for c in cmds]
+    if broken:
+        assert error is not None
+        assert error.offset == len(wire) - 8
+    else:
+        assert error is None
+        assert decoder.buffered == 0
+
+
+def test_reads_that_cut_frames_copy_only_the_cut_frames() -> None:
+    """A peer writing large frames back to back (a broker answering pulls) leaves a
+    partial frame at the end of nearly every read: only that frame is reassembled by
+    copying; the whole frames after it are still read in place."""
+    cmds = [RemotingCommand(code=0, opaque=i, body=bytes([i]) * 33_000) for i in range(64)]
+    wire = b"".join(encode_command(c) for c in cmds)
+    read = 256 * 1024  # what an event loop reads at once
+    decoder = FrameDecoder()
+    frames: list[bytes | memoryview] = []
+    for start in range(0, len(wire), read):
+        decoder.feed(wire[start : start + read])
+        while (frame := decoder.next_frame()) is not None:
+            frames.append(frame)
+    assert [decode_command(f).opaque for f in frames] == list(range(64))
+    copied = sum(type(frame) is bytes for frame in frames)
+    reads = -(-len(wire) // read)
+    assert copied <= reads  # one frame per read at most, not everything after the first cut
+    assert copied < len(frames) // 4

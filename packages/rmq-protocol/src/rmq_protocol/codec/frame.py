@@ -8,10 +8,11 @@ maximum frame size (16 MiB by default, length prefix included; Java's
 The decoder never allocates for a frame before checking its declared length
 against the bound, and never holds more than one maximal frame plus one read.
 
-Copies: when nothing is buffered, a fed ``bytes`` chunk is kept as is and each
-complete frame in it is returned as a zero-copy ``memoryview`` slice of it; only
-a partial frame at its end is copied into the reassembly buffer. A frame that
-spans reads is copied once, out of that buffer.
+Copies: a fed ``bytes`` chunk is kept as is and each complete frame in it is
+returned as a zero-copy ``memoryview`` slice of it; only a partial frame at its
+end is copied into the reassembly buffer, and of the next chunk only the bytes
+that complete that frame. A frame that spans reads is copied once more, out of
+that buffer.
 """
 
 from __future__ import annotations
@@ -77,18 +78,47 @@ class FrameDecoder:
             del self._buf[: self._pos]
             self._consumed += self._pos
             self._pos = 0
-        if not self._buf and type(data) is bytes:
+        if type(data) is not bytes:
+            self._buf += data
+        elif not self._buf:
             self._chunk = memoryview(data)
             self._chunk_pos = 0
         else:
-            self._buf += data
+            self._complete(data)
+
+    def _complete(self, data: bytes) -> None:
+        """A frame begun in an earlier read is buffered: copy only the bytes that complete
+        it; the rest of ``data`` is read in place, after it. (A peer that writes many
+        large frames back to back, such as a broker answering pulls, leaves a partial
+        frame at the end of almost every read: copying whole reads would copy everything.)
+        """
+        buf, pos = self._buf, self._pos
+        view = memoryview(data)
+        taken = 0
+        if len(buf) - pos < 4:  # the length prefix itself spans the reads
+            taken = min(4 - (len(buf) - pos), len(view))
+            buf += view[:taken]
+            if len(buf) - pos < 4:
+                return
+        (length,) = _LENGTH.unpack_from(buf, pos)
+        missing = 4 + length - (len(buf) - pos)
+        if not 4 <= length <= self._max_frame_size - 4 or missing <= 0:
+            buf += view[taken:]  # a bad length (next_frame reports it), or several frames
+            return
+        more = min(missing, len(view) - taken)
+        buf += view[taken : taken + more]
+        taken += more
+        if taken < len(view):
+            self._chunk = view[taken:]
+            self._chunk_pos = 0
 
     def _spill(self) -> None:
         """Move the unread rest of the in-place chunk into the reassembly buffer."""
         chunk = self._chunk
         if chunk is not None:
             self._chunk = None
-            self._consumed += self._chunk_pos
+            if not self._buf:  # chunk[0] was at stream offset _consumed
+                self._consumed += self._chunk_pos
             self._buf += chunk[self._chunk_pos :]
 
     def next_frame(self) -> bytes | memoryview | None:
@@ -98,6 +128,10 @@ class FrameDecoder:
             RemoteProtocolError: the declared length is out of bounds; the stream
                 cannot be resynchronised, so the connection must be closed.
         """
+        # The reassembly buffer holds the stream's earlier bytes: read first. The chunk
+        # read in place comes after all of it (stream offset _consumed + len(_buf)).
+        if len(self._buf) > self._pos:
+            return self._next_buffered()
         chunk = self._chunk
         if chunk is not None:
             pos = self._chunk_pos
@@ -107,9 +141,15 @@ class FrameDecoder:
                     self._chunk_pos = end = pos + 4 + length
                     if end == len(chunk):
                         self._chunk = None
-                        self._consumed += end
+                        self._consumed += len(self._buf) + end
+                        self._buf.clear()
+                        self._pos = 0
                     return chunk[pos + 4 : end]
             self._spill()  # partial or bad frame: reassemble (or report) from _buf
+            return self._next_buffered()
+        return None
+
+    def _next_buffered(self) -> bytes | None:
         buf, pos = self._buf, self._pos
         if len(buf) - pos < 4:
             return None
@@ -126,7 +166,13 @@ class FrameDecoder:
             return None
         with memoryview(buf) as view:
             frame = bytes(view[pos + 4 : end])
-        self._pos = end
+        if end == len(buf) and self._chunk is not None:
+            # drained: the chunk read in place now starts at _consumed
+            self._consumed += end
+            buf.clear()
+            self._pos = 0
+        else:
+            self._pos = end
         return frame
 
     def next_command(self) -> RemotingCommand | None:
@@ -136,7 +182,8 @@ class FrameDecoder:
             RemoteProtocolError: the frame is malformed (see :func:`decode_command`);
                 byte offsets in the message count from the start of the stream.
         """
-        start = self._consumed + (self._pos if self._chunk is None else self._chunk_pos)
+        reading_chunk = self._chunk is not None and len(self._buf) == self._pos
+        start = self._consumed + (self._chunk_pos if reading_chunk else self._pos)
         frame = self.next_frame()
         if frame is None:
             return None
