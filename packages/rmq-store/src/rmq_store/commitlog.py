@@ -104,8 +104,13 @@ class _Prefaulter:
     once took 3 s here and made every fdatasync meanwhile 4 to 8 times slower.
     """
 
-    _CHUNK: Final = 4 * 1024 * 1024  # bytes per madvise: a short wait for forget()
-    _WINDOW: Final = 64 * 1024 * 1024  # bytes faulted in ahead of the write position
+    # Bytes per madvise. Between two chunks the thread needs the GIL, which a busy writer
+    # holds for up to the switch interval (5 ms): with 4 MiB chunks the prefaulter fell
+    # behind a batch writer (which then faulted in ~37 % of its own pages: 249-282k
+    # msgs/s in bench_store row 1); 32 MiB chunks, 128 MiB ahead, keep it ahead (362k).
+    # forget() waits for one chunk: ~60 ms at this VM's page-zeroing rate.
+    _CHUNK: Final = 32 * 1024 * 1024
+    _WINDOW: Final = 128 * 1024 * 1024  # bytes faulted in ahead of the write position
     _POLL: Final = 0.01  # seconds between looks at the write position when far enough ahead
 
     def __init__(self, name: str) -> None:
