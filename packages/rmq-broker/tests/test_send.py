@@ -396,3 +396,44 @@ async def test_wait_false_does_not_wait_for_the_flush(
                 broker.address, build.send("TopicNoWait", properties={"WAIT": "false"}), timeout=5
             )
     assert response.code == ResponseCode.SUCCESS
+
+
+async def test_single_sends_store_what_decoding_and_adding_cluster_gives(
+    broker: Broker, client: RemotingClient, build: Builders
+) -> None:
+    """A plain message's canonical text is kept as sent with the CLUSTER pair appended
+    (no decode and re-encode); every other text is decoded, CLUSTER set and re-encoded.
+    Either way the record holds exactly what the decoding path stores, and the queue's
+    tags code and index keys follow the stored properties."""
+    from rmq_protocol.codec.properties import decode_properties, encode_properties
+
+    texts = [
+        "TAGS\x01TagA\x02KEYS\x01k1 k2\x02UNIQ_KEY\x01U1\x02WAIT\x01true\x02",  # kept
+        "TAGS\x01\u4e2d\u6587\x02UNIQ_KEY\x01U2\x02",  # kept (non-ASCII)
+        "TAGS\x01first\x02TAGS\x01TagA\x02",  # a repeated name: the last one counts
+        "TAGS\x01TagA\x02KEYS\x01k3",  # no final separator
+        "TAGS\x01TagA\x02\x02\x01orphan\x02KEYS\x01k4\x02",  # segments decoding drops
+        "CLUSTER\x01Elsewhere\x02TAGS\x01TagA\x02",  # its own CLUSTER: replaced
+        "TAGS\x01TagA\x02WAIT\x01false\x02",  # answered without waiting, kept
+    ]
+    store = broker.controller.store
+    assert isinstance(store, MessageStore)
+    for text in texts:
+        request = build.send("TopicText", b"body", queue_id=2)
+        assert request.ext_fields is not None
+        fields = dict(request.ext_fields)
+        fields["i"] = text  # SEND_MESSAGE_V2's short name for properties
+        header = _header(
+            await client.request(broker.address, request._replace(ext_fields=fields), timeout=5)
+        )
+        stored = store.look_message_by_offset(decode_offset_msg_id(header.msg_id)[2])
+        assert stored is not None
+        expected = encode_properties({**decode_properties(text), "CLUSTER": "DefaultCluster"})
+        assert _raw_properties(stored) == expected, text
+    assert texts[0] + "CLUSTER\x01DefaultCluster\x02" == encode_properties(
+        {**decode_properties(texts[0]), "CLUSTER": "DefaultCluster"}
+    )
+    tag_a = store.get_messages("TopicText", 2, 0, tags_codes={java_string_hash("TagA")})
+    assert tag_a.queue_offsets == [0, 2, 3, 4, 5, 6]
+    keyed = store.query_message("TopicText", "k4", max_num=8)
+    assert len(keyed.messages) == 1

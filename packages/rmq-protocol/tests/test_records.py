@@ -345,6 +345,59 @@ def test_properties_odd_arguments() -> None:
     assert records.encode_properties(big) == props.encode_properties_py(big)
 
 
+def _canonical(text: str) -> bool:
+    """Whether encode_properties(decode_properties(text)) gives the text back."""
+    try:
+        return props.encode_properties_py(props.decode_properties_py(text)) == text
+    except ProtocolError:
+        return False
+
+
+pair_texts = st.lists(
+    st.tuples(
+        st.sampled_from(["TAGS", "KEYS", "UNIQ_KEY", "WAIT", "a", "\u00e9", "", "a\x01b"]),
+        st.sampled_from(["v", "true", "x y", "\u4e2d\U0001f600", "", "b\x01c", "\ud800"]),
+    ),
+    max_size=8,
+).map(lambda pairs: "".join(f"{name}\x01{value}\x02" for name, value in pairs))
+scan_names = ("UNIQ_KEY", "WAIT", "TRAN_MSG", "\u00e9", "a")
+
+
+@needs_records
+@settings(max_examples=800, deadline=None)
+@given(st.one_of(pair_texts, any_text, pair_texts.map(lambda t: t[:-1])))
+def test_scan_properties(text: str) -> None:
+    """C and Python agree; a result means the text survives decode + encode unchanged,
+    and its values are what decoding finds."""
+    assert records is not None
+    expected = outcome(props.scan_properties_py, text, scan_names)
+    assert outcome(records.scan_properties, text, scan_names) == expected
+    found = props.scan_properties_py(text, scan_names)
+    assert (found is not None) == (_canonical(text) and text != "")
+    if found is not None:
+        decoded = props.decode_properties_py(text)
+        assert found == tuple(decoded.get(name) for name in scan_names)
+
+
+@needs_records
+def test_scan_properties_odd_arguments() -> None:
+    assert records is not None
+    many = "".join(f"k{i}\x01v{i}\x02" for i in range(200))  # past the C segment table
+    for text, names in (
+        (Text("a\x01b\x02"), ("a",)),
+        ("a\x01b\x02", ["a"]),
+        ("a\x01b\x02", (Text("a"),)),
+        ("a\x01b\x02", ("\u00e9",)),
+        (many, ("k150", "k0", "zz")),
+        (many + "k3\x01again\x02", ("k3",)),
+        (b"a\x01b\x02", ("a",)),
+    ):
+        assert outcome(records.scan_properties, text, names) == outcome(
+            props.scan_properties_py, text, names
+        )
+    assert records.scan_properties(many, ("k150",)) == ("v150",)
+
+
 # --- batch bodies -----------------------------------------------------------------------------
 
 flags = st.one_of(int32, st.integers(-(2**40), 2**40), st.booleans())

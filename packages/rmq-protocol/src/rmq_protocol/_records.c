@@ -20,7 +20,7 @@
 #include "_crc32.h"
 
 /* Bumped whenever a function's contract changes: the loader ignores a stale build. */
-#define RECORDS_ABI 2
+#define RECORDS_ABI 3
 
 #define MAGIC_V1 0xDAA320A7u
 #define MAGIC_V2 0xDAA320ABu
@@ -61,6 +61,7 @@ static PyObject *py_decode_batch_messages = NULL;
 static PyObject *py_encode_batch = NULL;
 static PyObject *py_encode_properties = NULL;
 static PyObject *py_decode_properties = NULL;
+static PyObject *py_scan_properties = NULL;
 static PyObject *py_unique_ids = NULL;
 
 /* Constant values shared by every message built here. */
@@ -107,17 +108,18 @@ records_init(PyObject *module, PyObject *args, PyObject *kwargs)
         "message_type", "message_fields", "properties_slot", "batch_entry_type",
         "batch_entry_fields", "decode_records", "host_from_wire", "decompress",
         "decode_batch", "decode_batch_messages", "encode_batch", "encode_properties",
-        "decode_properties", "unique_ids", NULL};
+        "decode_properties", "unique_ids", "scan_properties", NULL};
     PyObject *mtype = NULL, *mfields = NULL, *props_descr = NULL, *etype = NULL,
              *efields = NULL, *decode_records = NULL, *host_from_wire = NULL,
              *decompress = NULL, *decode_batch = NULL,
              *decode_batch_messages = NULL, *encode_batch = NULL, *encode_properties = NULL,
-             *decode_properties = NULL, *unique_ids = NULL;
+             *decode_properties = NULL, *unique_ids = NULL, *scan_properties = NULL;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "|$O!OOO!OOOOOOOOOO:init", keywords, &PyType_Type, &mtype,
+            args, kwargs, "|$O!OOO!OOOOOOOOOOO:init", keywords, &PyType_Type, &mtype,
             &mfields, &props_descr, &PyType_Type, &etype, &efields, &decode_records,
             &host_from_wire, &decompress, &decode_batch, &decode_batch_messages,
-            &encode_batch, &encode_properties, &decode_properties, &unique_ids)) {
+            &encode_batch, &encode_properties, &decode_properties, &unique_ids,
+            &scan_properties)) {
         return NULL;
     }
     if (mtype != NULL) {
@@ -166,6 +168,7 @@ records_init(PyObject *module, PyObject *args, PyObject *kwargs)
     keep(&py_encode_properties, encode_properties);
     keep(&py_decode_properties, decode_properties);
     keep(&py_unique_ids, unique_ids);
+    keep(&py_scan_properties, scan_properties);
     Py_RETURN_NONE;
 }
 
@@ -383,6 +386,90 @@ records_decode_properties(PyObject *module, PyObject *text)
         return PyObject_CallOneArg(py_decode_properties, text);
     }
     return properties_dict((const unsigned char *)data, n);
+}
+
+/* scan_properties(text, names) -> tuple | None: the C mirror of
+ * properties._scan_properties_py. None unless the text is canonical (every segment
+ * "name 0x01 value 0x02", both non-empty, no other 0x01, no repeated name: exactly what
+ * encode_properties(decode_properties(text)) gives back); else the value of each of
+ * names (None where absent). More than SCAN_SEGMENTS segments, a text without UTF-8 form
+ * or names that are not exact ASCII str are left to the reference. */
+#define SCAN_SEGMENTS 64
+static PyObject *
+records_scan_properties(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "scan_properties(text, names) takes 2 arguments");
+        return NULL;
+    }
+    if (need(py_scan_properties, "scan_properties") < 0) return NULL;
+    PyObject *text = args[0], *names = args[1];
+    if (!PyUnicode_CheckExact(text) || !PyTuple_CheckExact(names)) {
+        return PyObject_Vectorcall(py_scan_properties, args, 2, NULL);
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(names);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *name = PyTuple_GET_ITEM(names, k);
+        if (!PyUnicode_CheckExact(name) || !PyUnicode_IS_ASCII(name)) {
+            return PyObject_Vectorcall(py_scan_properties, args, 2, NULL);
+        }
+    }
+    Py_ssize_t n;
+    const char *data = PyUnicode_AsUTF8AndSize(text, &n);
+    if (data == NULL) { /* a lone surrogate has no UTF-8 form: the reference decides */
+        PyErr_Clear();
+        return PyObject_Vectorcall(py_scan_properties, args, 2, NULL);
+    }
+    const unsigned char *p = (const unsigned char *)data;
+    if (n == 0 || p[n - 1] != 2) Py_RETURN_NONE;
+    Py_ssize_t starts[SCAN_SEGMENTS], lengths[SCAN_SEGMENTS], values[SCAN_SEGMENTS];
+    Py_ssize_t segments = 0, at = 0;
+    while (at < n) {
+        const unsigned char *seg = p + at;
+        const unsigned char *stop = memchr(seg, 2, (size_t)(n - at)); /* found: p ends in 2 */
+        Py_ssize_t seg_len = stop - seg;
+        const unsigned char *sep = memchr(seg, 1, (size_t)seg_len);
+        if (sep == NULL || sep == seg || sep - seg == seg_len - 1 ||
+            memchr(sep + 1, 1, (size_t)(seg_len - (sep - seg) - 1)) != NULL) {
+            Py_RETURN_NONE; /* no separator, an empty name or value, or a second 0x01 */
+        }
+        if (segments == SCAN_SEGMENTS) {
+            return PyObject_Vectorcall(py_scan_properties, args, 2, NULL);
+        }
+        Py_ssize_t name_len = sep - seg;
+        for (Py_ssize_t j = 0; j < segments; j++) {
+            if (lengths[j] == name_len && memcmp(p + starts[j], seg, (size_t)name_len) == 0) {
+                Py_RETURN_NONE; /* a repeated name: decoding would merge the two */
+            }
+        }
+        starts[segments] = at;
+        lengths[segments] = name_len;
+        values[segments] = seg_len - name_len - 1;
+        segments++;
+        at += seg_len + 1;
+    }
+    PyObject *result = PyTuple_New(count);
+    if (result == NULL) return NULL;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *name = PyTuple_GET_ITEM(names, k);
+        Py_ssize_t name_len = PyUnicode_GET_LENGTH(name);
+        const char *name_data = (const char *)PyUnicode_DATA(name);
+        PyObject *value = Py_None;
+        for (Py_ssize_t j = 0; j < segments; j++) {
+            if (lengths[j] == name_len && memcmp(p + starts[j], name_data, (size_t)name_len) == 0) {
+                value = PyUnicode_DecodeUTF8((const char *)p + starts[j] + name_len + 1,
+                                             values[j], NULL);
+                if (value == NULL) {
+                    Py_DECREF(result);
+                    return NULL;
+                }
+                break;
+            }
+        }
+        if (value == Py_None) Py_INCREF(value);
+        PyTuple_SET_ITEM(result, k, value);
+    }
+    return result;
 }
 
 /* Does item (an exact str) hold a separator character? 0 no, 1 yes. */
@@ -1133,6 +1220,8 @@ static PyMethodDef records_methods[] = {
      "The C mirror of properties.encode_properties."},
     {"decode_properties", records_decode_properties, METH_O,
      "The C mirror of properties.decode_properties."},
+    {"scan_properties", (PyCFunction)(void (*)(void))records_scan_properties, METH_FASTCALL,
+     "The C mirror of properties._scan_properties_py."},
     {"unique_ids", (PyCFunction)(void (*)(void))records_unique_ids, METH_FASTCALL,
      "The C mirror of msgid._unique_ids_py."},
     {"unique_id", (PyCFunction)(void (*)(void))records_unique_id, METH_FASTCALL,

@@ -97,6 +97,19 @@ _TIMER_DELIVER_MS: Final = props.TIMER_DELIVER_MS
 _TIMER_DELAY_SEC: Final = props.TIMER_DELAY_SEC
 _TIMER_DELAY_MS: Final = props.TIMER_DELAY_MS
 _decode_properties: Final = props.decode_properties
+_scan_properties: Final = props.scan_properties
+# What a send's properties are looked up for; any of the first six present means the
+# full path (decoded properties), so a plain message keeps its text as sent.
+_SEND_SCAN: Final = (
+    _TRANSACTION_PREPARED,
+    _DELAY,
+    _TIMER_DELIVER_MS,
+    _TIMER_DELAY_SEC,
+    _TIMER_DELAY_MS,
+    _CLUSTER,
+    _UNIQ_KEY,
+    _WAIT_STORE_MSG_OK,
+)
 # str(queue_id) of the usual queue ids, looked up instead of formatted per answer
 _QUEUE_ID_TEXT: Final = tuple(str(i) for i in range(256))
 
@@ -119,6 +132,8 @@ class SendMessageProcessor:
         # depend on the name only).
         self._checked_topics: set[str] = set()
         self._topic_table = controller.topics.table  # updated in place, never replaced
+        self._cluster_name: str | None = None
+        self._cluster_pair: str | None = None  # "CLUSTER 0x01 <name> 0x02", if encodable
 
     def register(self, registry: ProcessorRegistry) -> None:
         registry.register(RequestCode.SEND_MESSAGE, self.process)
@@ -241,6 +256,31 @@ class SendMessageProcessor:
         if queue_id < 0:
             queue_id = self._random.randrange(topic_config.write_queue_nums)
         text = header.properties
+        if text and not topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+            # The common message (no transaction, delay, timer or CLUSTER of its own) in
+            # a canonical properties text: stored as sent plus the CLUSTER pair, which is
+            # what decoding, adding CLUSTER and encoding would give (scan_properties).
+            found = _scan_properties(text, _SEND_SCAN)
+            if found is not None and found[:6] == (None, None, None, None, None, None):
+                pair = self._cluster_property(c.config.broker_cluster_name)
+                if pair is not None:
+                    sys_flag = header.sys_flag
+                    if topic_config.topic_filter_type is _MULTI_TAG:
+                        sys_flag |= _MULTI_TAGS_FLAG
+                    body = request.body
+                    message = new_message(
+                        topic,
+                        queue_id,
+                        header.flag,
+                        sys_flag,
+                        header.born_timestamp,
+                        c.born_host(conn),
+                        c.store_host,
+                        header.reconsume_times or 0,
+                        body if type(body) is bytes else bytes(body),
+                        text + pair,  # type: ignore[arg-type]  # the slot takes the text
+                    )
+                    return self._store(request, [message], queue_id, found[6], found[7])
         properties = _decode_properties(text) if text else {}
         reconsume_times = header.reconsume_times or 0
         sys_flag = header.sys_flag
@@ -299,7 +339,22 @@ class SendMessageProcessor:
             body if type(body) is bytes else bytes(body),
             properties,
         )
-        return self._store(request, [message], queue_id, properties.get(_UNIQ_KEY), properties)
+        return self._store(
+            request,
+            [message],
+            queue_id,
+            properties.get(_UNIQ_KEY),
+            properties.get(_WAIT_STORE_MSG_OK),
+        )
+
+    def _cluster_property(self, name: str) -> str | None:
+        """The CLUSTER pair appended to a plain message's text (None if the name cannot
+        be carried: then the full path reports it as it does today)."""
+        if name is not self._cluster_name:
+            valid = bool(name) and "\x01" not in name and "\x02" not in name
+            self._cluster_pair = f"{_CLUSTER}\x01{name}\x02" if valid else None
+            self._cluster_name = name
+        return self._cluster_pair
 
     def _retry_or_dlq(
         self,
@@ -399,7 +454,11 @@ class SendMessageProcessor:
         if refused is not None:
             return self._fail(request, ResponseCode.MESSAGE_ILLEGAL, refused)
         return self._store(
-            request, messages, queue_id, batch_properties.get(props.UNIQ_KEY), batch_properties
+            request,
+            messages,
+            queue_id,
+            batch_properties.get(props.UNIQ_KEY),
+            batch_properties.get(_WAIT_STORE_MSG_OK),
         )
 
     def _batch_refusal(
@@ -443,7 +502,7 @@ class SendMessageProcessor:
         messages: list[MessageExt],
         queue_id: int,
         uniq_key: str | None,
-        properties: dict[str, str],
+        wait: str | None,  # the WAIT property: "false" answers before the flush
     ) -> _Result:
         c = self._c
         try:
@@ -490,7 +549,6 @@ class SendMessageProcessor:
         waiter = c.flush_waiter
         if waiter is None:
             return response_with_ext(request, _SUCCESS, None, ext, _JAVA)
-        wait = properties.get(_WAIT_STORE_MSG_OK)
         if wait is not None and wait.lower() == "false":
             return response_with_ext(request, _SUCCESS, None, ext, _JAVA)
         flushed = waiter.wait(result.end_offset)

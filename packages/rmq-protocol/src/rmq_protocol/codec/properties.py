@@ -116,6 +116,8 @@ __all__ = [
     "format_crc32_property",
     "parse_crc32_digits",
     "parse_crc32_property",
+    "scan_properties",
+    "scan_properties_py",
 ]
 
 # --- separators -------------------------------------------------------------------
@@ -243,7 +245,7 @@ SYSTEM_PROPERTY_KEYS: Final[frozenset[str]] = frozenset(
 
 # --- the optional C module of the record codecs ---------------------------------------
 
-RECORDS_ABI: Final = 2
+RECORDS_ABI: Final = 3
 """The contract version the codec expects of ``rmq_protocol._records`` (its ``ABI``)."""
 
 records: Final = load("rmq_protocol._records", RECORDS_ABI)
@@ -306,6 +308,26 @@ def _decode_properties_py(text: str) -> dict[str, str]:
     return props
 
 
+def _scan_properties_py(text: str, names: tuple[str, ...]) -> tuple[str | None, ...] | None:
+    """The values of ``names`` in a canonical properties string, or None if it is not one.
+
+    Canonical: every segment is ``name 0x01 value 0x02`` with both parts non-empty, no
+    other ``0x01``, and no name twice; exactly the strings that
+    ``encode_properties(decode_properties(text))`` gives back unchanged, so a caller may
+    keep such a text as it is (and append pairs) instead of decoding and re-encoding it.
+    Java clients send canonical strings. A value is None where its name is absent.
+    """
+    if not text.endswith("\x02"):
+        return None
+    found: dict[str, str] = {}
+    for segment in text[:-1].split("\x02"):
+        name, _, value = segment.partition("\x01")
+        if not name or not value or "\x01" in value or name in found:
+            return None
+        found[name] = value
+    return tuple([found.get(name) for name in names])
+
+
 encode_properties: Callable[[Mapping[str, str]], str] = _encode_properties_py
 """The properties string of a mapping: :func:`_encode_properties_py` (whose docstring tells
 what it does and raises), or the same function in C from :data:`records`."""
@@ -316,10 +338,22 @@ encode_properties_py: Final = _encode_properties_py
 """The pure-Python :func:`encode_properties`, whichever one is in use (differential tests)."""
 decode_properties_py: Final = _decode_properties_py
 """The pure-Python :func:`decode_properties`, whichever one is in use (differential tests)."""
+scan_properties: Callable[[str, tuple[str, ...]], tuple[str | None, ...] | None] = (
+    _scan_properties_py
+)
+""":func:`_scan_properties_py` (whose docstring tells what it does), or the same function in
+C from :data:`records`."""
+scan_properties_py: Final = _scan_properties_py
+"""The pure-Python :func:`scan_properties` (differential tests)."""
 if records is not None:
-    records.init(encode_properties=_encode_properties_py, decode_properties=_decode_properties_py)
+    records.init(
+        encode_properties=_encode_properties_py,
+        decode_properties=_decode_properties_py,
+        scan_properties=_scan_properties_py,
+    )
     encode_properties = records.encode_properties
     decode_properties = records.decode_properties
+    scan_properties = records.scan_properties
 
 
 # --- CRC32 property ----------------------------------------------------------------------
