@@ -139,11 +139,9 @@ class FrameDecoder:
                 (length,) = _LENGTH.unpack_from(chunk, pos)
                 if 4 <= length <= self._max_frame_size - 4 and pos + 4 + length <= len(chunk):
                     self._chunk_pos = end = pos + 4 + length
-                    if end == len(chunk):
+                    if end == len(chunk):  # _buf is empty while the chunk is read
                         self._chunk = None
-                        self._consumed += len(self._buf) + end
-                        self._buf.clear()
-                        self._pos = 0
+                        self._consumed += end
                     return chunk[pos + 4 : end]
             self._spill()  # partial or bad frame: reassemble (or report) from _buf
             return self._next_buffered()
@@ -182,7 +180,8 @@ class FrameDecoder:
             RemoteProtocolError: the frame is malformed (see :func:`decode_command`);
                 byte offsets in the message count from the start of the stream.
         """
-        reading_chunk = self._chunk is not None and len(self._buf) == self._pos
+        # a chunk is read once _buf is drained, and _buf is emptied then (_next_buffered)
+        reading_chunk = self._chunk is not None and not self._buf
         start = self._consumed + (self._chunk_pos if reading_chunk else self._pos)
         frame = self.next_frame()
         if frame is None:
