@@ -256,6 +256,9 @@ class SendMessageProcessor:
         if queue_id < 0:
             queue_id = self._random.randrange(topic_config.write_queue_nums)
         text = header.properties
+        sys_flag = header.sys_flag
+        reconsume_times = header.reconsume_times or 0
+        stored: str | dict[str, str] | None = None
         if text and not topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             # The common message (no transaction, delay, timer or CLUSTER of its own) in
             # a canonical properties text: stored as sent plus the CLUSTER pair, which is
@@ -264,26 +267,49 @@ class SendMessageProcessor:
             if found is not None and found[:6] == (None, None, None, None, None, None):
                 pair = self._cluster_property(c.config.broker_cluster_name)
                 if pair is not None:
-                    sys_flag = header.sys_flag
+                    stored, uniq_key, wait = text + pair, found[6], found[7]
+                    store_topic, store_queue = topic, queue_id
                     if topic_config.topic_filter_type is _MULTI_TAG:
                         sys_flag |= _MULTI_TAGS_FLAG
-                    body = request.body
-                    message = new_message(
-                        topic,
-                        queue_id,
-                        header.flag,
-                        sys_flag,
-                        header.born_timestamp,
-                        c.born_host(conn),
-                        c.store_host,
-                        header.reconsume_times or 0,
-                        body if type(body) is bytes else bytes(body),
-                        text + pair,  # type: ignore[arg-type]  # the slot takes the text
-                    )
-                    return self._store(request, [message], queue_id, found[6], found[7])
+        if stored is None:
+            routed = self._route_decoded(
+                request, header, topic, queue_id, topic_config, sys_flag, reconsume_times
+            )
+            if isinstance(routed, RemotingCommand):
+                return routed
+            store_topic, store_queue, queue_id, sys_flag, stored = routed
+            uniq_key, wait = stored.get(_UNIQ_KEY), stored.get(_WAIT_STORE_MSG_OK)
+        body = request.body
+        message = new_message(
+            store_topic,
+            store_queue,
+            header.flag,
+            sys_flag,
+            header.born_timestamp,
+            c.born_host(conn),
+            c.store_host,
+            reconsume_times,
+            body if type(body) is bytes else bytes(body),
+            stored,  # type: ignore[arg-type]  # the slot takes a dict or the text
+        )
+        return self._store(request, [message], queue_id, uniq_key, wait)
+
+    def _route_decoded(
+        self,
+        request: RemotingCommand,
+        header: SendHeader,
+        topic: str,
+        queue_id: int,
+        topic_config: TopicConfig,
+        sys_flag: int,
+        reconsume_times: int,
+    ) -> RemotingCommand | tuple[str, int, int, int, dict[str, str]]:
+        """The decoded properties' path: retry/DLQ, transaction half, CLUSTER, delay
+        levels and timers. ``(store topic, store queue, the queue answered, sys flag,
+        properties)``, or the refusal."""
+        c = self._c
+        text = header.properties
         properties = _decode_properties(text) if text else {}
-        reconsume_times = header.reconsume_times or 0
-        sys_flag = header.sys_flag
         if topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
             routed = self._retry_or_dlq(request, header, properties, reconsume_times)
             if isinstance(routed, RemotingCommand):
@@ -326,26 +352,7 @@ class SendMessageProcessor:
             if isinstance(routed_to, TimerRefusal):
                 return self._fail(request, routed_to.code, routed_to.remark)
             store_topic, store_queue = routed_to
-        body = request.body
-        message = new_message(
-            store_topic,
-            store_queue,
-            header.flag,
-            sys_flag,
-            header.born_timestamp,
-            c.born_host(conn),
-            c.store_host,
-            reconsume_times,
-            body if type(body) is bytes else bytes(body),
-            properties,
-        )
-        return self._store(
-            request,
-            [message],
-            queue_id,
-            properties.get(_UNIQ_KEY),
-            properties.get(_WAIT_STORE_MSG_OK),
-        )
+        return store_topic, store_queue, queue_id, sys_flag, properties
 
     def _cluster_property(self, name: str) -> str | None:
         """The CLUSTER pair appended to a plain message's text (None if the name cannot
