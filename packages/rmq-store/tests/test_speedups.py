@@ -16,7 +16,7 @@ import struct
 import tempfile
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +191,25 @@ def _plain(i: int, **changes: object) -> MessageExt:
     return MessageExt(**fields)  # type: ignore[arg-type]
 
 
+class _Recorder:
+    """A store opened without services, and what its appends answered: each outcome (a
+    PutResult, or the exception's type and text with the store's root written ROOT) and
+    the arrivals it announced."""
+
+    def __init__(self, config: StoreConfig, clock: Callable[[], int]) -> None:
+        self.store = MessageStore.open(config, clock_ms=clock, start_services=False)
+        self.root = str(config.store_path_root_dir)
+        self.arrivals: list[object] = []
+        self.outcomes: list[object] = []
+        self.store.add_arrival_listener(lambda *a: self.arrivals.append(a))
+
+    def attempt(self, messages: list[MessageExt]) -> None:
+        try:
+            self.outcomes.append(self.store.append_messages(messages))
+        except Exception as exc:  # noqa: BLE001 - compared
+            self.outcomes.append((type(exc).__name__, str(exc).replace(self.root, "ROOT")))
+
+
 def _append_scenario(root: Path, scenario: str) -> list[object]:
     """One store's answers to an append after ``scenario`` set it up: each outcome (a
     PutResult or the exception's type and text), the clock calls, the arrivals."""
@@ -202,16 +221,11 @@ def _append_scenario(root: Path, scenario: str) -> list[object]:
         return next(ticks)
 
     config = StoreConfig(store_path_root_dir=root, mapped_file_size_commit_log=1 << 20)
-    store = MessageStore.open(config, clock_ms=clock, start_services=False)
-    arrivals: list[object] = []
-    store.add_arrival_listener(lambda *a: arrivals.append(a))
-    outcomes: list[object] = []
+    recorder = _Recorder(config, clock)
+    store, arrivals, outcomes = recorder.store, recorder.arrivals, recorder.outcomes
 
     def attempt(messages: list[MessageExt]) -> None:
-        try:
-            outcomes.append(store.append_messages(messages))
-        except Exception as exc:  # noqa: BLE001 - compared
-            outcomes.append((type(exc).__name__, str(exc).replace(str(root), "ROOT")))
+        recorder.attempt(messages)
         outcomes.append(len(calls))
 
     try:
@@ -309,17 +323,13 @@ def _text_store_answers(root: Path, texts: list[str]) -> list[object]:
     messages: the Python path replaces a text by its dict when it reads it): the outcome
     of the whole batch and of each message alone, the arrivals, index lookups."""
     ticks = iter(range(1_700_000_000_000, 1_800_000_000_000, 7))
-    config = tiny_config(root)  # small files: two stores per example
-    store = MessageStore.open(config, clock_ms=lambda: next(ticks), start_services=False)
-    arrivals: list[object] = []
-    store.add_arrival_listener(lambda *a: arrivals.append(a))
-    outcomes: list[object] = []
-
-    def attempt(messages: list[MessageExt]) -> None:
-        try:
-            outcomes.append(store.append_messages(messages))
-        except Exception as exc:  # noqa: BLE001 - compared
-            outcomes.append((type(exc).__name__, str(exc)))
+    recorder = _Recorder(tiny_config(root), lambda: next(ticks))  # small files: 2 stores
+    store, arrivals, outcomes, attempt = (
+        recorder.store,
+        recorder.arrivals,
+        recorder.outcomes,
+        recorder.attempt,
+    )
 
     try:
         attempt([_plain(0)])  # the queue and the msgId prefix: then the common case
