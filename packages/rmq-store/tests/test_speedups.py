@@ -9,6 +9,7 @@ CI builds them (test_built_in_ci).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import random
 import shutil
@@ -33,7 +34,8 @@ from rmq_protocol.codec import message as codec
 from rmq_protocol.codec.message import BLANK_MAGIC, HostPort, MessageExt, SysFlag
 from rmq_store.checkpoint import AbortMarker, StoreCheckpoint
 from rmq_store.commitlog import CommitLog
-from rmq_store.config import StoreConfig
+from rmq_store.config import FlushDiskType, StoreConfig
+from rmq_store.errors import StoreError
 from rmq_store.index import IndexFile
 from rmq_store.speedups import ABI, speedups
 from rmq_store.store import SCHEDULE_TOPIC, GetMessageStatus, MessageStore
@@ -88,10 +90,12 @@ def random_batches(seed: int) -> list[list[MessageExt]]:
     return batches
 
 
-def tiny_config(root: Path) -> StoreConfig:
-    """Small segments, queue files and index files, so that the appends roll all three."""
+def tiny_config(root: Path, flush: FlushDiskType = FlushDiskType.ASYNC_FLUSH) -> StoreConfig:
+    """Small segments, queue files and index files, so that the appends roll all three.
+    SYNC_FLUSH writes the commit log with pwrite instead of through the mapping."""
     return StoreConfig(
         store_path_root_dir=root,
+        flush_disk_type=flush,
         mapped_file_size_commit_log=64 * 1024,
         mapped_file_size_consume_queue=20 * 50,
         max_hash_slot_num=101,
@@ -99,9 +103,13 @@ def tiny_config(root: Path) -> StoreConfig:
     )
 
 
-def write_store(root: Path, batches: list[list[MessageExt]]) -> list[object]:
+def write_store(
+    root: Path,
+    batches: list[list[MessageExt]],
+    flush: FlushDiskType = FlushDiskType.ASYNC_FLUSH,
+) -> list[object]:
     ticks = iter(range(1_700_000_000_000, 1_800_000_000_000, 997))
-    config = tiny_config(root)
+    config = tiny_config(root, flush)
     arrivals: list[tuple[str, int, int, int]] = []
     answers: list[object] = []
     store = MessageStore.open(config, clock_ms=lambda: next(ticks), start_services=False)
@@ -155,27 +163,33 @@ def files_of(root: Path) -> dict[str, bytes]:
 
 
 @needs_speedups
+@pytest.mark.parametrize("flush", list(FlushDiskType))
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_store_files_identical_with_and_without_c(
-    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, seed: int, flush: FlushDiskType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The C append and the Python path write the same files, through the mapping
+    (ASYNC_FLUSH) and with pwrite (SYNC_FLUSH); and both modes write the same files."""
     batches = random_batches(seed)
     counting = CountingSpeedups()
     with monkeypatch.context() as patch:
         patch.setattr(rmq_store.store, "_speedups", counting)
-        with_c = write_store(tmp_path / "c", batches)
+        with_c = write_store(tmp_path / "c", batches, flush)
     # Both paths ran: C took the plain runs, Python the rest (new queues, transactions,
     # the schedule topic, segment rolls, mixed batches).
     assert counting.taken >= 10, vars(counting)
     assert counting.declined >= 10, vars(counting)
     with monkeypatch.context() as patch:
         without_c(patch)
-        with_py = write_store(tmp_path / "py", batches)
+        with_py = write_store(tmp_path / "py", batches, flush)
     assert with_c == with_py
     c_files, py_files = files_of(tmp_path / "c"), files_of(tmp_path / "py")
     assert c_files.keys() == py_files.keys()
     for name in c_files:
         assert c_files[name] == py_files[name], name
+    if flush is FlushDiskType.SYNC_FLUSH:
+        assert write_store(tmp_path / "mapped", batches) == with_c
+        assert files_of(tmp_path / "mapped") == c_files
 
 
 def _plain(i: int, **changes: object) -> MessageExt:
@@ -288,6 +302,51 @@ def test_c_append_answers_as_python(
     assert with_c == with_py
     c_files, py_files = files_of(tmp_path / "c"), files_of(tmp_path / "py")
     assert c_files == py_files
+
+
+@pytest.mark.parametrize("path", ["c", "python"])
+def test_failed_pwrite_changes_nothing(
+    tmp_path: Path, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SYNC_FLUSH store writes its log with pwrite, which can fail (an I/O error): the
+    append raises StoreError (caused by the OSError) and leaves no trace, and the next
+    append takes its place. (The C append declines it: the Python path tries again and
+    raises.)"""
+    if path == "python":
+        without_c(monkeypatch)
+    elif speedups is None:
+        pytest.skip("rmq_store._speedups is not built")
+    config = StoreConfig(
+        store_path_root_dir=tmp_path,
+        flush_disk_type=FlushDiskType.SYNC_FLUSH,
+        mapped_file_size_commit_log=1 << 20,
+    )
+    store = MessageStore.open(config, start_services=False)
+    try:
+        first = store.append_messages([_plain(0)])
+        segment = store.commit_log.segments[-1]
+        assert segment.pwrite
+        writable, read_only = segment._fd, os.open(segment.path, os.O_RDONLY)
+        segment._fd = read_only  # every pwrite now fails with EBADF
+        try:
+            with pytest.raises(StoreError, match="Bad file descriptor") as caught:
+                store.append_messages([_plain(1), _plain(2)])
+        finally:
+            segment._fd = writable
+            os.close(read_only)
+        assert isinstance(caught.value.__cause__, OSError)
+        assert caught.value.__cause__.errno == errno.EBADF
+        assert store.get_max_offset_in_queue("A", 0) == 1
+        assert store.statistics().put_messages == 1
+        again = store.append_messages([_plain(1), _plain(2)])
+        assert again.queue_offset == 1
+        assert again.phy_offset == first.phy_offset + first.wrote_bytes
+        got = store.get_messages("A", 0, 0)
+        decoded = [codec.decode_message(view, 0)[0] for view in got.messages]
+        assert [m.queue_offset for m in decoded] == [0, 1, 2]
+        assert [m.properties["KEYS"] for m in decoded] == ["k0", "k1", "k2"]
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------- undecoded properties text

@@ -13,8 +13,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <unistd.h>
 
-#define SPEEDUPS_ABI 8
+#define SPEEDUPS_ABI 9
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -30,7 +32,7 @@ static PyObject *s_topic, *s_queue_id, *s_sys_flag, *s_properties, *s_files, *s_
     *s_map, *s_wrote_position, *s_file_from_offset, *s_max_physic_offset, *s_tags, *s_keys,
     *s_uniq_key, *s_append_state, *s_closed, *s_writes_refused, *s_segments, *s_index_pending,
     *s_clock_ms, *s_put_messages, *s_put_bytes, *s_last_dispatch_timestamp, *s_last_append,
-    *s_dispatched_to, *s_write_index, *s_raise_errors_kw, *s_host, *s_port;
+    *s_dispatched_to, *s_write_index, *s_raise_errors_kw, *s_host, *s_port, *s_fd, *s_pwrite;
 
 static inline void put32(char *p, uint32_t v)
 {
@@ -212,7 +214,7 @@ field(PyObject *message, Py_ssize_t offset, PyObject *name)
 /* MappedFile's slots, read and written directly once init_append registered the type
  * (getattr/setattr through the member descriptors cost ~150 instructions each). */
 static PyTypeObject *mapped_file_type = NULL;
-static Py_ssize_t mf_map_at, mf_wrote_at, mf_size_at, mf_from_at;
+static Py_ssize_t mf_map_at, mf_wrote_at, mf_size_at, mf_from_at, mf_fd_at, mf_pwrite_at;
 
 /* An attribute of a MappedFile (a new reference; NULL with an exception). */
 static PyObject *
@@ -505,8 +507,10 @@ speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *files = ((PyTypeObject *)args[6])->tp_dict;
-    Py_ssize_t mf[4];
+    Py_ssize_t mf[6];
     if (member_offset(PyDict_GetItemString(files, "_map"), "_map", &mf[0]) < 0 ||
+        member_offset(PyDict_GetItemString(files, "_fd"), "_fd", &mf[4]) < 0 ||
+        member_offset(PyDict_GetItemString(files, "pwrite"), "pwrite", &mf[5]) < 0 ||
         member_offset(PyDict_GetItemString(files, "wrote_position"), "wrote_position", &mf[1]) < 0 ||
         member_offset(PyDict_GetItemString(files, "file_size"), "file_size", &mf[2]) < 0 ||
         member_offset(PyDict_GetItemString(files, "file_from_offset"), "file_from_offset", &mf[3]) < 0) {
@@ -524,6 +528,7 @@ speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     memcpy(result_at, at, sizeof at);
     mf_map_at = mf[0], mf_wrote_at = mf[1], mf_size_at = mf[2], mf_from_at = mf[3];
+    mf_fd_at = mf[4], mf_pwrite_at = mf[5];
     Py_XSETREF(mapped_file_type, (PyTypeObject *)Py_NewRef(args[6]));
     index_batch = batch;
     Py_XSETREF(s_schedule_topic, Py_NewRef(args[4]));
@@ -563,6 +568,36 @@ release_lock(PyObject *release)
 }
 
 static int int_value(PyObject *value, long long *out);
+
+/* One record of an append at `at`: `data` (encode_message's bytes) with the fields only the
+ * store knows; the 8-byte head last, so that a process killed during the copy leaves a
+ * zero head (MappedFile.write_record's rule). */
+static void
+put_record(char *at, const char *data, Py_ssize_t size, long long queue_offset, long long phy,
+           long long now)
+{
+    memcpy(at + 8, data + 8, (size_t)(size - 8));
+    put64(at + 20, (uint64_t)queue_offset); /* QUEUEOFFSET */
+    put64(at + 28, (uint64_t)phy);          /* PHYSICALOFFSET */
+    Py_ssize_t ts_at = (data[39] & 0x10) ? 68 : 56; /* an IPv6 born host moves it */
+    put64(at + ts_at, (uint64_t)now);
+    memcpy(at, data, 8);
+}
+
+/* pwrite all of `size` bytes (0, or -1 with errno set). */
+static int
+pwrite_all(int fd, const char *data, Py_ssize_t size, long long position)
+{
+    while (size > 0) {
+        ssize_t n = pwrite(fd, data, (size_t)size, (off_t)position);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        data += n, size -= n, position += n;
+    }
+    return 0;
+}
 
 /* The offset msgId of host without its 16 offset digits, from MessageStore._msg_id_prefix's
  * cache (a new reference); NULL, no exception, when it is not cached yet. */
@@ -615,8 +650,9 @@ int_value(PyObject *value, long long *out) /* steals value */
  * under the put lock does what the Python path does: queue offsets, records (head last),
  * queue units, index records, the store's counters, the index write every
  * _INDEX_BATCH records; calls the arrival listeners after the lock and returns the
- * PutResult. Returns None, having changed nothing (and called no clock), for anything
- * else: the Python path then takes the call, and raises whatever error is due. */
+ * PutResult. Returns None, having changed nothing (and called no clock, but for a
+ * failed pwrite), for anything else: the Python path then takes the call, and raises
+ * whatever error is due. */
 static PyObject *
 speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -786,11 +822,18 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto not_taken;
     }
     segment_map = mf_get(last, mf_map_at, s_map);
-    if (segment_map == NULL || segment_map == Py_None ||
-        PyObject_GetBuffer(segment_map, &view, PyBUF_WRITABLE) < 0) {
+    if (segment_map == NULL || segment_map == Py_None) goto not_taken;
+    /* A pwrite segment (MappedFile.pwrite) is written through its descriptor. */
+    PyObject *pwrite_flag = *(PyObject **)((char *)last + mf_pwrite_at);
+    long long fd = -1;
+    if (pwrite_flag == Py_True) {
+        if (int_slot(last, mf_fd_at, s_fd, &fd) != 0 || fd < 0 || fd > INT_MAX) goto not_taken;
+    } else if (pwrite_flag != Py_False) {
+        goto not_taken;
+    } else if (PyObject_GetBuffer(segment_map, &view, PyBUF_WRITABLE) < 0 ||
+               file_size > view.len) {
         goto not_taken;
     }
-    if (file_size > view.len) goto not_taken;
     if (index_enabled == Py_True) {
         pending = Py_XNewRef(store_get(dict, s_index_pending));
         if (pending == NULL || !PyList_CheckExact(pending)) goto not_taken;
@@ -814,7 +857,8 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (as_int64(now_obj, &now) < 0) goto not_taken; /* the Python path asks again */
     }
 
-    /* 4. Build every object, then write (which cannot fail). */
+    /* 4. Build every object, then write: a pwrite segment first (a failed pwrite declines
+     * the call), then the mapping (which cannot fail). */
     Py_ssize_t pending_before = pending != NULL ? PyList_GET_SIZE(pending) : 0;
     int with_arrivals = PyList_GET_SIZE(listeners) > 0;
     ids = PyTuple_New(count);
@@ -863,22 +907,45 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         phy += PyBytes_GET_SIZE(PyList_GET_ITEM(encoded, i));
     }
     long long end = phy;
+    if (fd >= 0) { /* the records through the descriptor, before any state changes */
+        char *records = PyMem_Malloc((size_t)(end - first_phy));
+        if (records == NULL) {
+            PyErr_NoMemory();
+            Py_DECREF(new_next);
+            goto undo;
+        }
+        char *at = records;
+        for (Py_ssize_t i = 0; i < count; i++) {
+            PyObject *data_obj = PyList_GET_ITEM(encoded, i);
+            Py_ssize_t size = PyBytes_GET_SIZE(data_obj);
+            put_record(at, PyBytes_AS_STRING(data_obj), size, next + i,
+                       first_phy + (at - records), now);
+            at += size;
+        }
+        /* MappedFile.write_record: within one 4 KiB page in one call, else everything
+         * but the first head, then that head */
+        long long size = end - first_phy;
+        int failed = position / 4096 == (position + size - 1) / 4096
+                         ? pwrite_all((int)fd, records, size, position) < 0
+                         : (pwrite_all((int)fd, records + 8, size - 8, position + 8) < 0 ||
+                            pwrite_all((int)fd, records, 8, position) < 0);
+        PyMem_Free(records);
+        if (failed) { /* declined: the Python path writes again and raises its error */
+            Py_DECREF(new_next);
+            if (pending != NULL) PyList_SetSlice(pending, pending_before, PY_SSIZE_T_MAX, NULL);
+            goto not_taken;
+        }
+    }
     int set_failed = PyDict_SetItem(offsets, key, new_next);
     Py_DECREF(new_next);
     if (set_failed < 0) goto undo;
-    char *buf = view.buf;
+    char *buf = fd < 0 ? view.buf : NULL;
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *data_obj = PyList_GET_ITEM(encoded, i);
         const char *data = PyBytes_AS_STRING(data_obj);
         Py_ssize_t size = PyBytes_GET_SIZE(data_obj);
-        char *at = buf + position;
         long long record_phy = base + position;
-        memcpy(at + 8, data + 8, (size_t)(size - 8));
-        put64(at + 20, (uint64_t)(next + i));  /* QUEUEOFFSET */
-        put64(at + 28, (uint64_t)record_phy); /* PHYSICALOFFSET */
-        Py_ssize_t ts_at = (data[39] & 0x10) ? 68 : 56; /* an IPv6 born host moves it */
-        put64(at + ts_at, (uint64_t)now);
-        memcpy(at, data, 8); /* the head last: a torn write leaves a zero head */
+        if (fd < 0) put_record(buf + position, data, size, next + i, record_phy, now);
         char *unit = (char *)run.view.buf + run.position;
         put64(unit, (uint64_t)record_phy);
         put32(unit + 8, (uint32_t)size);
@@ -1865,6 +1932,8 @@ PyInit__speedups(void)
     INTERN(s_write_index, "_write_index");
     INTERN(s_host, "host");
     INTERN(s_port, "port");
+    INTERN(s_fd, "_fd");
+    INTERN(s_pwrite, "pwrite");
     s_raise_errors_kw = Py_BuildValue("(s)", "raise_errors");
     if (s_raise_errors_kw == NULL) return NULL;
     INTERN(s_wrote_position, "wrote_position");

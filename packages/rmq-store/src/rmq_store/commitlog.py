@@ -221,10 +221,14 @@ class CommitLog:
         max_record_size: int,
         read_only: bool = False,
         prefault: bool = False,
+        pwrite: bool = False,
     ) -> None:
         """``prefault``: fault each new segment into memory ahead of the writer, on a
-        thread of its own (:class:`_Prefaulter`; the store's log does)."""
+        thread of its own (:class:`_Prefaulter`; the store's log does). ``pwrite``: write
+        records with ``pwrite`` instead of copying them into the mapping (a SYNC_FLUSH
+        store's log does: its fdatasyncs are then cheaper, see :class:`MappedFile`)."""
         self.directory = directory
+        self.pwrite = pwrite
         self.segment_size = segment_size
         self.max_record_size = max_record_size
         self.read_only = read_only
@@ -236,7 +240,9 @@ class CommitLog:
         self._prefaulter = _Prefaulter("rmq-store-prefault") if prefault and not read_only else None
         names = segment_files(directory, read_only=read_only)
         for path in names:
-            segment = MappedFile(path, segment_size, create=False, read_only=read_only)
+            segment = MappedFile(
+                path, segment_size, create=False, read_only=read_only, pwrite=pwrite
+            )
             if self._segments and segment.file_from_offset != (
                 self._segments[-1].file_from_offset + segment_size
             ):
@@ -296,7 +302,9 @@ class CommitLog:
         return self._new_segment(start)
 
     def _new_segment(self, start: int) -> MappedFile:
-        segment = MappedFile(self.directory / segment_name(start), self.segment_size, create=True)
+        segment = MappedFile(
+            self.directory / segment_name(start), self.segment_size, create=True, pwrite=self.pwrite
+        )
         with self._segments_lock:
             self._segments.append(segment)
         if self._prefaulter is not None:
@@ -362,7 +370,7 @@ class CommitLog:
         buffer = segment.buffer
         base, position = segment.file_from_offset, segment.wrote_position
         room = segment.file_size - position - 8  # what records may take before the marker
-        if _speedups is not None:  # the loop below, in C (rmq_protocol.codec.speedups)
+        if _speedups is not None and not self.pwrite:  # the loop below, in C (rmq_protocol)
             records = records if type(records) is list else list(records)
             queue_offsets = queue_offsets if type(queue_offsets) is list else list(queue_offsets)
             done = 0
@@ -389,19 +397,27 @@ class CommitLog:
                 base, position = segment.file_from_offset, segment.wrote_position
                 room = segment.file_size - position - 8
             end = position + size
-            # Everything but the 8-byte head first, then the fields only the store knows,
-            # then the head: a process killed half way leaves a zero head, which recovery
-            # reads as the end of the data, never a complete-looking record with its
-            # offsets and store time still unset.
-            buffer[position + 8 : end] = memoryview(data)[8:]
-            _QUEUE_AND_PHYSICAL_OFFSET.pack_into(
-                buffer, position + QUEUE_OFFSET_POSITION, queue_offset, base + position
-            )
             # The record's own sysFlag (its low byte holds the IPv6 born-host bit, 0x10)
             # places STORETIMESTAMP.
             at = _STORE_TIMESTAMP_AT[data[SYSFLAG_POSITION + 3] >> 4 & 1]
-            _I64.pack_into(buffer, position + at, store_timestamp)
-            buffer[position : position + 8] = data[:8]
+            if self.pwrite:
+                record = bytearray(data)
+                _QUEUE_AND_PHYSICAL_OFFSET.pack_into(
+                    record, QUEUE_OFFSET_POSITION, queue_offset, base + position
+                )
+                _I64.pack_into(record, at, store_timestamp)
+                segment.write_record(position, record)
+            else:
+                # Everything but the 8-byte head first, then the fields only the store
+                # knows, then the head: a process killed half way leaves a zero head,
+                # which recovery reads as the end of the data, never a complete-looking
+                # record with its offsets and store time still unset.
+                buffer[position + 8 : end] = memoryview(data)[8:]
+                _QUEUE_AND_PHYSICAL_OFFSET.pack_into(
+                    buffer, position + QUEUE_OFFSET_POSITION, queue_offset, base + position
+                )
+                _I64.pack_into(buffer, position + at, store_timestamp)
+                buffer[position : position + 8] = data[:8]
             offsets.append(base + position)
             position = end
             room -= size

@@ -14,6 +14,14 @@ until used; the store refuses writes well before the disk is full.
 Not safe for concurrent writers; readers may take views while one writer appends (views
 of bytes below the write position never change), and one other thread may :meth:`flush`
 or :meth:`populate` while the writer appends.
+
+A segment opened with ``pwrite=True`` is written with ``pwrite`` on its descriptor instead
+of by copying into the mapping (reads still go through the mapping: both are the same
+page cache). The commit log of a SYNC_FLUSH store is: on this machine's ext4 an
+``fdatasync`` after 64 records copied into the mapping took 1.2-1.8 ms, after the same
+records written with ``pwrite`` 0.5-0.8 ms (decision D20). A page dirtied through a mapping
+has to be found and write-protected again by the writeback, and faulted writable on the
+next copy; one written by ``pwrite`` does not.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ __all__ = ["TEMPORARY_SUFFIX", "MappedFile", "segment_files", "segment_name"]
 logger = logging.getLogger(__name__)
 
 _MADV_POPULATE_READ: Final = 22  # Linux 5.14+: fault pages in without dirtying them
+_PAGE: Final = 4096  # the smallest page size: a write within one is never torn by a kill
 
 
 TEMPORARY_SUFFIX: Final = ".tmp"
@@ -69,7 +78,7 @@ class MappedFile:
     """A segment: ``file_from_offset`` is the global offset of its byte 0."""
 
     __slots__ = ("_fd", "_map", "file_from_offset", "file_size", "flushed_position", "path",
-                 "read_only", "wrote_position")  # fmt: skip
+                 "pwrite", "read_only", "wrote_position")  # fmt: skip
 
     def __init__(
         self,
@@ -79,10 +88,12 @@ class MappedFile:
         create: bool,
         read_only: bool = False,
         preallocate: bool = True,
+        pwrite: bool = False,
     ) -> None:
         self.path = path
         self.file_size = file_size
         self.read_only = read_only
+        self.pwrite = pwrite and not read_only  # writes go through the descriptor
         try:
             self.file_from_offset = int(path.name)
         except ValueError:
@@ -138,8 +149,34 @@ class MappedFile:
         return self.file_size - self.wrote_position
 
     def write(self, position: int, data: bytes | bytearray | memoryview) -> None:
-        """Copy ``data`` into the mapping at ``position`` (does not move wrote_position)."""
-        self.buffer[position : position + len(data)] = data
+        """Write ``data`` at ``position`` (does not move wrote_position): with ``pwrite``
+        on the descriptor, else by copying into the mapping.
+
+        Raises:
+            OSError: ``pwrite`` failed (an I/O error); part of ``data`` may be written.
+        """
+        if not self.pwrite:
+            self.buffer[position : position + len(data)] = data
+            return
+        if self._map is None:
+            raise StoreClosedError(f"{self.path} is closed")
+        view = memoryview(data).cast("B")
+        while view:
+            written = os.pwrite(self._fd, view, position)
+            position += written
+            view = view[written:]
+
+    def write_record(self, position: int, data: bytes | bytearray | memoryview) -> None:
+        """Write records (one or more, back to back) at ``position``, their first 8 bytes
+        last: a process killed half way leaves a zero head, which recovery reads as the end
+        of the data, never a complete-looking record. A killed ``pwrite`` stops only
+        between pages, so one within a 4 KiB page is written whole, in one call."""
+        view = memoryview(data).cast("B")
+        if self.pwrite and position // _PAGE == (position + len(view) - 1) // _PAGE:
+            self.write(position, view)
+            return
+        self.write(position + 8, view[8:])
+        self.write(position, view[:8])
 
     def view(self, position: int, size: int) -> memoryview:
         """Zero-copy view of ``size`` bytes at ``position`` (valid until close)."""

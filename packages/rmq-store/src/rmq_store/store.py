@@ -379,12 +379,16 @@ class MessageStore:
         started = time.perf_counter()
         config = self.config
         abnormal = AbortMarker.was_present(self._root)
+        sync_flush = config.flush_disk_type is FlushDiskType.SYNC_FLUSH
         self.checkpoint = StoreCheckpoint(self._root)
         self.commit_log = CommitLog(
             config.commit_log_dir,
             config.mapped_file_size_commit_log,
             max_record_size=config.max_message_size + _RECORD_OVERHEAD,
-            prefault=True,
+            # SYNC_FLUSH: records written with pwrite, whose fdatasyncs are cheaper (D20);
+            # a prefaulted (mapped) page would make each pwrite into it slower.
+            prefault=not sync_flush,
+            pwrite=sync_flush,
         )
         cq_root = config.consume_queue_dir
         if cq_root.is_dir():
