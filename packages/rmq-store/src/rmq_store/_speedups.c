@@ -16,7 +16,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#define SPEEDUPS_ABI 9
+#define SPEEDUPS_ABI 10
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -31,8 +31,7 @@
 static PyObject *s_topic, *s_queue_id, *s_sys_flag, *s_properties, *s_files, *s_file_size,
     *s_map, *s_wrote_position, *s_file_from_offset, *s_max_physic_offset, *s_tags, *s_keys,
     *s_uniq_key, *s_append_state, *s_closed, *s_writes_refused, *s_segments, *s_index_pending,
-    *s_clock_ms, *s_put_messages, *s_put_bytes, *s_last_dispatch_timestamp, *s_last_append,
-    *s_dispatched_to, *s_write_index, *s_raise_errors_kw, *s_host, *s_port, *s_fd, *s_pwrite;
+    *s_clock_ms, *s_write_index, *s_raise_errors_kw, *s_host, *s_port, *s_fd, *s_pwrite;
 
 static inline void put32(char *p, uint32_t v)
 {
@@ -489,21 +488,44 @@ static Py_ssize_t result_at[5]; /* phy_offset, wrote_bytes, queue_offset, store_
                                    msg_ids */
 static const char *const result_fields[5] = {"phy_offset", "wrote_bytes", "queue_offset",
                                              "store_timestamp", "msg_ids"};
+/* The store's _Progress: what every append moves on, set through its slots. */
+static PyTypeObject *progress_type = NULL;
+enum { PG_DISPATCH_TIMESTAMP, PG_DISPATCHED_TO, PG_LAST_APPEND, PG_PUT_BYTES, PG_PUT_MESSAGES };
+static Py_ssize_t progress_at[5];
+static const char *const progress_fields[5] = {"dispatch_timestamp", "dispatched_to",
+                                               "last_append", "put_bytes", "put_messages"};
+
+static inline PyObject **
+progress_slot(PyObject *progress, int field)
+{
+    return (PyObject **)((char *)progress + progress_at[field]);
+}
+
+/* Set a slot of the store's _Progress to `value`, a new reference (0, or -1 when `value`
+ * is NULL: an exception is set). */
+static int
+progress_set(PyObject *progress, int field, PyObject *value)
+{
+    if (value == NULL) return -1;
+    Py_XSETREF(*progress_slot(progress, field), value);
+    return 0;
+}
 /* The msgId prefix of the last store host seen (the broker passes one HostPort object):
  * a pure function of the host, so it is shared by every store. */
 static PyObject *last_host = NULL, *last_prefix = NULL;
 
 /* init_append(store_type, put_result_type, wall_clock, encode_message, schedule_topic,
- *             index_batch, mapped_file_type) */
+ *             index_batch, mapped_file_type, progress_type) */
 static PyObject *
 speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7 || !PyType_Check(args[0]) || !PyType_Check(args[1]) ||
+    if (nargs != 8 || !PyType_Check(args[0]) || !PyType_Check(args[1]) ||
         !PyCallable_Check(args[2]) || !PyCallable_Check(args[3]) ||
-        !PyUnicode_CheckExact(args[4]) || !PyLong_Check(args[5]) || !PyType_Check(args[6])) {
+        !PyUnicode_CheckExact(args[4]) || !PyLong_Check(args[5]) || !PyType_Check(args[6]) ||
+        !PyType_Check(args[7])) {
         PyErr_SetString(PyExc_TypeError, "init_append(store_type, put_result_type, wall_clock, "
                                          "encode_message, schedule_topic, index_batch, "
-                                         "mapped_file_type)");
+                                         "mapped_file_type, progress_type)");
         return NULL;
     }
     PyObject *files = ((PyTypeObject *)args[6])->tp_dict;
@@ -526,6 +548,16 @@ speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         }
     }
+    Py_ssize_t pg[5];
+    PyObject *progress = ((PyTypeObject *)args[7])->tp_dict;
+    for (int k = 0; k < 5; k++) {
+        if (member_offset(PyDict_GetItemString(progress, progress_fields[k]), progress_fields[k],
+                          &pg[k]) < 0) {
+            return NULL;
+        }
+    }
+    memcpy(progress_at, pg, sizeof pg);
+    Py_XSETREF(progress_type, (PyTypeObject *)Py_NewRef(args[7]));
     memcpy(result_at, at, sizeof at);
     mf_map_at = mf[0], mf_wrote_at = mf[1], mf_size_at = mf[2], mf_from_at = mf[3];
     mf_fd_at = mf[4], mf_pwrite_at = mf[5];
@@ -549,16 +581,6 @@ store_get(PyObject *dict, PyObject *name)
 }
 
 static int
-store_set_int(PyObject *dict, PyObject *name, long long value)
-{
-    PyObject *obj = PyLong_FromLongLong(value);
-    if (obj == NULL) return -1;
-    int status = PyDict_SetItem(dict, name, obj);
-    Py_DECREF(obj);
-    return status;
-}
-
-static int
 release_lock(PyObject *release)
 {
     PyObject *done = PyObject_CallNoArgs(release);
@@ -568,6 +590,13 @@ release_lock(PyObject *release)
 }
 
 static int int_value(PyObject *value, long long *out);
+
+/* as_int64 of a slot that may be unset (NULL): 0, or -1 (no exception) */
+static inline int
+as_int64_or_null(PyObject *value, long long *out)
+{
+    return value == NULL ? -1 : as_int64(value, out);
+}
 
 /* One record of an append at `at`: `data` (encode_message's bytes) with the fields only the
  * store knows; the 8-byte head last, so that a process killed during the copy leaves a
@@ -689,9 +718,11 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject **items = PySequence_Fast_ITEMS(messages);
     /* MessageStore._append_state: what never changes while the store is open */
     state = Py_XNewRef(store_get(dict, s_append_state));
-    if (state == NULL || !PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 10) {
+    if (state == NULL || !PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 11 ||
+        !Py_IS_TYPE(PyTuple_GET_ITEM(state, 10), progress_type)) {
         goto not_taken;
     }
+    PyObject *progress = PyTuple_GET_ITEM(state, 10);
     PyObject *acquire = PyTuple_GET_ITEM(state, 0), *release = PyTuple_GET_ITEM(state, 1);
     PyObject *offsets = PyTuple_GET_ITEM(state, 2), *queues = PyTuple_GET_ITEM(state, 3);
     PyObject *prefixes = PyTuple_GET_ITEM(state, 4), *commit_log = PyTuple_GET_ITEM(state, 6);
@@ -790,6 +821,11 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (!locked) goto not_taken; /* held by another thread: the Python path waits */
     PyObject *closed = store_get(dict, s_closed), *refused = store_get(dict, s_writes_refused);
     if (closed != Py_False || refused != Py_False) goto not_taken;
+    long long put_messages, put_bytes;
+    if (as_int64_or_null(*progress_slot(progress, PG_PUT_MESSAGES), &put_messages) < 0 ||
+        as_int64_or_null(*progress_slot(progress, PG_PUT_BYTES), &put_bytes) < 0) {
+        goto not_taken;
+    }
     PyObject *segments = PyObject_GetAttr(commit_log, s_segments);
     if (segments == NULL) goto not_taken;
     if (PyList_CheckExact(segments) && PyList_GET_SIZE(segments) > 0) {
@@ -963,23 +999,16 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     set_failed = mf_set(last, mf_wrote_at, s_wrote_position, position_obj);
     Py_DECREF(position_obj);
     if (set_failed < 0) goto error;
-    long long put_messages, put_bytes;
-    PyObject *pm = store_get(dict, s_put_messages), *pb = store_get(dict, s_put_bytes);
-    if (pm == NULL || pb == NULL || as_int64(pm, &put_messages) < 0 ||
-        as_int64(pb, &put_bytes) < 0) {
-        PyErr_SetString(PyExc_TypeError, "append: the store's counters are not ints");
-        goto error;
-    }
     PyObject *end_obj = PyLong_FromLongLong(end);
-    PyObject *last_append = end_obj ? PyTuple_Pack(2, end_obj, now_obj) : NULL;
-    set_failed = last_append == NULL ||
-                 PyDict_SetItem(dict, s_last_dispatch_timestamp, now_obj) < 0 ||
-                 PyDict_SetItem(dict, s_last_append, last_append) < 0 ||
-                 PyDict_SetItem(dict, s_dispatched_to, end_obj) < 0 ||
-                 store_set_int(dict, s_put_messages, put_messages + count) < 0 ||
-                 store_set_int(dict, s_put_bytes, put_bytes + (end - first_phy)) < 0;
+    set_failed = end_obj == NULL ||
+                 progress_set(progress, PG_LAST_APPEND, PyTuple_Pack(2, end_obj, now_obj)) < 0 ||
+                 progress_set(progress, PG_DISPATCH_TIMESTAMP, Py_NewRef(now_obj)) < 0 ||
+                 progress_set(progress, PG_DISPATCHED_TO, Py_NewRef(end_obj)) < 0 ||
+                 progress_set(progress, PG_PUT_MESSAGES,
+                              PyLong_FromLongLong(put_messages + count)) < 0 ||
+                 progress_set(progress, PG_PUT_BYTES,
+                              PyLong_FromLongLong(put_bytes + (end - first_phy))) < 0;
     Py_XDECREF(end_obj);
-    Py_XDECREF(last_append);
     if (set_failed) goto error;
     if (pending != NULL && PyList_GET_SIZE(pending) >= index_batch) {
         PyObject *call_args[2] = {store, Py_False};
@@ -1924,11 +1953,6 @@ PyInit__speedups(void)
     INTERN(s_segments, "_segments");
     INTERN(s_index_pending, "_index_pending");
     INTERN(s_clock_ms, "_clock_ms");
-    INTERN(s_put_messages, "_put_messages");
-    INTERN(s_put_bytes, "_put_bytes");
-    INTERN(s_last_dispatch_timestamp, "_last_dispatch_timestamp");
-    INTERN(s_last_append, "_last_append");
-    INTERN(s_dispatched_to, "_dispatched_to");
     INTERN(s_write_index, "_write_index");
     INTERN(s_host, "host");
     INTERN(s_port, "port");

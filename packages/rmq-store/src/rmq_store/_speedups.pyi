@@ -58,6 +58,7 @@ def init_append(
     schedule_topic: str,
     index_batch: int,
     mapped_file_type: type,
+    progress_type: type,
     /,
 ) -> None: ...
 def append(store: Any, messages: Sequence[Any], /) -> Any: ...

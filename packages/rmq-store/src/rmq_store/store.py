@@ -216,6 +216,22 @@ class StoreStatistics:
 
 
 @final
+class _Progress:
+    """What every append moves on, in one object whose slots ``rmq_store._speedups.append``
+    sets directly (five entries of the store's ``__dict__`` cost it 1,200-1,900 instructions
+    a call). Written under the put lock; read anywhere (a slot read is atomic)."""
+
+    __slots__ = ("dispatch_timestamp", "dispatched_to", "last_append", "put_bytes", "put_messages")
+
+    def __init__(self) -> None:
+        self.last_append = (0, 0)  # (commit-log end offset, its store timestamp): one pair
+        self.dispatch_timestamp = 0  # store timestamp of the last record dispatched
+        self.dispatched_to = 0  # commit-log offset up to which records are dispatched
+        self.put_messages = 0
+        self.put_bytes = 0
+
+
+@final
 class MessageStore:
     """A RocketMQ store directory, open for reading and writing.
 
@@ -254,12 +270,10 @@ class MessageStore:
         self._arrival_listeners: list[ArrivalListener] = []
         self._closed = True
         self._writes_refused = False
-        self._last_append = (0, 0)  # (commit-log end offset, store timestamp)
+        self._progress = _Progress()
         self._msg_id_prefixes: dict[tuple[str, int], str] = {}
-        self._last_dispatch_timestamp = 0
-        self._dispatched_to = 0  # commit-log offset up to which records are dispatched
         self._cleaned_min_offset = 0
-        self._put_messages = self._put_bytes = self._get_found = self._get_miss = 0
+        self._get_found = self._get_miss = 0
         self._stop_maintenance = threading.Event()
         self._maintenance = threading.Thread(
             target=self._maintenance_loop, name="rmq-store-maintenance", daemon=True
@@ -322,6 +336,7 @@ class MessageStore:
                 self.config.max_message_size,
                 self.commit_log.max_record_size,
                 self._index_enabled,
+                self._progress,
             )
             AbortMarker.create(self._root)
         except BaseException:
@@ -436,16 +451,16 @@ class MessageStore:
         dropped_units = sum(q.truncate_dirty(max_offset) for q in self._queues.values())
         dropped_index = self.index.truncate_after(max_offset)
         dispatch_from = min(max(dispatch_from, self.commit_log.min_offset), max_offset)
-        self._dispatched_to = dispatch_from
+        self._progress.dispatched_to = dispatch_from
         redispatched = self._redispatch(dispatch_from, max_offset)
         self._write_index(raise_errors=True)
-        self._dispatched_to = max(self._dispatched_to, max_offset)
+        self._progress.dispatched_to = max(self._progress.dispatched_to, max_offset)
         min_offset = self.commit_log.min_offset
         for key, queue in self._queues.items():
             queue.correct_min_offset(min_offset)
             self._queue_offsets[key] = queue.max_offset
         self._cleaned_min_offset = min_offset
-        self._last_append = (max_offset, self._last_dispatch_timestamp)
+        self._progress.last_append = (max_offset, self._progress.dispatch_timestamp)
         info = RecoveryInfo(
             abnormal=abnormal,
             scan_from=scan_from,
@@ -491,14 +506,14 @@ class MessageStore:
         while offset < end:
             offset, _, stamp = self.commit_log.skip_dispatched(offset, end, self._queues, index_end)
             if stamp:
-                self._last_dispatch_timestamp = stamp
-            self._dispatched_to = offset
+                self._progress.dispatch_timestamp = stamp
+            self._progress.dispatched_to = offset
             chunk = list(islice(self.commit_log.scan(offset, check_crc=False), _DISPATCH_CHUNK))
             if not chunk:
                 break
             self._dispatch_scanned(chunk)
             redispatched += len(chunk)
-            offset = self._dispatched_to
+            offset = self._progress.dispatched_to
         return redispatched
 
     def _queues_max_physic_offset(self) -> int:
@@ -618,10 +633,11 @@ class MessageStore:
                 messages, encoded, now, arrivals
             )
             msg_ids = tuple([f"{prefix}{phy_offset:016X}" for phy_offset in phy_offsets])
-            self._last_append = (end, now)
-            self._dispatched_to = end
-            self._put_messages += len(encoded)
-            self._put_bytes += end - first
+            progress = self._progress
+            progress.last_append = (end, now)
+            progress.dispatched_to = end
+            progress.put_messages += len(encoded)
+            progress.put_bytes += end - first
         for listener in self._arrival_listeners:
             for arrival in arrivals:
                 listener(*arrival)
@@ -734,7 +750,7 @@ class MessageStore:
                         store_timestamp,
                     )
                 )
-            self._last_dispatch_timestamp = store_timestamp
+            self._progress.dispatch_timestamp = store_timestamp
         if write_index and len(self._index_pending) >= _INDEX_BATCH:
             self._write_index(raise_errors=False)
         return arrivals
@@ -768,7 +784,7 @@ class MessageStore:
             one = (messages[done], phy_offsets[done], sizes[done], queue_offsets[done])
             arrivals += self._dispatch(((*one, store_timestamp),), write_index=False)
             done += 1
-        self._last_dispatch_timestamp = store_timestamp
+        self._progress.dispatch_timestamp = store_timestamp
         if len(self._index_pending) >= _INDEX_BATCH:
             self._write_index(raise_errors=False)
         return arrivals
@@ -804,7 +820,7 @@ class MessageStore:
                 key = (message.topic, message.queue_id)
                 offsets[key] = max(offsets.get(key, 0), message.queue_offset + 1)
         if records:
-            self._dispatched_to = records[-1].phy_offset + records[-1].size
+            self._progress.dispatched_to = records[-1].phy_offset + records[-1].size
 
     def _queue(self, topic: str, queue_id: int) -> ConsumeQueue:
         queue = self._queues.get((topic, queue_id))
@@ -852,7 +868,7 @@ class MessageStore:
         self._flush_logics()
 
     def _flush_commit_log(self) -> int:
-        end, timestamp = self._last_append
+        end, timestamp = self._progress.last_append
         with self._files_lock:
             flushed = self.commit_log.flush()
         if flushed >= end and timestamp:
@@ -864,7 +880,7 @@ class MessageStore:
         if self._index_pending:
             with self._put_lock:
                 self._write_index(raise_errors=False)
-        logics_timestamp = self._last_dispatch_timestamp
+        logics_timestamp = self._progress.dispatch_timestamp
         with self._files_lock:
             for queue in list(self._queues.values()):
                 queue.flush()
@@ -1224,18 +1240,18 @@ class MessageStore:
                     self.config.disk_space_warning_level_ratio / 100,
                 )
             if not self.commit_log.segments:
-                self._dispatched_to = start_offset
+                self._progress.dispatched_to = start_offset
             try:
                 end = self.commit_log.append_raw(start_offset, data)
             except OSError as exc:
                 raise self._write_failed(exc) from exc
             arrivals = []
-            for record in self.commit_log.scan(self._dispatched_to, check_crc=False):
+            for record in self.commit_log.scan(self._progress.dispatched_to, check_crc=False):
                 self._dispatch_scanned((record,))
                 message = record.message
                 if not message.sys_flag & _PREPARED_OR_ROLLBACK:
                     arrivals.append((message.topic, message.queue_id, message.queue_offset))
-            self._last_append = (end, self._last_dispatch_timestamp)
+            self._progress.last_append = (end, self._progress.dispatch_timestamp)
         for listener in self._arrival_listeners:
             for topic, queue_id, queue_offset in arrivals:
                 unit = self._unit(topic, queue_id, queue_offset)
@@ -1328,8 +1344,8 @@ class MessageStore:
 
     def statistics(self) -> StoreStatistics:
         return StoreStatistics(
-            put_messages=self._put_messages,
-            put_bytes=self._put_bytes,
+            put_messages=self._progress.put_messages,
+            put_bytes=self._progress.put_bytes,
             get_found=self._get_found,
             get_miss=self._get_miss,
             min_phy_offset=self.commit_log.min_offset,
@@ -1348,6 +1364,7 @@ if _speedups is not None:
         SCHEDULE_TOPIC,
         _INDEX_BATCH,
         MappedFile,
+        _Progress,
     )
 
 
