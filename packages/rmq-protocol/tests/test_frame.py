@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rmq_protocol.codec import frame as frame_module
 from rmq_protocol.codec.codes import SerializeType
 from rmq_protocol.codec.command import RemotingCommand, decode_command, encode_command
 from rmq_protocol.codec.frame import DEFAULT_MAX_FRAME_SIZE, FrameDecoder
@@ -252,3 +253,95 @@ def test_reads_that_cut_frames_copy_only_the_cut_frames() -> None:
     reads = -(-len(wire) // read)
     assert copied <= reads  # one frame per read at most, not everything after the first cut
     assert copied < len(frames) // 4
+
+
+def _drain(decoder: FrameDecoder, batched: bool) -> tuple[list[RemotingCommand], str | None]:
+    got: list[RemotingCommand] = []
+    try:
+        if batched:
+            while commands := decoder.next_commands():
+                got.extend(commands)
+        else:
+            while (cmd := decoder.next_command()) is not None:
+                got.append(cmd)
+    except RemoteProtocolError as exc:
+        return got, f"{exc} @{exc.offset}"
+    return got, None
+
+
+_ODD_JSON = (  # headers the C decoder hands to the reference (or that are malformed)
+    b'{"code":1,"extFields":{"n":7,"x":null},"flag":0}',
+    b'{"code":1.5}',
+    b'{"code":2,"remark":"\\ud800"}',
+    b"[1]",
+    b'{"code":3,"extFields":{"k":"v","k":"w"}}',
+)
+
+
+@given(st.data())
+def test_next_commands_is_next_command_in_pieces(data: st.DataObject) -> None:
+    """next_commands (a read's frames in one C call where _wire is built) gives the
+    commands, errors, error offsets and leftover bytes of next_command, for any stream,
+    any cut and any mix of the two calls."""
+    parts: list[bytes] = []
+    for i in range(data.draw(st.integers(1, 12))):
+        kind = data.draw(st.sampled_from(["json", "binary", "big", "odd"]))
+        if kind == "odd":
+            header = data.draw(st.sampled_from(_ODD_JSON))
+            parts.append(struct.pack(">iI", 4 + len(header), len(header)) + header + b"b")
+            continue
+        cmd = RemotingCommand(
+            code=310, opaque=i, ext_fields={"a": "PID", "i": f"\x01{i}"}, body=b"y" * (i * 9)
+        )
+        if kind == "binary":
+            cmd = cmd._replace(serialize_type=SerializeType.ROCKETMQ)
+        elif kind == "big":
+            cmd = cmd._replace(body=b"z" * data.draw(st.integers(4090, 4200)))
+        parts.append(encode_command(cmd))
+    if data.draw(st.booleans()):
+        parts.append(struct.pack(">i", 3) + b"junk")  # a bad length at the end
+    wire = bytearray(b"".join(parts))
+    if data.draw(st.booleans()):
+        wire[data.draw(st.integers(0, len(wire) - 1))] = data.draw(st.integers(0, 255))
+    bounds = [sum(map(len, parts[:i])) for i in range(len(parts) + 1)]
+    cut_at = st.integers(0, len(wire)) | st.sampled_from(bounds)  # inside, or between frames
+    cuts = sorted(data.draw(st.lists(cut_at, max_size=4)))
+    pieces = [bytes(wire[a:b]) for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+    max_frame = data.draw(st.sampled_from([DEFAULT_MAX_FRAME_SIZE, 4096, 200]))
+    mixed = data.draw(st.lists(st.booleans(), min_size=len(pieces), max_size=len(pieces)))
+    one, many = FrameDecoder(max_frame_size=max_frame), FrameDecoder(max_frame_size=max_frame)
+    got_one: list[RemotingCommand] = []
+    got_many: list[RemotingCommand] = []
+    error_one = error_many = None
+    for piece, batched in zip(pieces, mixed, strict=True):
+        if error_one is None:
+            one.feed(piece)
+            commands, error_one = _drain(one, False)
+            got_one += commands
+        if error_many is None:
+            many.feed(piece)
+            commands, error_many = _drain(many, batched)
+            got_many += commands
+    assert got_many == got_one
+    assert error_many == error_one
+    assert many.buffered == one.buffered
+
+
+def test_next_commands_takes_a_read_of_small_frames_at_once() -> None:
+    cmds = [
+        RemotingCommand(code=310, opaque=i, ext_fields={"a": "b"}, body=b"x" * 1024)
+        for i in range(64)
+    ]
+    wire = b"".join(encode_command(c) for c in cmds)
+    decoder = FrameDecoder()
+    decoder.feed(wire[:-5])
+    first = decoder.next_commands()
+    if frame_module._decode_frames is not None:
+        assert len(first) == 63
+        assert decoder.next_commands() == []
+    decoder.feed(wire[-5:])
+    got = first
+    while commands := decoder.next_commands():
+        got += commands
+    assert got == cmds
+    assert decoder.buffered == 0

@@ -33,7 +33,7 @@ static PyObject *cached_ascii(PyObject **cache, const unsigned char *s, Py_ssize
                               int intern);
 
 /* Bumped whenever a function's contract changes: the loader ignores a stale build. */
-#define WIRE_ABI 1
+#define WIRE_ABI 2
 
 #define COPY_BODY_BELOW 4096 /* command.py's _COPY_BODY_BELOW */
 #define BIN_FIXED_SIZE 17    /* code, language, version, opaque, flag, remark length */
@@ -775,6 +775,56 @@ fall_back(PyObject *frame)
     return PyObject_CallOneArg(py_decode_command, frame);
 }
 
+/* The command of a frame's bytes (without the length prefix) whose body is small enough
+ * to be copied (`size - header_len <= COPY_BODY_BELOW + 4`), in *out. FALLBACK (no error
+ * set) for whatever the reference must decide, and for a larger body (the reference's
+ * zero-copy slice needs the frame object). */
+static int
+decode_small(const unsigned char *data, Py_ssize_t size, PyObject **out)
+{
+    if (size < 4) return FALLBACK;
+    uint32_t info = be32(data);
+    Py_ssize_t header_len = info & 0xFFFFFF;
+    unsigned int kind = info >> 24;
+    if (header_len > size - 4 || size - header_len > COPY_BODY_BELOW + 4) return FALLBACK;
+    Fields f;
+    int status;
+    PyObject *serialize;
+    if (kind == 0) {
+        status = parse_json_header(data + 4, header_len, &f);
+        serialize = serialize_json;
+    } else if (kind == 1) {
+        status = parse_binary_header(data + 4, header_len, &f);
+        serialize = serialize_rocketmq;
+    } else {
+        return FALLBACK;
+    }
+    if (status != OK) {
+        Py_XDECREF(f.ext);
+        Py_XDECREF(f.remark);
+        return status;
+    }
+    Py_ssize_t body_start = 4 + header_len;
+    PyObject *items[9];
+    items[0] = PyLong_FromLongLong(f.code);
+    items[1] = Py_NewRef(f.language);
+    items[2] = PyLong_FromLongLong(f.version);
+    items[3] = PyLong_FromLongLong(f.opaque);
+    items[4] = PyLong_FromLongLong(f.flag);
+    items[5] = f.remark != NULL ? f.remark : Py_NewRef(Py_None);
+    items[6] = f.ext != NULL ? f.ext : Py_NewRef(Py_None);
+    items[7] = PyBytes_FromStringAndSize((const char *)data + body_start, size - body_start);
+    items[8] = Py_NewRef(serialize);
+    for (int i = 0; i < 9; i++) {
+        if (items[i] == NULL) {
+            for (int j = 0; j < 9; j++) Py_XDECREF(items[j]);
+            return ERR;
+        }
+    }
+    *out = new_tuple_of(command_type, items, 9);
+    return *out == NULL ? ERR : OK;
+}
+
 static PyObject *
 wire_decode_command(PyObject *module, PyObject *frame)
 {
@@ -798,13 +848,19 @@ wire_decode_command(PyObject *module, PyObject *frame)
     }
     const unsigned char *data = view.buf;
     Py_ssize_t size = view.len;
+    PyObject *cmd = NULL;
+    int status = decode_small(data, size, &cmd);
+    if (status == OK || status == ERR) {
+        PyBuffer_Release(&view);
+        return cmd;
+    }
     if (size < 4) goto fallback;
     uint32_t info = be32(data);
     Py_ssize_t header_len = info & 0xFFFFFF;
     unsigned int kind = info >> 24;
-    if (header_len > size - 4) goto fallback;
+    if (header_len > size - 4 || size - header_len <= COPY_BODY_BELOW + 4) goto fallback;
+    /* Large body (pull responses): a zero-copy memoryview slice, as the reference. */
     Fields f;
-    int status;
     PyObject *serialize;
     if (kind == 0) {
         status = parse_json_header(data + 4, header_len, &f);
@@ -824,24 +880,18 @@ wire_decode_command(PyObject *module, PyObject *frame)
         }
         goto fallback;
     }
-    PyObject *body;
     Py_ssize_t body_start = 4 + header_len;
-    if (size - header_len <= COPY_BODY_BELOW + 4) {
-        body = PyBytes_FromStringAndSize((const char *)data + body_start, size - body_start);
-    } else {
-        /* Large body (pull responses): a zero-copy memoryview slice, as the reference. */
-        PyObject *mv = PyMemoryView_Check(frame) ? Py_NewRef(frame) : PyMemoryView_FromObject(frame);
-        body = NULL;
-        if (mv != NULL) {
-            PyObject *start = PyLong_FromSsize_t(body_start);
-            PyObject *slice = start == NULL ? NULL : PySlice_New(start, NULL, NULL);
-            Py_XDECREF(start);
-            if (slice != NULL) {
-                body = PyObject_GetItem(mv, slice);
-                Py_DECREF(slice);
-            }
-            Py_DECREF(mv);
+    PyObject *mv = PyMemoryView_Check(frame) ? Py_NewRef(frame) : PyMemoryView_FromObject(frame);
+    PyObject *body = NULL;
+    if (mv != NULL) {
+        PyObject *start = PyLong_FromSsize_t(body_start);
+        PyObject *slice = start == NULL ? NULL : PySlice_New(start, NULL, NULL);
+        Py_XDECREF(start);
+        if (slice != NULL) {
+            body = PyObject_GetItem(mv, slice);
+            Py_DECREF(slice);
         }
+        Py_DECREF(mv);
     }
     PyBuffer_Release(&view);
     if (body == NULL) {
@@ -867,6 +917,67 @@ wire_decode_command(PyObject *module, PyObject *frame)
 fallback:
     PyBuffer_Release(&view);
     return fall_back(frame);
+}
+
+/* ------------------------------------------------------------------ decode_frames */
+
+/* decode_frames(data, pos, max_frame_size) -> (commands, end): the commands of the
+ * complete frames of `data` (a bytes-like stream of length-prefixed frames) from `pos` on,
+ * in order, and where the first frame not decoded starts. It stops at a partial frame, a
+ * length outside 4..max_frame_size - 4, and any frame that decode_command would not take
+ * in C with a copied body (odd headers, malformed frames, bodies over 4 KiB): the caller
+ * reads that one with FrameDecoder.next_command, which decodes it or raises the error. */
+static PyObject *
+wire_decode_frames(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "decode_frames(data, pos, max_frame_size)");
+        return NULL;
+    }
+    if (command_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "rmq_protocol._wire.init() was not called");
+        return NULL;
+    }
+    Py_ssize_t pos = PyNumber_AsSsize_t(args[1], PyExc_OverflowError);
+    if (pos == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t max_frame = PyNumber_AsSsize_t(args[2], PyExc_OverflowError);
+    if (max_frame == -1 && PyErr_Occurred()) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *commands = PyList_New(0);
+    if (commands == NULL) goto error;
+    if (pos < 0 || pos > view.len) {
+        PyErr_SetString(PyExc_ValueError, "pos outside data");
+        goto error;
+    }
+    const unsigned char *data = view.buf;
+    while (view.len - pos >= 4) {
+        int32_t length = (int32_t)be32(data + pos);
+        if (length < 4 || (Py_ssize_t)length > max_frame - 4 || length > view.len - pos - 4)
+            break;
+        PyObject *cmd = NULL;
+        int status = decode_small(data + pos + 4, length, &cmd);
+        if (status == ERR) goto error;
+        if (status != OK) break;
+        int failed = PyList_Append(commands, cmd);
+        Py_DECREF(cmd);
+        if (failed < 0) goto error;
+        pos += 4 + (Py_ssize_t)length;
+    }
+    PyBuffer_Release(&view);
+    PyObject *end = PyLong_FromSsize_t(pos);
+    if (end == NULL) {
+        Py_DECREF(commands);
+        return NULL;
+    }
+    PyObject *result = PyTuple_Pack(2, commands, end);
+    Py_DECREF(commands);
+    Py_DECREF(end);
+    return result;
+error:
+    Py_XDECREF(commands);
+    PyBuffer_Release(&view);
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ encode_command */
@@ -1658,6 +1769,8 @@ static PyMethodDef wire_methods[] = {
      "Tell the module the codec's types and its reference decoder."},
     {"decode_command", wire_decode_command, METH_O,
      "rmq_protocol.codec.command.decode_command in C."},
+    {"decode_frames", (PyCFunction)(void (*)(void))wire_decode_frames, METH_FASTCALL,
+     "The commands of the complete frames of a stream: see FrameDecoder.next_commands."},
     {"encode_command", (PyCFunction)(void (*)(void))wire_encode_command,
      METH_FASTCALL | METH_KEYWORDS, "rmq_protocol.codec.command.encode_command in C."},
     {NULL, NULL, 0, NULL},

@@ -21,6 +21,7 @@ import struct
 from typing import Final
 
 from rmq_protocol.codec.command import BytesLike, RemotingCommand, decode_command
+from rmq_protocol.codec.header import wire_speedups
 from rmq_protocol.errors import RemoteProtocolError
 
 __all__ = ["DEFAULT_MAX_FRAME_SIZE", "FrameDecoder"]
@@ -30,6 +31,8 @@ DEFAULT_MAX_FRAME_SIZE: Final = 16 * 1024 * 1024
 
 _LENGTH: Final = struct.Struct(">i")
 _COMPACT_AT: Final = 64 * 1024
+# rmq_protocol._wire.decode_frames(data, pos, max_frame_size) -> (commands, end), or None
+_decode_frames: Final = wire_speedups.decode_frames if wire_speedups is not None else None
 
 
 class FrameDecoder:
@@ -42,6 +45,13 @@ class FrameDecoder:
         decoder.feed(data)
         while (cmd := decoder.next_command()) is not None:
             handle(cmd)
+
+    or, a read's commands at a time (:meth:`next_commands`)::
+
+        decoder.feed(data)
+        while commands := decoder.next_commands():
+            for cmd in commands:
+                handle(cmd)
     """
 
     __slots__ = ("_buf", "_chunk", "_chunk_pos", "_consumed", "_max_frame_size", "_pos")
@@ -193,3 +203,28 @@ class FrameDecoder:
             raise RemoteProtocolError(
                 f"in the frame starting at stream byte {start}: {exc.detail}", offset=offset
             ) from exc
+
+    def next_commands(self) -> list[RemotingCommand]:
+        """The next complete commands, in stream order: at least one, or none (an empty
+        list) if more bytes are needed.
+
+        What calling :meth:`next_command` until it returns None gives, in pieces: where
+        ``rmq_protocol._wire`` is built, the whole frames of a read are decoded in one
+        call (no Python per frame); else, and for a frame the C code does not take (a
+        large body, an unusual or malformed header), one command. Commands before a
+        malformed frame are returned first; the call that reaches it raises.
+
+        Raises:
+            RemoteProtocolError: as :meth:`next_command`.
+        """
+        chunk = self._chunk
+        if chunk is not None and not self._buf and _decode_frames is not None:
+            commands, end = _decode_frames(chunk, self._chunk_pos, self._max_frame_size)
+            if commands:
+                self._chunk_pos = end
+                if end == len(chunk):  # _buf is empty while the chunk is read
+                    self._chunk = None
+                    self._consumed += end
+                return commands  # type: ignore[no-any-return]
+        cmd = self.next_command()
+        return [] if cmd is None else [cmd]

@@ -239,13 +239,14 @@ class Connection(asyncio.Protocol):
     def _process(self) -> None:
         decoder = self._decoder
         try:
-            while (cmd := decoder.next_command()) is not None:
-                if cmd.flag & FLAG_RESPONSE:
-                    self._on_response(cmd)
-                elif self._write_paused or self._held:
-                    self._hold(cmd)
-                else:
-                    self._on_request(cmd)
+            while commands := decoder.next_commands():
+                for cmd in commands:
+                    if cmd.flag & FLAG_RESPONSE:
+                        self._on_response(cmd)
+                    elif self._write_paused or self._held:
+                        self._hold(cmd)
+                    else:
+                        self._on_request(cmd)
         except RemoteProtocolError as exc:
             logger.warning("closing connection to %s: malformed frame: %s", self.peer, exc)
             self._abort(ConnectionLostError, f"peer sent a malformed frame: {exc}", cause=exc)
