@@ -183,6 +183,26 @@ def test_encode_message_common_case(message: MessageExt) -> None:
 
 
 @needs_speedups
+def test_encode_message_with_recurring_host_texts() -> None:
+    """The C encoder remembers the last address texts it parsed: the same text object
+    with another port (in range or not), and more addresses than it remembers, still
+    encode as the reference does."""
+    assert speedups is not None
+    texts = [f"10.0.0.{i}" for i in range(7)]
+    for round_ in range(3):
+        for i, text in enumerate(texts):
+            for port in (0, 10911, 65535, 65536, -1):
+                message = MessageExt(
+                    topic="T",
+                    body=b"x",
+                    born_host=HostPort(text, port),
+                    store_host=HostPort(texts[(i + round_) % len(texts)], 10911),
+                )
+                expected = outcome(encode_message_py, message)
+                assert outcome(speedups.encode_message, message) == expected
+
+
+@needs_speedups
 def test_encode_decoded_message_round_trip() -> None:
     """A decoded message keeps its properties as text until read: both encoders reuse it."""
     assert speedups is not None

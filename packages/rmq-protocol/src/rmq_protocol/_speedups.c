@@ -267,13 +267,33 @@ int_field(PyObject *value, int64_t low, int64_t high, int64_t *out)
     return 0;
 }
 
+/* The last IPv4 address texts parsed and their 4 network-order bytes: every record of a
+ * send carries the same store host and, per connection, the same born host. A str is
+ * immutable and the cache holds a reference, so the same object means the same text. */
+#define ADDRESS_CACHE 4
+static struct {
+    PyObject *text; /* strong reference, or NULL */
+    uint32_t s_addr;
+} address_cache[ADDRESS_CACHE];
+static unsigned int address_next = 0;
+
 /* An IPv4 HostPort as its 8 wire bytes; -1 for anything else (IPv6, a name, a bad port). */
 static int
 host_wire(PyObject *host, char *out)
 {
     if (host == NULL || Py_TYPE(host) != host_type) return -1;
     PyObject *text = slot(host, host_offset), *port_obj = slot(host, port_offset);
-    if (text == NULL || !PyUnicode_IS_ASCII(text)) return -1;
+    if (text == NULL) return -1;
+    int64_t port;
+    for (int i = 0; i < ADDRESS_CACHE; i++) {
+        if (address_cache[i].text == text) {
+            if (int_field(port_obj, 0, 0xFFFF, &port) < 0) return -1;
+            memcpy(out, &address_cache[i].s_addr, 4);
+            put32(out + 4, (uint32_t)port);
+            return 0;
+        }
+    }
+    if (!PyUnicode_IS_ASCII(text)) return -1;
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     if (n < 7 || n > 15) return -1;
     char address[16];
@@ -281,8 +301,13 @@ host_wire(PyObject *host, char *out)
     address[n] = '\0';
     struct in_addr in;
     if (inet_pton(AF_INET, address, &in) != 1) return -1;
-    int64_t port;
     if (int_field(port_obj, 0, 0xFFFF, &port) < 0) return -1;
+    if (PyUnicode_CheckExact(text)) { /* a subclass could be mutable */
+        unsigned int at = address_next++ % ADDRESS_CACHE;
+        Py_INCREF(text);
+        Py_XSETREF(address_cache[at].text, text);
+        address_cache[at].s_addr = in.s_addr;
+    }
     memcpy(out, &in.s_addr, 4); /* already network order */
     put32(out + 4, (uint32_t)port);
     return 0;
