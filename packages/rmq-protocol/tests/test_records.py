@@ -59,6 +59,7 @@ def test_no_extensions_means_the_python_codec() -> None:
         "assert message._decode_records is message.decode_records_py\n"
         "assert message.encode_batch is message.encode_batch_py\n"
         "assert message.decode_batch_messages is message.decode_batch_messages_py\n"
+        "assert message.new_message is message.new_message_py\n"
         "assert p.encode_properties is p.encode_properties_py\n"
         "assert msgid._unique_ids is msgid.unique_ids_py\n"
     )
@@ -73,6 +74,7 @@ def test_the_codec_uses_the_c_functions() -> None:
     assert message.encode_batch is records.encode_batch
     assert message.decode_batch is records.decode_batch
     assert message.decode_batch_messages is records.decode_batch_messages
+    assert message.new_message is records.new_message
     assert props.encode_properties is records.encode_properties
     assert props.decode_properties is records.decode_properties
     assert msgid._unique_ids is records.unique_ids
@@ -669,3 +671,53 @@ def test_no_leaks_on_common_and_error_paths() -> None:
         finally:
             tracemalloc.stop()
         assert grown < 4096, f"path {index}: memory grew by {grown} bytes over 300 calls"
+
+
+# --- new_message ------------------------------------------------------------------------
+
+
+@given(
+    topic=st.text(max_size=8),
+    ints=st.lists(st.integers(-(2**70), 2**70), min_size=5, max_size=5),
+    body=st.binary(max_size=16),
+    properties=st.one_of(
+        st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=3),
+        st.text(max_size=20),
+    ),
+)
+def test_new_message_is_the_keyword_constructor(
+    topic: str, ints: list[int], body: bytes, properties: dict[str, str] | str
+) -> None:
+    """C == Python == MessageExt(...) with the ten keywords: every field, the objects
+    themselves stored (nothing copied or converted), the properties text decoded on read."""
+    queue_id, flag, sys_flag, born_timestamp, reconsume_times = ints
+    born, store = HostPort("10.1.2.3", 45678), HostPort("127.0.0.1", 10911)
+    args = (topic, queue_id, flag, sys_flag, born_timestamp, born, store, reconsume_times, body)
+    expected = MessageExt(
+        topic=topic, queue_id=queue_id, flag=flag, sys_flag=sys_flag,
+        born_timestamp=born_timestamp, born_host=born, store_host=store,
+        reconsume_times=reconsume_times, body=body,
+        properties=props.decode_properties(properties)
+        if isinstance(properties, str) else properties,
+    )  # fmt: skip
+    builders = [message.new_message_py] + ([records.new_message] if records else [])
+    for build in builders:
+        built = build(*args, properties)
+        assert type(built) is MessageExt
+        for f in dataclasses.fields(MessageExt):
+            assert getattr(built, f.name) == getattr(expected, f.name), (build, f.name)
+        assert built == expected
+        assert built.topic is topic
+        assert built.body is body
+        assert built.born_host is born
+        if not isinstance(properties, str):
+            assert built.properties is properties
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            built.topic = "other"  # type: ignore[misc]
+
+
+@needs_records
+def test_new_message_takes_ten_positional_arguments() -> None:
+    assert records is not None
+    with pytest.raises(TypeError, match="10 positional"):
+        records.new_message("T")

@@ -20,7 +20,7 @@
 #include "_crc32.h"
 
 /* Bumped whenever a function's contract changes: the loader ignores a stale build. */
-#define RECORDS_ABI 3
+#define RECORDS_ABI 4
 
 #define MAGIC_V1 0xDAA320A7u
 #define MAGIC_V2 0xDAA320ABu
@@ -1207,12 +1207,51 @@ static PyTypeObject LazyPropertiesType = {
 
 /* ------------------------------------------------------------------ module */
 
+/* ------------------------------------------------------------------ new_message */
+
+/* new_message(topic, queue_id, flag, sys_flag, born_timestamp, born_host, store_host,
+ * reconsume_times, body, properties): message.new_message_py in C. The values are stored
+ * as given (no check, no conversion), every other field takes MessageExt's default. */
+static PyObject *
+records_new_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 10) {
+        PyErr_Format(PyExc_TypeError, "new_message() takes 10 positional arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    if (need((PyObject *)message_type, "message_type") < 0) return NULL;
+    PyObject *m = blank(message_type);
+    if (m == NULL) return NULL;
+    const Py_ssize_t *o = message_offsets;
+    fill(m, o[M_STORE_SIZE], shared(int_zero));
+    fill(m, o[M_MAGIC], shared(int_magic_v1));
+    fill(m, o[M_BODY_CRC], shared(int_zero));
+    fill(m, o[M_QUEUE_ID], shared(args[1]));
+    fill(m, o[M_FLAG], shared(args[2]));
+    fill(m, o[M_QUEUE_OFFSET], shared(int_zero));
+    fill(m, o[M_COMMIT_LOG_OFFSET], shared(int_zero));
+    fill(m, o[M_SYS_FLAG], shared(args[3]));
+    fill(m, o[M_BORN_TIMESTAMP], shared(args[4]));
+    fill(m, o[M_BORN_HOST], shared(args[5]));
+    fill(m, o[M_STORE_TIMESTAMP], shared(int_zero));
+    fill(m, o[M_STORE_HOST], shared(args[6]));
+    fill(m, o[M_RECONSUME_TIMES], shared(args[7]));
+    fill(m, o[M_PREPARED], shared(int_zero));
+    fill(m, o[M_BODY], shared(args[8]));
+    fill(m, o[M_TOPIC], shared(args[0]));
+    fill(m, o[M_PROPERTIES], shared(args[9]));
+    return m;
+}
+
 static PyMethodDef records_methods[] = {
     {"init", (PyCFunction)(void (*)(void))records_init, METH_VARARGS | METH_KEYWORDS,
      "Register the codec's types and reference functions (each keyword optional)."},
     {"decode_records", (PyCFunction)(void (*)(void))records_decode_records, METH_FASTCALL,
      "The C mirror of message._decode_records_py."},
     {"decode_batch", records_decode_batch, METH_O, "The C mirror of message.decode_batch."},
+    {"new_message", (PyCFunction)(void (*)(void))records_new_message, METH_FASTCALL,
+     "The C mirror of message.new_message."},
     {"decode_batch_messages", (PyCFunction)(void (*)(void))records_decode_batch_messages,
      METH_FASTCALL, "The C mirror of message.decode_batch_messages_py."},
     {"encode_batch", records_encode_batch, METH_O, "The C mirror of message.encode_batch."},

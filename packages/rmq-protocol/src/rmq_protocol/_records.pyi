@@ -48,6 +48,19 @@ def decode_batch_messages(
     text_properties: bool,
     /,
 ) -> tuple[list[Any], list[int]]: ...
+def new_message(
+    topic: str,
+    queue_id: int,
+    flag: int,
+    sys_flag: int,
+    born_timestamp: int,
+    born_host: Any,
+    store_host: Any,
+    reconsume_times: int,
+    body: bytes,
+    properties: Any,
+    /,
+) -> Any: ...
 def encode_batch(entries: Iterable[Any], /) -> bytes: ...
 def encode_properties(props: Mapping[str, str], /) -> str: ...
 def decode_properties(text: str, /) -> dict[str, str]: ...

@@ -290,7 +290,7 @@ class SendMessageProcessor:
             c.store_host,
             reconsume_times,
             body if type(body) is bytes else bytes(body),
-            stored,  # type: ignore[arg-type]  # the slot takes a dict or the text
+            stored,  # the slot takes a dict or the text
         )
         return self._store(request, [message], queue_id, uniq_key, wait)
 

@@ -99,6 +99,7 @@ __all__ = [
     "decompress_body",
     "encode_batch",
     "encode_message",
+    "new_message",
     "peek_record_header",
     "record_size",
     "reset_transaction_type",
@@ -1253,6 +1254,57 @@ def _decode_batch_messages_py(
     return messages, watched
 
 
+def _new_message_py(
+    topic: str,
+    queue_id: int,
+    flag: int,
+    sys_flag: int,
+    born_timestamp: int,
+    born_host: HostPort,
+    store_host: HostPort,
+    reconsume_times: int,
+    body: bytes,
+    properties: dict[str, str] | str,
+    /,
+) -> MessageExt:
+    """The :class:`MessageExt` that ``MessageExt(topic=topic, queue_id=queue_id, ...)``
+    builds with these ten fields (every other field its default), positionally and
+    without the keyword constructor: the message a broker stores for a send. The values
+    are stored as given, unchecked; ``properties`` may be the undecoded properties text
+    (parsed on first read of :attr:`MessageExt.properties`, as a decoded record's)."""
+    m: Any = _MessageExtBuilder()
+    m.store_size = 0
+    m.magic = MAGIC_V1
+    m.body_crc = 0
+    m.queue_id = queue_id
+    m.flag = flag
+    m.queue_offset = 0
+    m.commit_log_offset = 0
+    m.sys_flag = sys_flag
+    m.born_timestamp = born_timestamp
+    m.born_host = born_host
+    m.store_timestamp = 0
+    m.store_host = store_host
+    m.reconsume_times = reconsume_times
+    m.prepared_transaction_offset = 0
+    m.body = body
+    m.topic = topic
+    m.properties = properties
+    m.__class__ = MessageExt
+    message: MessageExt = m
+    return message
+
+
+new_message: Callable[
+    [str, int, int, int, int, HostPort, HostPort, int, bytes, dict[str, str] | str], MessageExt
+] = _new_message_py
+"""``new_message(topic, queue_id, flag, sys_flag, born_timestamp, born_host, store_host,
+reconsume_times, body, properties)``, all positional: :func:`_new_message_py` (whose
+docstring tells what it builds), or the same function in C from ``rmq_protocol._records``."""
+new_message_py: Final = _new_message_py
+"""The pure-Python :func:`new_message` (differential tests)."""
+
+
 encode_batch: Callable[[Iterable[BatchEntry]], bytes] = _encode_batch_py
 """The SEND_BATCH_MESSAGE body of entries: :func:`_encode_batch_py` (whose docstring tells
 what it does and raises), or the same function in C from ``rmq_protocol._records``."""
@@ -1307,3 +1359,4 @@ if _records is not None:
     encode_batch = _records.encode_batch
     decode_batch = _records.decode_batch
     decode_batch_messages = _records.decode_batch_messages
+    new_message = _records.new_message

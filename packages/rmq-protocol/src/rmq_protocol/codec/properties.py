@@ -245,7 +245,7 @@ SYSTEM_PROPERTY_KEYS: Final[frozenset[str]] = frozenset(
 
 # --- the optional C module of the record codecs ---------------------------------------
 
-RECORDS_ABI: Final = 3
+RECORDS_ABI: Final = 4
 """The contract version the codec expects of ``rmq_protocol._records`` (its ``ABI``)."""
 
 records: Final = load("rmq_protocol._records", RECORDS_ABI)
