@@ -10,6 +10,7 @@ import pytest
 
 from rmq_protocol.codec.codes import RequestCode, ResponseCode, SerializeType
 from rmq_protocol.codec.command import BytesLike, RemotingCommand, encode_command
+from rmq_protocol.codec.frame import FrameDecoder
 from rmq_protocol.codec.header import CommandHeader, command_header
 from rmq_protocol.errors import (
     ConnectError,
@@ -20,6 +21,7 @@ from rmq_protocol.errors import (
 from rmq_protocol.transport import (
     Connection,
     ConnectionConfig,
+    Processor,
     ProcessorRegistry,
     RemotingClient,
     RemotingServer,
@@ -505,3 +507,55 @@ async def test_pipelined_multi_buffer_responses_leave_in_one_write() -> None:
     # Sixteen frames flush at once, the rest at the end of the iteration: at least 16
     # responses shared a write (one write each before).
     assert stats.writes <= 20 - 15
+
+
+class _Wire(asyncio.Transport):
+    """A transport that keeps what is written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = bytearray()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.data += data
+
+    def is_closing(self) -> bool:
+        return False
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+
+async def test_dispatch_reads_the_registry_live_and_takes_any_handler() -> None:
+    """Connection looks a ProcessorRegistry's processors up itself (its processor_for,
+    inlined): a default or a processor registered after the connection opened is used;
+    another handler type is asked through its processor_for."""
+
+    class Handler:
+        def processor_for(self, code: int) -> Processor | None:
+            return _echo if code == ECHO else None
+
+    def ask(conn: Connection, wire: _Wire, code: int, opaque: int) -> RemotingCommand:
+        wire.data.clear()
+        conn.data_received(encode_command(RemotingCommand.request(code, body=b"hi"), opaque=opaque))
+        conn._flush()
+        decoder = FrameDecoder()
+        decoder.feed(bytes(wire.data))
+        (response,) = decoder.next_commands()
+        assert response.opaque == opaque
+        return response
+
+    registry = ProcessorRegistry()
+    for handler in (registry, Handler()):
+        conn = Connection(handler, config=ConnectionConfig(idle_timeout=None))
+        wire = _Wire()
+        conn.connection_made(wire)
+
+        assert ask(conn, wire, NOTE, 1).code == ResponseCode.REQUEST_CODE_NOT_SUPPORTED
+        if handler is registry:
+            registry.register_default(_echo)
+            assert ask(conn, wire, NOTE, 2).body == b"hi"
+            registry.register(ECHO, _boom)
+            assert ask(conn, wire, ECHO, 3).code == ResponseCode.SYSTEM_ERROR
+        else:
+            assert ask(conn, wire, ECHO, 2).body == b"hi"

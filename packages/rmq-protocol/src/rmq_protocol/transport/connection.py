@@ -426,7 +426,16 @@ class Connection(asyncio.Protocol):
             if body_parts:
                 self._write_many(encode_command_parts(response, body_parts))
             else:
-                self._write(encode_command(response))
+                # _write and _queued, inlined: one response per request is the hot path.
+                data = encode_command(response)
+                self._out.append(data)
+                self._out_bytes += len(data)
+                self._out_frames += 1
+                if self._out_frames >= _FLUSH_FRAMES or self._out_bytes >= _FLUSH_BYTES:
+                    self._flush()
+                elif not self._flush_scheduled:
+                    self._flush_scheduled = True
+                    self._loop.call_soon(self._flush)
         except (LocalProtocolError, TypeError, ValueError) as exc:
             # A processor built a response the protocol cannot carry: tell the peer.
             logger.error(
@@ -534,7 +543,12 @@ class Connection(asyncio.Protocol):
 
     def _on_request(self, cmd: RemotingCommand) -> None:
         self._stats["requests_received"] += 1
-        processor = self._handler.processor_for(cmd.code) if self._handler else None
+        handler = self._handler
+        processor: Processor | None
+        if type(handler) is ProcessorRegistry:  # its processor_for, inlined
+            processor = handler._processors.get(cmd.code, handler._default)
+        else:
+            processor = handler.processor_for(cmd.code) if handler else None
         if processor is None:
             self._answer(
                 cmd,
