@@ -244,6 +244,35 @@ def test_the_common_dialects_are_decoded_in_c() -> None:
         assert type(cmd) is RemotingCommand
 
 
+def test_one_character_and_escaped_strings_decode_the_same() -> None:
+    """Every one-character key and value (the C decoder hands out shared, interned ones),
+    and escaped strings whose decoded text is ASCII or not (the C decoder skips the UTF-8
+    check for the first)."""
+    texts = [chr(c) for c in range(0x80)] + ["é", "€", "😀"]
+    escaped = [
+        "TAGS\x01TagA\x02UNIQ_KEY\x01U\x02",
+        "\x00\x7f",
+        'a"b\\c/\n',
+        "é\x01",
+        "\x01é",
+        "\x01\u2028",
+        "\x01😀\x02",
+    ]
+    for text in texts + escaped:
+        quoted = json.dumps(text)  # \uXXXX escapes for control and non-ASCII
+        raw = json.dumps(text, ensure_ascii=False)
+        for value in {quoted, raw}:
+            header = b'{"code":1,"extFields":{%s:%s,"k":%s}}' % (
+                value.encode(),
+                value.encode(),
+                value.encode(),
+            )
+            same_decode(frame_of(header))
+            if text != "k":  # else a duplicate key: both raise
+                cmd = decode_command(frame_of(header))
+                assert cmd.ext_fields == {text: text, "k": text}
+
+
 def test_zero_copy_and_copy_body_rules() -> None:
     small, large = b"s" * 4096, b"L" * 4097
     for body in (small, large):
@@ -440,6 +469,22 @@ def test_the_c_encoder_is_the_one_in_use() -> None:
 def test_generated_commands_encode_the_same(cmd: RemotingCommand, opaque: int | None) -> None:
     same_encode(cmd, opaque=opaque)
     same_encode(cmd)
+
+
+@pytest.mark.parametrize("special", ["\x00", "\x1f", '"', "\\", "\x7f", "é", "\x80", " "])
+def test_escapes_at_every_position_of_long_text_encode_the_same(special: str) -> None:
+    """The C encoder checks text 8 bytes at a time: one byte to escape (or not) at every
+    position of keys and values 0 to 40 bytes long, and text with no escape at all."""
+    for length in range(41):
+        plain = (
+            "".join(chr(0x21 + (i * 7) % 90) for i in range(length))
+            .replace('"', "a")
+            .replace("\\", "b")
+        )
+        texts = [plain] + [plain[:at] + special + plain[at + 1 :] for at in range(length)]
+        for text in texts:
+            same_encode(COMMON._replace(ext_fields={text or "k": text, "v": text}))
+            same_encode(COMMON._replace(remark=text))
 
 
 class _Int(int):

@@ -206,9 +206,22 @@ new_tuple_of(PyTypeObject *type, PyObject **items, Py_ssize_t n)
  * str object for the same ASCII bytes, which saves the allocation, the hashing and the
  * free of each, and (keys being interned) turns the typed header's lookups into identity
  * hits. Strings are immutable, so sharing them is invisible to Python code. */
+static PyObject *one_char[128]; /* interned one-character ASCII strings, made on first use */
+
 static PyObject *
 cached_ascii(PyObject **cache, const unsigned char *s, Py_ssize_t n, int intern)
 {
+    if (n == 1 && s[0] < 128) { /* SEND_MESSAGE_V2's keys, queue ids, flags: no hashing */
+        PyObject *str = one_char[s[0]];
+        if (str == NULL) {
+            str = PyUnicode_New(1, 127);
+            if (str == NULL) return NULL;
+            PyUnicode_1BYTE_DATA(str)[0] = s[0];
+            PyUnicode_InternInPlace(&str);
+            one_char[s[0]] = str; /* owns the reference */
+        }
+        return Py_NewRef(str);
+    }
     uint32_t h = 2166136261u; /* FNV-1a */
     for (Py_ssize_t i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
     PyObject **slot = &cache[(h ^ (h >> 15)) & (CACHE_SLOTS - 1)];
@@ -327,6 +340,8 @@ escaped:;
     Py_ssize_t n = p - start;
     memcpy(buf, start, (size_t)n);
     int status = FALLBACK;
+    /* ascii: no byte >= 0x80 in the text so far (the usual properties text: only \u0001
+     * and \u0002 escapes), so the decoded bytes are a str as they are. */
     while (p < end) {
         const unsigned char *run = p;
         while (p < end && plain_ascii[*p]) p++;
@@ -344,6 +359,7 @@ escaped:;
         if (ch != '\\') { /* UTF-8, checked by the decode at the end */
             buf[n++] = ch;
             p++;
+            ascii = 0;
             continue;
         }
         if (end - p < 2) goto done;
@@ -376,7 +392,10 @@ escaped:;
         }
         if (cp < 0x80) {
             buf[n++] = (unsigned char)cp;
-        } else if (cp < 0x800) {
+            continue;
+        }
+        ascii = 0;
+        if (cp < 0x800) {
             buf[n++] = (unsigned char)(0xC0 | (cp >> 6));
             buf[n++] = (unsigned char)(0x80 | (cp & 0x3F));
         } else if (cp < 0x10000) {
@@ -394,7 +413,13 @@ done:
     if (status == OK) {
         c->p = p + 1;
         PyObject *s = NULL;
-        status = utf8_str(buf, n, &s);
+        if (ascii) {
+            s = PyUnicode_New(n, 127);
+            if (s == NULL) status = ERR;
+            else memcpy(PyUnicode_1BYTE_DATA(s), buf, (size_t)n);
+        } else {
+            status = utf8_str(buf, n, &s);
+        }
         if (status == OK) {
             if (out == NULL) Py_DECREF(s);
             else *out = s;
@@ -623,8 +648,9 @@ parse_json_header(const unsigned char *data, Py_ssize_t len, Fields *f)
     if (c->p >= c->end || *c->p == '}') return FALLBACK; /* no code */
     for (;;) {
         if (c->p >= c->end || *c->p != '"') return FALLBACK;
-        const unsigned char *key = ++c->p;
-        while (c->p < c->end && plain_ascii[*c->p]) c->p++;
+        const unsigned char *key = ++c->p, *q = key, *end = c->end;
+        while (q < end && plain_ascii[*q]) q++; /* a local: c->p would be stored per byte */
+        c->p = q;
         if (c->p >= c->end || *c->p != '"') return FALLBACK; /* escapes or non-ASCII key */
         int kind = key_kind(key, c->p - key);
         c->p++;
@@ -659,8 +685,9 @@ parse_json_header(const unsigned char *data, Py_ssize_t len, Fields *f)
         case K_LANGUAGE: {
             if (literal(c, "null", 4)) break;
             if (c->p >= c->end || *c->p != '"') return FALLBACK;
-            const unsigned char *name = ++c->p;
-            while (c->p < c->end && plain_ascii[*c->p]) c->p++;
+            const unsigned char *name = ++c->p, *q = name, *end = c->end;
+            while (q < end && plain_ascii[*q]) q++;
+            c->p = q;
             if (c->p >= c->end || *c->p != '"') return FALLBACK;
             Py_ssize_t n = c->p - name;
             c->p++;
@@ -985,13 +1012,44 @@ error:
 
 #define MAX_HEADER_LEN 0xFFFFFF
 
-/* The length of `s` (UTF-8) as orjson writes it inside quotes. */
+/* Whether any of the 8 bytes of `w` is one orjson escapes: a control character (< 0x20),
+ * '"' or '\\' (exact: the zero-byte tests below have no false negatives or positives for
+ * "some byte matches"). */
+static inline int
+needs_escape8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t below_space = (w - ones * 0x20) & ~w;
+    uint64_t is_quote = (quote - ones) & ~quote, is_backslash = (backslash - ones) & ~backslash;
+    return ((below_space | is_quote | is_backslash) & highs) != 0;
+}
+
+/* The length of `s` (UTF-8) as orjson writes it inside quotes; 8 bytes at a time where
+ * none needs escaping (most text: ids, names, numbers). */
 static Py_ssize_t
 escaped_len(const unsigned char *s, Py_ssize_t n)
 {
-    Py_ssize_t len = n;
-    for (Py_ssize_t i = 0; i < n; i++) len += escape_extra[s[i]];
+    Py_ssize_t len = n, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (!needs_escape8(w)) continue;
+        for (int j = 0; j < 8; j++) len += escape_extra[s[i + j]];
+    }
+    for (; i < n; i++) len += escape_extra[s[i]];
     return len;
+}
+
+/* `s` in quotes, as it is (escaped_len(s, n) == n: nothing to escape). */
+static inline char *
+write_plain(char *out, const unsigned char *s, Py_ssize_t n)
+{
+    *out++ = '"';
+    memcpy(out, s, (size_t)n);
+    out += n;
+    *out++ = '"';
+    return out;
 }
 
 static char *
@@ -1095,6 +1153,7 @@ utf8_of(PyObject *v, const unsigned char **data, Py_ssize_t *len)
 typedef struct {
     const unsigned char *data;
     Py_ssize_t len;
+    int plain; /* nothing to escape */
 } Text;
 
 #define KEY(literal) literal, (sizeof(literal) - 1)
@@ -1112,7 +1171,7 @@ encode_json(PyObject *cmd, PyObject *opaque_override, int *status)
 {
     PyObject **items = ((PyTupleObject *)cmd)->ob_item;
     long long code, version, opaque, flag;
-    Text language = {NULL, 0}, remark = {NULL, 0};
+    Text language = {NULL, 0, 0}, remark = {NULL, 0, 0};
     Text stack[64];
     Text *texts = stack;
     PyObject *result = NULL;
@@ -1161,8 +1220,11 @@ encode_json(PyObject *cmd, PyObject *opaque_override, int *status)
             if ((*status = utf8_of(key, &texts[2 * i].data, &texts[2 * i].len)) != OK) goto done;
             if ((*status = utf8_of(value, &texts[2 * i + 1].data, &texts[2 * i + 1].len)) != OK)
                 goto done;
-            size += escaped_len(texts[2 * i].data, texts[2 * i].len) +
-                    escaped_len(texts[2 * i + 1].data, texts[2 * i + 1].len) + 6; /* "":"", */
+            Py_ssize_t key_len = escaped_len(texts[2 * i].data, texts[2 * i].len);
+            Py_ssize_t value_len = escaped_len(texts[2 * i + 1].data, texts[2 * i + 1].len);
+            texts[2 * i].plain = key_len == texts[2 * i].len;
+            texts[2 * i + 1].plain = value_len == texts[2 * i + 1].len;
+            size += key_len + value_len + 6; /* "":"", */
             i++;
         }
         *status = FALLBACK;
@@ -1211,9 +1273,12 @@ encode_json(PyObject *cmd, PyObject *opaque_override, int *status)
         out = put(out, KEY(",\"extFields\":{"));
         for (Py_ssize_t i = 0; i < count; i++) {
             if (i) *out++ = ',';
-            out = write_escaped(out, texts[2 * i].data, texts[2 * i].len);
+            const Text *key = &texts[2 * i], *value = &texts[2 * i + 1];
+            out = key->plain ? write_plain(out, key->data, key->len)
+                             : write_escaped(out, key->data, key->len);
             *out++ = ':';
-            out = write_escaped(out, texts[2 * i + 1].data, texts[2 * i + 1].len);
+            out = value->plain ? write_plain(out, value->data, value->len)
+                               : write_escaped(out, value->data, value->len);
         }
         *out++ = '}';
     }
