@@ -682,6 +682,27 @@ def test_generated_ext_fields(data: st.DataObject) -> None:
     same_header(cls, _Dict(ext))
 
 
+@given(st.data())
+def test_ext_fields_in_any_order_with_copied_and_extra_keys(data: st.DataObject) -> None:
+    """The C decoder finds a field by its key object first (one pass over the dict), then
+    by lookup: keys in any order, equal keys that are other objects, extra keys, a
+    decoded frame's extFields (keys shared with the header's)."""
+    cls = data.draw(st.sampled_from(HEADER_CLASSES))
+    items = []
+    for f in cls.wire_fields:
+        if data.draw(st.booleans()):
+            key = f.key if data.draw(st.booleans()) else "".join(list(f.key))  # a copy
+            items.append((key, data.draw(st.sampled_from(VALUES))))
+    items += data.draw(st.lists(st.tuples(st.text(max_size=3), st.sampled_from(VALUES))))
+    ext = dict(data.draw(st.permutations(items)))
+    same_header(cls, ext)
+    if all(type(v) is str for v in ext.values()):
+        frame = frame_of(b'{"code":1,"extFields":%s}' % json.dumps(ext).encode())
+        decoded = decode_command(frame).ext_fields
+        assert decoded == ext
+        same_header(cls, decoded)
+
+
 @needs_wire
 def test_header_decoder_rejects_bad_specs_and_odd_calls() -> None:
     assert wire_speedups is not None

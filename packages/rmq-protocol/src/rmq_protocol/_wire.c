@@ -1593,16 +1593,37 @@ decoder_call(HeaderDecoder *self, PyObject *const *args, size_t nargsf, PyObject
     if (nargs != 2 || kwnames != NULL || args[0] != (PyObject *)self->cls) goto fallback;
     PyObject *ext = args[1];
     if (ext != Py_None && !PyDict_CheckExact(ext)) goto fallback;
-    PyObject *stack[64];
-    PyObject **values = stack;
+    PyObject *stack[64], *found_stack[64];
+    PyObject **values = stack, **found = found_stack;
     if (self->count > 64) {
-        values = PyMem_Calloc((size_t)self->count, sizeof(PyObject *));
+        values = PyMem_Calloc((size_t)self->count * 2, sizeof(PyObject *));
         if (values == NULL) return PyErr_NoMemory();
+        found = values + self->count;
     }
+    /* The values of the keys that are the spec's own (interned) key objects, as the JSON
+     * and binary decoders hand them out, in one pass over the dict (the keys usually come
+     * in the spec's order): no hashing and probing per field. A field not found so is
+     * looked up as before (an equal key that is another object, or an absent one). */
     Py_ssize_t i;
+    for (i = 0; i < self->count; i++) found[i] = NULL;
+    if (ext != Py_None) {
+        Py_ssize_t pos = 0, next = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(ext, &pos, &key, &value)) {
+            for (Py_ssize_t tried = 0; tried < self->count; tried++) {
+                Py_ssize_t j = next + tried < self->count ? next + tried : next + tried - self->count;
+                if (self->fields[j].key == key) {
+                    found[j] = value; /* borrowed: the dict is not changed below */
+                    next = j + 1 < self->count ? j + 1 : 0;
+                    break;
+                }
+            }
+        }
+    }
     for (i = 0; i < self->count; i++) {
         FieldSpec *spec = &self->fields[i];
-        PyObject *v = ext == Py_None ? NULL : PyDict_GetItemWithError(ext, spec->key);
+        PyObject *v = found[i];
+        if (v == NULL && ext != Py_None) v = PyDict_GetItemWithError(ext, spec->key);
         int status = OK;
         if (v == NULL || v == Py_None) { /* a None value counts as absent, as .get() */
             if (v == NULL && PyErr_Occurred()) {
