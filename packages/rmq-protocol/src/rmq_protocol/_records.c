@@ -842,6 +842,30 @@ error:
  *     -> (list[MessageExt], list[int])
  *
  * The C mirror of message.decode_batch_messages_py. */
+
+/* The fields of a message a broker stores for a send that neither the entry nor the
+ * store gives: topic, queue id, and args[3..7] (sys flag, born timestamp, born host,
+ * store host, reconsume times) shared, the rest their defaults. Cannot fail. */
+static void
+fill_stored_fields(PyObject *m, PyObject *topic, PyObject *queue_id, PyObject *const *args)
+{
+    const Py_ssize_t *o = message_offsets;
+    fill(m, o[M_STORE_SIZE], shared(int_zero));
+    fill(m, o[M_MAGIC], shared(int_magic_v1));
+    fill(m, o[M_BODY_CRC], shared(int_zero));
+    fill(m, o[M_QUEUE_ID], shared(queue_id));
+    fill(m, o[M_QUEUE_OFFSET], shared(int_zero));
+    fill(m, o[M_COMMIT_LOG_OFFSET], shared(int_zero));
+    fill(m, o[M_SYS_FLAG], shared(args[3]));
+    fill(m, o[M_BORN_TIMESTAMP], shared(args[4]));
+    fill(m, o[M_BORN_HOST], shared(args[5]));
+    fill(m, o[M_STORE_TIMESTAMP], shared(int_zero));
+    fill(m, o[M_STORE_HOST], shared(args[6]));
+    fill(m, o[M_RECONSUME_TIMES], shared(args[7]));
+    fill(m, o[M_PREPARED], shared(int_zero));
+    fill(m, o[M_TOPIC], shared(topic));
+}
+
 static PyObject *
 records_decode_batch_messages(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -904,20 +928,7 @@ records_decode_batch_messages(PyObject *module, PyObject *const *args, Py_ssize_
             Py_DECREF(m);
             goto error;
         }
-        fill(m, o[M_STORE_SIZE], shared(int_zero));
-        fill(m, o[M_MAGIC], shared(int_magic_v1));
-        fill(m, o[M_BODY_CRC], shared(int_zero));
-        fill(m, o[M_QUEUE_ID], shared(args[2]));
-        fill(m, o[M_QUEUE_OFFSET], shared(int_zero));
-        fill(m, o[M_COMMIT_LOG_OFFSET], shared(int_zero));
-        fill(m, o[M_SYS_FLAG], shared(args[3]));
-        fill(m, o[M_BORN_TIMESTAMP], shared(args[4]));
-        fill(m, o[M_BORN_HOST], shared(args[5]));
-        fill(m, o[M_STORE_TIMESTAMP], shared(int_zero));
-        fill(m, o[M_STORE_HOST], shared(args[6]));
-        fill(m, o[M_RECONSUME_TIMES], shared(args[7]));
-        fill(m, o[M_PREPARED], shared(int_zero));
-        fill(m, o[M_TOPIC], shared(args[1]));
+        fill_stored_fields(m, args[1], args[2], args);
         int bad = PyList_Append(messages, m);
         Py_DECREF(m);
         if (bad) goto error;
@@ -1224,22 +1235,9 @@ records_new_message(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *m = blank(message_type);
     if (m == NULL) return NULL;
     const Py_ssize_t *o = message_offsets;
-    fill(m, o[M_STORE_SIZE], shared(int_zero));
-    fill(m, o[M_MAGIC], shared(int_magic_v1));
-    fill(m, o[M_BODY_CRC], shared(int_zero));
-    fill(m, o[M_QUEUE_ID], shared(args[1]));
+    fill_stored_fields(m, args[0], args[1], args);
     fill(m, o[M_FLAG], shared(args[2]));
-    fill(m, o[M_QUEUE_OFFSET], shared(int_zero));
-    fill(m, o[M_COMMIT_LOG_OFFSET], shared(int_zero));
-    fill(m, o[M_SYS_FLAG], shared(args[3]));
-    fill(m, o[M_BORN_TIMESTAMP], shared(args[4]));
-    fill(m, o[M_BORN_HOST], shared(args[5]));
-    fill(m, o[M_STORE_TIMESTAMP], shared(int_zero));
-    fill(m, o[M_STORE_HOST], shared(args[6]));
-    fill(m, o[M_RECONSUME_TIMES], shared(args[7]));
-    fill(m, o[M_PREPARED], shared(int_zero));
     fill(m, o[M_BODY], shared(args[8]));
-    fill(m, o[M_TOPIC], shared(args[0]));
     fill(m, o[M_PROPERTIES], shared(args[9]));
     return m;
 }

@@ -802,6 +802,55 @@ fall_back(PyObject *frame)
     return PyObject_CallOneArg(py_decode_command, frame);
 }
 
+/* The header of a frame's bytes (without the length prefix) of serialize type `kind`
+ * and `header_len` bytes: its fields in *f and the SerializeType in *serialize. OK, ERR,
+ * or FALLBACK (no error set; *f holds no reference then). */
+static int
+parse_frame_header(const unsigned char *data, Py_ssize_t header_len, unsigned int kind,
+                   Fields *f, PyObject **serialize)
+{
+    int status;
+    if (kind == 0) {
+        status = parse_json_header(data + 4, header_len, f);
+        *serialize = serialize_json;
+    } else if (kind == 1) {
+        status = parse_binary_header(data + 4, header_len, f);
+        *serialize = serialize_rocketmq;
+    } else {
+        return FALLBACK;
+    }
+    if (status != OK) {
+        Py_XDECREF(f->ext);
+        Py_XDECREF(f->remark);
+    }
+    return status;
+}
+
+/* The RemotingCommand of a header's fields, taking over their references and `body`'s
+ * (NULL: the body could not be made). NULL with an exception when anything fails, every
+ * reference released. */
+static PyObject *
+command_of(Fields *f, PyObject *body, PyObject *serialize)
+{
+    PyObject *items[9];
+    items[0] = PyLong_FromLongLong(f->code);
+    items[1] = Py_NewRef(f->language);
+    items[2] = PyLong_FromLongLong(f->version);
+    items[3] = PyLong_FromLongLong(f->opaque);
+    items[4] = PyLong_FromLongLong(f->flag);
+    items[5] = f->remark != NULL ? f->remark : Py_NewRef(Py_None);
+    items[6] = f->ext != NULL ? f->ext : Py_NewRef(Py_None);
+    items[7] = body;
+    items[8] = Py_NewRef(serialize);
+    for (int i = 0; i < 9; i++) {
+        if (items[i] == NULL) {
+            for (int j = 0; j < 9; j++) Py_XDECREF(items[j]);
+            return NULL;
+        }
+    }
+    return new_tuple_of(command_type, items, 9);
+}
+
 /* The command of a frame's bytes (without the length prefix) whose body is small enough
  * to be copied (`size - header_len <= COPY_BODY_BELOW + 4`), in *out. FALLBACK (no error
  * set) for whatever the reference must decide, and for a larger body (the reference's
@@ -815,40 +864,13 @@ decode_small(const unsigned char *data, Py_ssize_t size, PyObject **out)
     unsigned int kind = info >> 24;
     if (header_len > size - 4 || size - header_len > COPY_BODY_BELOW + 4) return FALLBACK;
     Fields f;
-    int status;
     PyObject *serialize;
-    if (kind == 0) {
-        status = parse_json_header(data + 4, header_len, &f);
-        serialize = serialize_json;
-    } else if (kind == 1) {
-        status = parse_binary_header(data + 4, header_len, &f);
-        serialize = serialize_rocketmq;
-    } else {
-        return FALLBACK;
-    }
-    if (status != OK) {
-        Py_XDECREF(f.ext);
-        Py_XDECREF(f.remark);
-        return status;
-    }
+    int status = parse_frame_header(data, header_len, kind, &f, &serialize);
+    if (status != OK) return status;
     Py_ssize_t body_start = 4 + header_len;
-    PyObject *items[9];
-    items[0] = PyLong_FromLongLong(f.code);
-    items[1] = Py_NewRef(f.language);
-    items[2] = PyLong_FromLongLong(f.version);
-    items[3] = PyLong_FromLongLong(f.opaque);
-    items[4] = PyLong_FromLongLong(f.flag);
-    items[5] = f.remark != NULL ? f.remark : Py_NewRef(Py_None);
-    items[6] = f.ext != NULL ? f.ext : Py_NewRef(Py_None);
-    items[7] = PyBytes_FromStringAndSize((const char *)data + body_start, size - body_start);
-    items[8] = Py_NewRef(serialize);
-    for (int i = 0; i < 9; i++) {
-        if (items[i] == NULL) {
-            for (int j = 0; j < 9; j++) Py_XDECREF(items[j]);
-            return ERR;
-        }
-    }
-    *out = new_tuple_of(command_type, items, 9);
+    *out = command_of(
+        &f, PyBytes_FromStringAndSize((const char *)data + body_start, size - body_start),
+        serialize);
     return *out == NULL ? ERR : OK;
 }
 
@@ -889,24 +911,12 @@ wire_decode_command(PyObject *module, PyObject *frame)
     /* Large body (pull responses): a zero-copy memoryview slice, as the reference. */
     Fields f;
     PyObject *serialize;
-    if (kind == 0) {
-        status = parse_json_header(data + 4, header_len, &f);
-        serialize = serialize_json;
-    } else if (kind == 1) {
-        status = parse_binary_header(data + 4, header_len, &f);
-        serialize = serialize_rocketmq;
-    } else {
-        goto fallback;
+    status = parse_frame_header(data, header_len, kind, &f, &serialize);
+    if (status == ERR) {
+        PyBuffer_Release(&view);
+        return NULL;
     }
-    if (status != OK) {
-        Py_XDECREF(f.ext);
-        Py_XDECREF(f.remark);
-        if (status == ERR) {
-            PyBuffer_Release(&view);
-            return NULL;
-        }
-        goto fallback;
-    }
+    if (status != OK) goto fallback;
     Py_ssize_t body_start = 4 + header_len;
     PyObject *mv = PyMemoryView_Check(frame) ? Py_NewRef(frame) : PyMemoryView_FromObject(frame);
     PyObject *body = NULL;
@@ -921,26 +931,7 @@ wire_decode_command(PyObject *module, PyObject *frame)
         Py_DECREF(mv);
     }
     PyBuffer_Release(&view);
-    if (body == NULL) {
-        Py_XDECREF(f.ext);
-        Py_XDECREF(f.remark);
-        return NULL;
-    }
-    PyObject *items[9];
-    items[0] = PyLong_FromLongLong(f.code);
-    items[1] = Py_NewRef(f.language);
-    items[2] = PyLong_FromLongLong(f.version);
-    items[3] = PyLong_FromLongLong(f.opaque);
-    items[4] = PyLong_FromLongLong(f.flag);
-    items[5] = f.remark != NULL ? f.remark : Py_NewRef(Py_None);
-    items[6] = f.ext != NULL ? f.ext : Py_NewRef(Py_None);
-    items[7] = body;
-    items[8] = Py_NewRef(serialize);
-    if (items[0] == NULL || items[2] == NULL || items[3] == NULL || items[4] == NULL) {
-        for (int i = 0; i < 9; i++) Py_XDECREF(items[i]);
-        return NULL;
-    }
-    return new_tuple_of(command_type, items, 9);
+    return command_of(&f, body, serialize);
 fallback:
     PyBuffer_Release(&view);
     return fall_back(frame);

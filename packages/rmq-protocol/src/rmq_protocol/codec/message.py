@@ -1231,26 +1231,20 @@ def _decode_batch_messages_py(
         properties = decode_properties(text)
         if watch in properties:
             watched.append(index)
-        m: Any = _MessageExtBuilder()
-        m.store_size = 0
-        m.magic = MAGIC_V1
-        m.body_crc = 0
-        m.queue_id = queue_id
-        m.flag = flag
-        m.queue_offset = 0
-        m.commit_log_offset = 0
-        m.sys_flag = sys_flag
-        m.born_timestamp = born_timestamp
-        m.born_host = born_host
-        m.store_timestamp = 0
-        m.store_host = store_host
-        m.reconsume_times = reconsume_times
-        m.prepared_transaction_offset = 0
-        m.body = entry_body
-        m.topic = topic
-        m.properties = text if text_properties else properties
-        m.__class__ = MessageExt
-        messages.append(m)
+        messages.append(
+            _new_message_py(
+                topic,
+                queue_id,
+                flag,
+                sys_flag,
+                born_timestamp,
+                born_host,
+                store_host,
+                reconsume_times,
+                entry_body,
+                text if text_properties else properties,
+            )
+        )
     return messages, watched
 
 

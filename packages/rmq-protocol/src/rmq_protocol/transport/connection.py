@@ -426,16 +426,7 @@ class Connection(asyncio.Protocol):
             if body_parts:
                 self._write_many(encode_command_parts(response, body_parts))
             else:
-                # _write and _queued, inlined: one response per request is the hot path.
-                data = encode_command(response)
-                self._out.append(data)
-                self._out_bytes += len(data)
-                self._out_frames += 1
-                if self._out_frames >= _FLUSH_FRAMES or self._out_bytes >= _FLUSH_BYTES:
-                    self._flush()
-                elif not self._flush_scheduled:
-                    self._flush_scheduled = True
-                    self._loop.call_soon(self._flush)
+                self._write(encode_command(response))
         except (LocalProtocolError, TypeError, ValueError) as exc:
             # A processor built a response the protocol cannot carry: tell the peer.
             logger.error(
@@ -651,23 +642,23 @@ class Connection(asyncio.Protocol):
     # ------------------------------------------------------------------ outbound
 
     def _write(self, data: BytesLike) -> None:
+        """Queue one frame (or a frame's last buffer): flushed at the end of this loop
+        iteration, or at once past _FLUSH_FRAMES frames or _FLUSH_BYTES bytes (D7)."""
         self._out.append(data)
         self._out_bytes += len(data)
-        self._queued()
-
-    def _write_many(self, parts: list[BytesLike]) -> None:
-        """One frame made of several buffers, written without copying them."""
-        self._out.extend(parts)
-        self._out_bytes += sum(map(len, parts))
-        self._queued()
-
-    def _queued(self) -> None:
         self._out_frames += 1
         if self._out_frames >= _FLUSH_FRAMES or self._out_bytes >= _FLUSH_BYTES:
             self._flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
+
+    def _write_many(self, parts: list[BytesLike]) -> None:
+        """One frame made of several buffers, written without copying them."""
+        *head, last = parts
+        self._out.extend(head)
+        self._out_bytes += sum(map(len, head))
+        self._write(last)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
