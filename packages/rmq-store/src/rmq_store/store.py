@@ -704,7 +704,11 @@ class MessageStore:
                 self._disk_used_ratio(self.config.commit_log_dir),
                 self.config.disk_space_warning_level_ratio / 100,
             )
-        return StoreError(f"commit log write failed: {exc}")
+        return StoreError(
+            f"commit log write failed: {exc}; nothing of this append was stored (the store "
+            "keeps serving): check the disk of "
+            f"{self.config.commit_log_dir} (kernel log) and send again"
+        )
 
     def _tags_code(self, topic: str, properties: dict[str, str], store_timestamp: int) -> int:
         if topic == SCHEDULE_TOPIC:
