@@ -393,31 +393,21 @@ class CommitLog:
             if size > room:  # the end-of-file marker, and on in the next segment
                 segment.wrote_position = position
                 segment = self._writable(size)
-                buffer = segment.buffer
                 base, position = segment.file_from_offset, segment.wrote_position
                 room = segment.file_size - position - 8
             end = position + size
             # The record's own sysFlag (its low byte holds the IPv6 born-host bit, 0x10)
             # places STORETIMESTAMP.
             at = _STORE_TIMESTAMP_AT[data[SYSFLAG_POSITION + 3] >> 4 & 1]
-            if self.pwrite:
-                record = bytearray(data)
-                _QUEUE_AND_PHYSICAL_OFFSET.pack_into(
-                    record, QUEUE_OFFSET_POSITION, queue_offset, base + position
-                )
-                _I64.pack_into(record, at, store_timestamp)
-                segment.write_record(position, record)
-            else:
-                # Everything but the 8-byte head first, then the fields only the store
-                # knows, then the head: a process killed half way leaves a zero head,
-                # which recovery reads as the end of the data, never a complete-looking
-                # record with its offsets and store time still unset.
-                buffer[position + 8 : end] = memoryview(data)[8:]
-                _QUEUE_AND_PHYSICAL_OFFSET.pack_into(
-                    buffer, position + QUEUE_OFFSET_POSITION, queue_offset, base + position
-                )
-                _I64.pack_into(buffer, position + at, store_timestamp)
-                buffer[position : position + 8] = data[:8]
+            # The record with the fields only the store knows, written head last (a
+            # killed process leaves a zero head, never a complete-looking record with its
+            # offsets and store time unset): MappedFile.write_record, mapped or pwrite.
+            record = bytearray(data)
+            _QUEUE_AND_PHYSICAL_OFFSET.pack_into(
+                record, QUEUE_OFFSET_POSITION, queue_offset, base + position
+            )
+            _I64.pack_into(record, at, store_timestamp)
+            segment.write_record(position, record)
             offsets.append(base + position)
             position = end
             room -= size
