@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import cProfile
 import functools
-import heapq
 import importlib
 import itertools
 import os
@@ -301,17 +301,20 @@ async def _asyncio_writers(
 
     With ``listener`` (a broker's way), the writers of one loop iteration ask for one
     flush together (one ``flush_future`` for the highest end offset), and one flush
-    listener hands each group commit to the loop with one ``call_soon_threadsafe``.
-    With ``group`` the writers that append before a flush is asked for share one
-    future, resolved when that flush covers them all (one future per group commit);
-    without, each writer has its own future in a heap keyed by its end offset (what
-    rmq-broker's FlushWaiter does). Without ``listener``, each writer awaits
-    ``wrap_future(flush_future(end))``: a future and a thread hand-off per message.
+    listener hands each group commit's flushed offset to the loop with one
+    ``call_soon_threadsafe``; the loop keeps that offset, so a writer learns whether it
+    must wait without asking the store. With ``group`` the writers that append before a
+    flush is asked for share one future, resolved when that flush covers them all (one
+    future per group commit); without, each writer has its own future in a FIFO of
+    (end offset, future): appends on one loop end in offset order, so a group commit
+    releases a prefix of it (what rmq-broker's FlushWaiter does). Without ``listener``,
+    each writer awaits ``wrap_future(flush_future(end))``: a future and a thread
+    hand-off per message.
     """
     loop = asyncio.get_running_loop()
-    waiting: list[tuple[int, int, asyncio.Future[None]]] = []  # (end offset, seq, future)
-    sequence = itertools.count()
+    waiting: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
     highest = 0  # end offset that the next flush request asks for
+    flushed = store.flushed_offset  # as the listener last reported it
     requested = False  # a request is scheduled for this loop iteration
     current: asyncio.Future[None] | None = None  # the group of the next flush request
 
@@ -319,18 +322,20 @@ async def _asyncio_writers(
         nonlocal requested, current
         requested = False
         if group and current is not None:
-            heapq.heappush(waiting, (highest, next(sequence), current))
+            waiting.append((highest, current))
             current = None
         store.flush_future(highest)  # wakes the flush thread; the listener answers
 
-    def release(flushed: int) -> None:
-        while waiting and waiting[0][0] <= flushed:
-            future = heapq.heappop(waiting)[2]
+    def release(offset: int) -> None:
+        nonlocal flushed
+        flushed = max(flushed, offset)
+        while waiting and waiting[0][0] <= offset:
+            future = waiting.popleft()[1]
             if not future.done():
                 future.set_result(None)
 
-    def on_flush(flushed: int) -> None:  # on the flush thread, once per group commit
-        loop.call_soon_threadsafe(release, flushed)
+    def on_flush(offset: int) -> None:  # on the flush thread, once per group commit
+        loop.call_soon_threadsafe(release, offset)
 
     acknowledged = 0
     deadline = loop.time() + seconds
@@ -344,8 +349,9 @@ async def _asyncio_writers(
             i += WRITERS
             if not listener:
                 await asyncio.wrap_future(store.flush_future(end))
-            elif store.flushed_offset < end:
-                highest = max(highest, end)
+            elif flushed < end:
+                if end > highest:
+                    highest = end
                 if not requested:
                     requested = True
                     loop.call_soon(request_flush)
@@ -355,7 +361,7 @@ async def _asyncio_writers(
                     await current
                 else:
                     future = loop.create_future()
-                    heapq.heappush(waiting, (end, next(sequence), future))
+                    waiting.append((end, future))
                     await future
             acknowledged += 1
 

@@ -16,7 +16,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#define SPEEDUPS_ABI 10
+#define SPEEDUPS_ABI 11
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -484,10 +484,10 @@ error:
 static PyTypeObject *store_type = NULL, *put_result_type = NULL;
 static PyObject *default_clock = NULL, *encode_fn = NULL, *s_schedule_topic = NULL;
 static Py_ssize_t index_batch = 256;
-static Py_ssize_t result_at[5]; /* phy_offset, wrote_bytes, queue_offset, store_timestamp,
-                                   msg_ids */
-static const char *const result_fields[5] = {"phy_offset", "wrote_bytes", "queue_offset",
-                                             "store_timestamp", "msg_ids"};
+#define RESULT_FIELDS 6
+static Py_ssize_t result_at[RESULT_FIELDS];
+static const char *const result_fields[RESULT_FIELDS] = {
+    "phy_offset", "wrote_bytes", "queue_offset", "store_timestamp", "msg_ids", "end_offset"};
 /* The store's _Progress: what every append moves on, set through its slots. */
 static PyTypeObject *progress_type = NULL;
 enum { PG_DISPATCH_TIMESTAMP, PG_DISPATCHED_TO, PG_LAST_APPEND, PG_PUT_BYTES, PG_PUT_MESSAGES };
@@ -541,8 +541,8 @@ speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t batch = PyLong_AsSsize_t(args[5]);
     if (batch == -1 && PyErr_Occurred()) return NULL;
     PyTypeObject *result = (PyTypeObject *)args[1];
-    Py_ssize_t at[5];
-    for (int k = 0; k < 5; k++) {
+    Py_ssize_t at[RESULT_FIELDS];
+    for (int k = 0; k < RESULT_FIELDS; k++) {
         if (member_offset(PyDict_GetItemString(result->tp_dict, result_fields[k]),
                           result_fields[k], &at[k]) < 0) {
             return NULL;
@@ -702,6 +702,7 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = NULL, *key = NULL, *topic = NULL, *qid = NULL, *encoded = NULL;
     PyObject *prefix = NULL, *state = NULL, *pending = NULL, *last = NULL;
     PyObject *segment_map = NULL, *ids = NULL, *arrivals = NULL, *now_obj = NULL;
+    PyObject *end_obj = NULL; /* PutResult.end_offset, also the progress' dispatched_to */
     /* each message's KEYS and UNIQ_KEY (owned; NULL when it has none), for the index */
     PyObject **keys = PyMem_Calloc((size_t)count * 2, sizeof(PyObject *));
     PyObject **uniqs = keys ? keys + count : NULL;
@@ -999,7 +1000,7 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     set_failed = mf_set(last, mf_wrote_at, s_wrote_position, position_obj);
     Py_DECREF(position_obj);
     if (set_failed < 0) goto error;
-    PyObject *end_obj = PyLong_FromLongLong(end);
+    end_obj = PyLong_FromLongLong(end);
     set_failed = end_obj == NULL ||
                  progress_set(progress, PG_LAST_APPEND, PyTuple_Pack(2, end_obj, now_obj)) < 0 ||
                  progress_set(progress, PG_DISPATCH_TIMESTAMP, Py_NewRef(now_obj)) < 0 ||
@@ -1008,7 +1009,6 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                               PyLong_FromLongLong(put_messages + count)) < 0 ||
                  progress_set(progress, PG_PUT_BYTES,
                               PyLong_FromLongLong(put_bytes + (end - first_phy))) < 0;
-    Py_XDECREF(end_obj);
     if (set_failed) goto error;
     if (pending != NULL && PyList_GET_SIZE(pending) >= index_batch) {
         PyObject *call_args[2] = {store, Py_False};
@@ -1035,17 +1035,19 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         Py_DECREF(listener);
     }
-    PyObject *values[5] = {PyLong_FromLongLong(first_phy), PyLong_FromLongLong(end - first_phy),
-                           PyLong_FromLongLong(next), Py_NewRef(now_obj), Py_NewRef(ids)};
+    PyObject *values[RESULT_FIELDS] = {
+        PyLong_FromLongLong(first_phy), PyLong_FromLongLong(end - first_phy),
+        PyLong_FromLongLong(next),      Py_NewRef(now_obj),
+        Py_NewRef(ids),                 Py_NewRef(end_obj)};
     PyObject *put = NULL;
     if (values[0] != NULL && values[1] != NULL && values[2] != NULL) {
         put = put_result_type->tp_alloc(put_result_type, 0);
     }
     if (put == NULL) {
-        for (int k = 0; k < 5; k++) Py_XDECREF(values[k]);
+        for (int k = 0; k < RESULT_FIELDS; k++) Py_XDECREF(values[k]);
         goto done;
     }
-    for (int k = 0; k < 5; k++) *(PyObject **)((char *)put + result_at[k]) = values[k];
+    for (int k = 0; k < RESULT_FIELDS; k++) *(PyObject **)((char *)put + result_at[k]) = values[k];
     result = put;
     goto done;
 undo: /* nothing was written: take back what was handed over */
@@ -1103,6 +1105,7 @@ done:
     Py_XDECREF(ids);
     Py_XDECREF(arrivals);
     Py_XDECREF(now_obj);
+    Py_XDECREF(end_obj);
     Py_DECREF(dict);
     return result;
 }

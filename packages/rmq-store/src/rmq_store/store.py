@@ -133,6 +133,9 @@ class PutResult:
     queue_offset: int  # logical offset of the first record (0 for prepared/rollback)
     store_timestamp: int  # ms
     msg_ids: tuple[str, ...]  # offset msgIds, one per record
+    # Commit-log offset just past the last record (phy_offset + wrote_bytes): durable once
+    # flushed to here. Stored, not a property: every SYNC_FLUSH acknowledgement reads it.
+    end_offset: int
 
     @property
     def msg_id(self) -> str:
@@ -141,11 +144,6 @@ class PutResult:
     @property
     def count(self) -> int:
         return len(self.msg_ids)
-
-    @property
-    def end_offset(self) -> int:
-        """Commit-log offset just past the last record: durable once flushed to here."""
-        return self.phy_offset + self.wrote_bytes
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -647,6 +645,7 @@ class MessageStore:
             queue_offset=queue_offset,
             store_timestamp=now,
             msg_ids=msg_ids,
+            end_offset=end,
         )
 
     def _append_locked(
