@@ -4,13 +4,15 @@ Mirrors what Java's ``CommitLog.handleDiskFlush`` + ``GroupCommitService`` give 
 SYNC_FLUSH broker: a send is answered once the commit log is durable past its record,
 or FLUSH_DISK_TIMEOUT after ``syncFlushTimeout``. Here (DESIGN "Send path" 4):
 
-* a waiter is an :class:`asyncio.Future` in a heap keyed by the end offset it needs;
+* a waiter is an :class:`asyncio.Future` in one FIFO of (end offset, deadline, future):
+  sends append on this loop, so waiters arrive in offset order and, as all share one
+  timeout, in deadline order too; a group commit releases a prefix of the FIFO and the
+  one timer handle watches its head (an offset out of order is only answered late, with
+  the waiter before it, never early);
 * the flush thread is asked for the highest wanted offset once per loop iteration
   (one ``flush_future`` call however many sends arrived), and the store's flush
-  listener hands each flushed offset back with one ``call_soon_threadsafe``, which
-  resolves every waiter below it;
-* all waiters share one timeout, so their deadlines are in arrival order: one deque and
-  one timer handle for the oldest.
+  listener hands each flushed offset back with one ``call_soon_threadsafe``; the loop
+  keeps that offset, so a send learns whether it must wait without asking the store.
 
 Not thread-safe apart from the flush listener; create and use it on the loop.
 """
@@ -20,8 +22,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import heapq
-import itertools
 import logging
 from typing import final
 
@@ -40,9 +40,11 @@ class FlushWaiter:
         self._store = store
         self._timeout = timeout
         self._loop = asyncio.get_running_loop()
-        self._heap: list[tuple[int, int, asyncio.Future[bool]]] = []
-        self._deadlines: collections.deque[tuple[float, asyncio.Future[bool]]] = collections.deque()
-        self._sequence = itertools.count()
+        # (end offset, deadline, future), in arrival order
+        self._waiters: collections.deque[tuple[int, float, asyncio.Future[bool]]] = (
+            collections.deque()
+        )
+        self._flushed = store.flushed_offset  # as the flush listener last reported it
         self._wanted = 0
         self._kick_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
@@ -52,21 +54,20 @@ class FlushWaiter:
 
     def __len__(self) -> int:
         """Waiters not answered yet."""
-        return len(self._heap)
+        return len(self._waiters)
 
     def wait(self, end_offset: int) -> asyncio.Future[bool]:
         """A future: True once everything below ``end_offset`` is durable, False if it
         is not within the timeout (the message is stored; FLUSH_DISK_TIMEOUT)."""
         future: asyncio.Future[bool] = self._loop.create_future()
-        if end_offset <= self._store.flushed_offset:
+        if end_offset <= self._flushed:
             future.set_result(True)
             return future
         if self._closed:
             future.set_result(False)
             return future
-        heapq.heappush(self._heap, (end_offset, next(self._sequence), future))
         deadline = self._loop.time() + self._timeout
-        self._deadlines.append((deadline, future))
+        self._waiters.append((end_offset, deadline, future))
         if self._timer is None:
             self._timer = self._loop.call_at(deadline, self._expire)
         if end_offset > self._wanted:
@@ -94,37 +95,37 @@ class FlushWaiter:
 
     def _on_flush_thread(self, flushed: int) -> None:
         try:
-            self._loop.call_soon_threadsafe(self._flushed, flushed)
+            self._loop.call_soon_threadsafe(self._flushed_to, flushed)
         except RuntimeError:  # the loop is closed
             return
 
-    def _flushed(self, flushed: int) -> None:
-        heap = self._heap
-        while heap and heap[0][0] <= flushed:
-            future = heapq.heappop(heap)[2]
+    def _flushed_to(self, flushed: int) -> None:
+        if flushed > self._flushed:
+            self._flushed = flushed
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= flushed:
+            future = waiters.popleft()[2]
             if not future.done():
                 future.set_result(True)
 
     def _failed(self) -> None:
-        while self._heap:
-            future = heapq.heappop(self._heap)[2]
+        waiters = self._waiters
+        while waiters:
+            future = waiters.popleft()[2]
             if not future.done():
                 future.set_result(False)
 
     def _expire(self) -> None:
         self._timer = None
         now = self._loop.time()
-        deadlines = self._deadlines
-        while deadlines and (deadlines[0][1].done() or deadlines[0][0] <= now):
-            _, future = deadlines.popleft()
+        waiters = self._waiters
+        while waiters and (waiters[0][2].done() or waiters[0][1] <= now):
+            future = waiters.popleft()[2]
             if not future.done():
                 self.timeouts += 1
                 future.set_result(False)
-        if deadlines:
-            self._timer = self._loop.call_at(deadlines[0][0], self._expire)
-        # drop answered futures from the heap's top (the rest go when flushed)
-        while self._heap and self._heap[0][2].done():
-            heapq.heappop(self._heap)
+        if waiters:
+            self._timer = self._loop.call_at(waiters[0][1], self._expire)
 
     def close(self) -> None:
         """Stop listening; waiters left are answered False (timed out)."""
@@ -136,4 +137,3 @@ class FlushWaiter:
             self._timer.cancel()
             self._timer = None
         self._failed()
-        self._deadlines.clear()
