@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from rmq_protocol.codec.codes import RequestCode, ResponseCode, SerializeType
-from rmq_protocol.codec.command import BytesLike, RemotingCommand, encode_command
+from rmq_protocol.codec.codes import LanguageCode, RequestCode, ResponseCode, SerializeType
+from rmq_protocol.codec.command import BytesLike, RemotingCommand, encode_command, encode_response
 from rmq_protocol.codec.frame import FrameDecoder
 from rmq_protocol.codec.header import CommandHeader, command_header
 from rmq_protocol.errors import (
@@ -34,6 +34,8 @@ BOOM = 9003
 TYPED = 9004
 CALLBACK = 9005
 NOTE = 9006
+ENCODED = 9007
+ENCODED_LATER = 9008
 
 
 @command_header
@@ -44,6 +46,15 @@ class _TopicHeader(CommandHeader):
 
 def _echo(cmd: RemotingCommand, conn: Connection) -> RemotingCommand:
     return RemotingCommand.response_to(cmd, body=cmd.body, ext_fields=cmd.ext_fields)
+
+
+def _encoded(cmd: RemotingCommand, conn: Connection) -> bytes:
+    return encode_response(cmd, ResponseCode.SUCCESS, LanguageCode.JAVA, ("echo", str(cmd.code)))
+
+
+async def _encoded_later(cmd: RemotingCommand, conn: Connection) -> bytes:
+    await asyncio.sleep(0)
+    return _encoded(cmd, conn)
 
 
 def _boom(cmd: RemotingCommand, conn: Connection) -> RemotingCommand:
@@ -70,6 +81,8 @@ class Harness:
         self.registry.register(TYPED, _typed)
         self.registry.register(CALLBACK, self._callback)
         self.registry.register(NOTE, self._note)
+        self.registry.register(ENCODED, _encoded)
+        self.registry.register(ENCODED_LATER, _encoded_later)
 
     async def _slow(self, cmd: RemotingCommand, conn: Connection) -> RemotingCommand:
         async with self._progress:
@@ -124,6 +137,29 @@ async def test_request_response_round_trip(
     assert bytes(response.body) == b"payload"
     assert response.ext_fields == {"k": "v"}
     assert response.serialize_type == serialize_type
+
+
+@pytest.mark.parametrize("serialize_type", list(SerializeType))
+@pytest.mark.parametrize("code", [ENCODED, ENCODED_LATER])
+async def test_a_processor_may_answer_with_the_encoded_frame(
+    server: RemotingServer, client: RemotingClient, serialize_type: SerializeType, code: int
+) -> None:
+    """encode_response's bytes, returned at once or awaited, go out as they are."""
+    connection = await client.connection(server.address)
+    requests = [RemotingCommand.request(code, serialize_type=serialize_type) for _ in range(40)]
+    responses = await asyncio.gather(*(connection.request(r, timeout=5) for r in requests))
+    for response in responses:
+        assert response.code == ResponseCode.SUCCESS
+        assert response.is_response
+        assert response.language == LanguageCode.JAVA
+        assert response.ext_fields == {"echo": str(code)}
+        assert response.serialize_type == serialize_type
+    await connection.send_oneway(RemotingCommand.request(code, oneway=True), timeout=5)
+    echo = await connection.request(RemotingCommand.request(ECHO), timeout=5)
+    assert echo.code == ResponseCode.SUCCESS
+    (served,) = server.connections
+    assert served.statistics().responses_sent == 41  # the one-way request is not answered
+    assert connection.statistics().responses_received == 41
 
 
 async def test_ten_thousand_concurrent_requests_on_one_connection(

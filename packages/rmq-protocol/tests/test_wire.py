@@ -35,6 +35,9 @@ from rmq_protocol.codec.command import (
     decode_command_py,
     encode_command,
     encode_command_py,
+    encode_response,
+    encode_response_py,
+    response_with_ext,
 )
 from rmq_protocol.codec.frame import FrameDecoder
 from rmq_protocol.codec.header import (
@@ -589,6 +592,58 @@ def test_a_header_past_16_mib_raises_the_same() -> None:
 def test_encoded_frames_decode_to_the_same_command() -> None:
     cmd = COMMON._replace(remark=ESCAPES, ext_fields={ESCAPES: "é", "i": "TAGS\x01A\x02"})
     assert decode_command(encode_command(cmd)[4:]) == cmd
+
+
+# --------------------------------------------------------------------------- encode_response
+
+
+def same_response(*args: Any) -> tuple[Any, ...]:
+    got = outcome(functools.partial(encode_response, *args))
+    assert got == outcome(functools.partial(encode_response_py, *args)), args
+    return got
+
+
+def test_the_c_response_encoder_is_the_one_in_use() -> None:
+    expected = encode_response_py if wire_speedups is None else wire_speedups.encode_response
+    assert encode_response is expected
+
+
+_texts = st.text(max_size=12) | st.sampled_from(["msgId", "queueId", "TRACE_ON", ESCAPES])
+
+
+@given(
+    request=commands(),
+    code=_ints,
+    language=st.sampled_from(LanguageCode),
+    ext=st.dictionaries(_texts, _texts, max_size=8),
+)
+def test_generated_responses_encode_as_the_command_would(
+    request: RemotingCommand, code: int, language: LanguageCode, ext: dict[str, str]
+) -> None:
+    pairs = tuple(text for item in ext.items() for text in item)
+    got = same_response(request, code, language, pairs)
+    expected = outcome(encode_command_py, response_with_ext(request, code, None, ext, language))
+    assert got == expected
+
+
+@pytest.mark.parametrize("kind", SerializeType)
+def test_odd_responses_encode_the_same(kind: SerializeType) -> None:
+    request = COMMON._replace(serialize_type=kind, flag=0, opaque=77)
+    java = LanguageCode.JAVA
+    ok = same_response(request, 0, java, ("msgId", "M", "queueId", "3"))
+    assert ok[0] != "raised"
+    assert same_response(request, 0, java, ("k", "1", "k", "2"))[0] == "raised"  # twice
+    assert same_response(request, 0, java, ("k", "1", "".join(["k"]), "2"))[0] == "raised"
+    assert same_response(request, 0, java, ("k",))[0] == "raised"  # no value
+    for pairs in [(), ("k", 1), (1, "v"), ("k", None), ("k", "\ud800"), ["k", "v"], None]:
+        same_response(request, 0, java, pairs)
+    same_response(request, 0, java, tuple(f"k{i // 2}" if i % 2 == 0 else "v" for i in range(70)))
+    same_response(request, 2**40, java, ("k", "v"))
+    same_response(request, 0, 3, ("k", "v"))
+    same_response(request, 0, java, (ESCAPES, ESCAPES))
+    same_response(tuple(request), 0, java, ("k", "v"))
+    same_response(request._replace(serialize_type=0), 0, java, ("k", "v"))  # type: ignore[arg-type]
+    assert outcome(encode_response, request, 0) == outcome(encode_response_py, request, 0)
 
 
 # --------------------------------------------------------------------------- from_ext_fields

@@ -33,7 +33,7 @@ static PyObject *cached_ascii(PyObject **cache, const unsigned char *s, Py_ssize
                               int intern);
 
 /* Bumped whenever a function's contract changes: the loader ignores a stale build. */
-#define WIRE_ABI 2
+#define WIRE_ABI 3
 
 #define COPY_BODY_BELOW 4096 /* command.py's _COPY_BODY_BELOW */
 #define BIN_FIXED_SIZE 17    /* code, language, version, opaque, flag, remark length */
@@ -46,6 +46,10 @@ enum { OK = 0, FALLBACK = 1, ERR = -1 };
 static PyTypeObject *command_type = NULL; /* RemotingCommand */
 static PyObject *py_decode_command = NULL; /* the reference decoder */
 static PyObject *py_encode_command = NULL; /* the reference encoder */
+static PyObject *py_encode_response = NULL; /* the reference of encode_response */
+static PyObject *response_version = NULL;   /* the version a response carries */
+static PyObject *flag_response = NULL;      /* 1: the frame is a response */
+static PyObject *empty_body = NULL;         /* b"" */
 static PyObject *serialize_json = NULL, *serialize_rocketmq = NULL;
 static PyObject *language_java = NULL, *language_other = NULL;
 static PyObject *languages = NULL;  /* tuple of LanguageCode members (keeps them alive) */
@@ -61,13 +65,15 @@ static PyObject *str_true = NULL, *str_false = NULL; /* "true", "false" */
 static PyObject *
 wire_init(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"command_type", "decode_command", "encode_command", "languages",
-                               "java",         "other",          "json",           "rocketmq",
-                               NULL};
-    PyObject *ctype, *decode, *encode, *langs, *java, *other, *json, *rocketmq;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOO!OOOO:init", keywords, &PyType_Type,
-                                     &ctype, &decode, &encode, &PyTuple_Type, &langs, &java,
-                                     &other, &json, &rocketmq)) {
+    static char *keywords[] = {"command_type", "decode_command", "encode_command",
+                               "encode_response", "version", "languages", "java", "other",
+                               "json", "rocketmq", NULL};
+    PyObject *ctype, *decode, *encode, *encode_resp, *version, *langs, *java, *other, *json,
+        *rocketmq;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOOO!O!OOOO:init", keywords, &PyType_Type,
+                                     &ctype, &decode, &encode, &encode_resp, &PyLong_Type,
+                                     &version, &PyTuple_Type, &langs, &java, &other, &json,
+                                     &rocketmq)) {
         return NULL;
     }
     if (!PyType_IsSubtype((PyTypeObject *)ctype, &PyTuple_Type)) {
@@ -118,6 +124,13 @@ wire_init(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_XSETREF(py_decode_command, decode);
     Py_INCREF(encode);
     Py_XSETREF(py_encode_command, encode);
+    Py_XSETREF(py_encode_response, Py_NewRef(encode_resp));
+    Py_XSETREF(response_version, Py_NewRef(version));
+    if (flag_response == NULL) {
+        flag_response = PyLong_FromLong(1);
+        empty_body = PyBytes_FromStringAndSize(NULL, 0);
+        if (flag_response == NULL || empty_body == NULL) return NULL;
+    }
     Py_INCREF(langs);
     Py_XSETREF(languages, langs);
     Py_INCREF(java);
@@ -1156,9 +1169,37 @@ put(char *out, const char *text, size_t n)
     return out + n;
 }
 
-/* The frame of a JSON-header command, or NULL with FALLBACK/ERR in *status. */
+/* The extFields of a command to encode: its dict, or (from encode_response) a tuple of
+ * alternating keys and values. Sets *count; 0, or -1 for anything else. */
+static inline int
+ext_count(PyObject *ext, int pairs, Py_ssize_t *count)
+{
+    if (pairs) {
+        if (!PyTuple_CheckExact(ext) || PyTuple_GET_SIZE(ext) % 2) return -1;
+        *count = PyTuple_GET_SIZE(ext) / 2;
+        return 0;
+    }
+    if (!PyDict_CheckExact(ext)) return -1;
+    *count = PyDict_GET_SIZE(ext);
+    return 0;
+}
+
+/* PyDict_Next over extFields, or over its pairs tuple. */
+static inline int
+ext_next(PyObject *ext, int pairs, Py_ssize_t *pos, PyObject **key, PyObject **value)
+{
+    if (!pairs) return PyDict_Next(ext, pos, key, value);
+    if (*pos + 1 >= PyTuple_GET_SIZE(ext)) return 0;
+    *key = PyTuple_GET_ITEM(ext, *pos);
+    *value = PyTuple_GET_ITEM(ext, *pos + 1);
+    *pos += 2;
+    return 1;
+}
+
+/* The frame of a JSON-header command, or NULL with FALLBACK/ERR in *status. `pairs`: its
+ * extFields item is encode_response's tuple of keys and values, not a dict. */
 static PyObject *
-encode_json(PyObject *cmd, PyObject *opaque_override, int *status)
+encode_json(PyObject *cmd, PyObject *opaque_override, int pairs, int *status)
 {
     PyObject **items = ((PyTupleObject *)cmd)->ob_item;
     long long code, version, opaque, flag;
@@ -1191,8 +1232,7 @@ encode_json(PyObject *cmd, PyObject *opaque_override, int *status)
     }
     Py_ssize_t count = 0;
     if (ext != Py_None) {
-        if (!PyDict_CheckExact(ext)) return NULL;
-        count = PyDict_GET_SIZE(ext);
+        if (ext_count(ext, pairs, &count) < 0) return NULL;
         if (count > 32) {
             texts = PyMem_Malloc(sizeof(Text) * 2 * (size_t)count);
             if (texts == NULL) {
@@ -1206,7 +1246,7 @@ encode_json(PyObject *cmd, PyObject *opaque_override, int *status)
         Py_ssize_t pos = 0, i = 0;
         PyObject *key, *value;
         size += 15; /* ,"extFields":{} */
-        while (PyDict_Next(ext, &pos, &key, &value)) {
+        while (ext_next(ext, pairs, &pos, &key, &value)) {
             if (i >= count) goto done; /* cannot happen: nothing changes the dict */
             if ((*status = utf8_of(key, &texts[2 * i].data, &texts[2 * i].len)) != OK) goto done;
             if ((*status = utf8_of(value, &texts[2 * i + 1].data, &texts[2 * i + 1].len)) != OK)
@@ -1338,9 +1378,10 @@ body_of(PyObject *body_obj, Py_buffer *view, int *have_view, const char **data, 
     return OK;
 }
 
-/* The frame of a ROCKETMQ-header command, or NULL with FALLBACK/ERR in *status. */
+/* The frame of a ROCKETMQ-header command, or NULL with FALLBACK/ERR in *status (`pairs`:
+ * as encode_json's). */
 static PyObject *
-encode_binary(PyObject *cmd, PyObject *opaque_override, int *status)
+encode_binary(PyObject *cmd, PyObject *opaque_override, int pairs, int *status)
 {
     PyObject **items = ((PyTupleObject *)cmd)->ob_item;
     long long code, version, opaque, flag;
@@ -1382,8 +1423,7 @@ encode_binary(PyObject *cmd, PyObject *opaque_override, int *status)
     }
     Py_ssize_t size = BIN_FIXED_SIZE + remark.len + 4, count = 0;
     if (ext != Py_None) {
-        if (!PyDict_CheckExact(ext)) return NULL;
-        count = PyDict_GET_SIZE(ext);
+        if (ext_count(ext, pairs, &count) < 0) return NULL;
         if (count > 32) {
             texts = PyMem_Malloc(sizeof(Text) * 2 * (size_t)count);
             if (texts == NULL) {
@@ -1395,7 +1435,7 @@ encode_binary(PyObject *cmd, PyObject *opaque_override, int *status)
         /* No Python code runs from here to the last write: the dict stays as it is. */
         Py_ssize_t pos = 0, i = 0;
         PyObject *key, *value;
-        while (PyDict_Next(ext, &pos, &key, &value)) {
+        while (ext_next(ext, pairs, &pos, &key, &value)) {
             if (i >= count) goto done;
             if ((*status = utf8_of(key, &texts[2 * i].data, &texts[2 * i].len)) != OK) goto done;
             if ((*status = utf8_of(value, &texts[2 * i + 1].data, &texts[2 * i + 1].len)) != OK)
@@ -1473,13 +1513,66 @@ wire_encode_command(PyObject *module, PyObject *const *args, Py_ssize_t nargs, P
     if (Py_TYPE(cmd) != command_type || PyTuple_GET_SIZE(cmd) != 9) goto fallback;
     int status;
     PyObject *frame, *kind = PyTuple_GET_ITEM(cmd, 8);
-    if (kind == serialize_json) frame = encode_json(cmd, opaque, &status);
-    else if (kind == serialize_rocketmq) frame = encode_binary(cmd, opaque, &status);
+    if (kind == serialize_json) frame = encode_json(cmd, opaque, 0, &status);
+    else if (kind == serialize_rocketmq) frame = encode_binary(cmd, opaque, 0, &status);
     else goto fallback;
     if (status == OK) return frame;
     if (status == ERR) return NULL;
 fallback:
     return PyObject_Vectorcall(py_encode_command, args, (size_t)nargs, kwnames);
+}
+
+/* encode_response(request, code, language, pairs) -> bytes: command.encode_response in C.
+ * The frame of the response to `request` (its opaque and serialize type) with `code`,
+ * `language`, the current version, no remark, no body and the extFields `pairs` (keys
+ * and values alternating, in order), as encode_command(response_with_ext(...)) writes
+ * it: encoded from a plain tuple, without the command or the dict. Anything unusual (a
+ * repeated key, a value that is no str, ...) goes to the reference, which gives the same
+ * bytes or raises. */
+static PyObject *
+wire_encode_response(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (py_encode_response == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "rmq_protocol._wire.init() was not called");
+        return NULL;
+    }
+    if (nargs != 4) goto fallback;
+    PyObject *request = args[0], *pairs = args[3];
+    if (Py_TYPE(request) != command_type || PyTuple_GET_SIZE(request) != 9 ||
+        !PyTuple_CheckExact(pairs) || PyTuple_GET_SIZE(pairs) % 2 ||
+        PyTuple_GET_SIZE(pairs) > 64) {
+        goto fallback;
+    }
+    /* distinct keys (the reference's dict would keep one of each): identity first, as
+     * the keys are usually the same constants */
+    Py_ssize_t n = PyTuple_GET_SIZE(pairs);
+    for (Py_ssize_t i = 0; i < n; i += 2) {
+        PyObject *key = PyTuple_GET_ITEM(pairs, i);
+        if (!PyUnicode_CheckExact(key)) goto fallback;
+        for (Py_ssize_t j = 0; j < i; j += 2) {
+            PyObject *other = PyTuple_GET_ITEM(pairs, j);
+            if (other == key || (PyUnicode_GET_LENGTH(other) == PyUnicode_GET_LENGTH(key) &&
+                                 PyUnicode_Compare(other, key) == 0)) {
+                goto fallback;
+            }
+        }
+    }
+    PyObject *kind = PyTuple_GET_ITEM(request, 8);
+    if (kind != serialize_json && kind != serialize_rocketmq) goto fallback;
+    PyObject *fields = PyTuple_New(9);
+    if (fields == NULL) return NULL;
+    PyObject *values[9] = {args[1],       args[2], response_version, PyTuple_GET_ITEM(request, 3),
+                           flag_response, Py_None, pairs,            empty_body,
+                           kind};
+    for (int k = 0; k < 9; k++) PyTuple_SET_ITEM(fields, k, Py_NewRef(values[k]));
+    int status;
+    PyObject *frame = kind == serialize_json ? encode_json(fields, Py_None, 1, &status)
+                                             : encode_binary(fields, Py_None, 1, &status);
+    Py_DECREF(fields);
+    if (status == OK) return frame;
+    if (status == ERR) return NULL;
+fallback:
+    return PyObject_Vectorcall(py_encode_response, args, (size_t)nargs, NULL);
 }
 
 /* ------------------------------------------------------------------ HeaderDecoder */
@@ -1850,6 +1943,8 @@ static PyMethodDef wire_methods[] = {
      "The commands of the complete frames of a stream: see FrameDecoder.next_commands."},
     {"encode_command", (PyCFunction)(void (*)(void))wire_encode_command,
      METH_FASTCALL | METH_KEYWORDS, "rmq_protocol.codec.command.encode_command in C."},
+    {"encode_response", (PyCFunction)(void (*)(void))wire_encode_response, METH_FASTCALL,
+     "rmq_protocol.codec.command.encode_response in C."},
     {NULL, NULL, 0, NULL},
 };
 

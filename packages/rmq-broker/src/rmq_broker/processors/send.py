@@ -58,7 +58,7 @@ from rmq_broker.transaction import prepare_half_message
 from rmq_protocol.codec import properties as props
 from rmq_protocol.codec.body import TopicConfig, TopicFilterType
 from rmq_protocol.codec.codes import LanguageCode, RequestCode, ResponseCode
-from rmq_protocol.codec.command import RemotingCommand, response_with_ext
+from rmq_protocol.codec.command import RemotingCommand, encode_response
 from rmq_protocol.codec.headers import SendMessageRequestHeader, SendMessageRequestHeaderV2
 from rmq_protocol.codec.message import (
     MessageExt,
@@ -90,6 +90,7 @@ _WAIT_STORE_MSG_OK: Final = props.WAIT_STORE_MSG_OK
 _MSG_REGION: Final = props.MSG_REGION
 _TRACE_ON: Final = props.TRACE_SWITCH
 _SUCCESS: Final = int(ResponseCode.SUCCESS)
+_FLUSH_DISK_TIMEOUT: Final = int(ResponseCode.FLUSH_DISK_TIMEOUT)
 _JAVA: Final = LanguageCode.JAVA
 _CLUSTER: Final = props.CLUSTER
 _DELAY: Final = props.DELAY_TIME_LEVEL
@@ -114,7 +115,8 @@ _SEND_SCAN: Final = (
 _QUEUE_ID_TEXT: Final = tuple(str(i) for i in range(256))
 
 SendHeader = SendMessageRequestHeader | SendMessageRequestHeaderV2
-_Result = RemotingCommand | Awaitable[RemotingCommand]
+# A refusal is a command; a stored message is answered with its encoded frame.
+_Result = RemotingCommand | bytes | Awaitable[bytes]
 
 
 @final
@@ -532,52 +534,53 @@ class SendMessageProcessor:
             return self._fail(request, ResponseCode.SYSTEM_ERROR, f"store putMessage failed: {exc}")
         msg_ids = result.msg_ids
         # SendMessageResponseHeader's extFields (msgId, queueId, queueOffset,
-        # transactionId), then MSG_REGION and TRACE_ON, built directly: the header
-        # object and the merge cost more than the rest of the answer.
+        # transactionId), then MSG_REGION and TRACE_ON, encoded straight into the answer's
+        # frame (encode_response): a header object, a dict and a command cost more than
+        # the rest of the answer.
         msg_id = msg_ids[0] if len(msg_ids) == 1 else ",".join(msg_ids)
         queue_text = _QUEUE_ID_TEXT[queue_id] if 0 <= queue_id < 256 else str(queue_id)
         if uniq_key is None:
-            ext = {
-                "msgId": msg_id,
-                "queueId": queue_text,
-                "queueOffset": str(result.queue_offset),
-                _MSG_REGION: self._region,
-                _TRACE_ON: self._trace_on,
-            }
+            pairs: tuple[str, ...] = (
+                "msgId", msg_id,
+                "queueId", queue_text,
+                "queueOffset", str(result.queue_offset),
+                _MSG_REGION, self._region,
+                _TRACE_ON, self._trace_on,
+            )  # fmt: skip
         else:
-            ext = {
-                "msgId": msg_id,
-                "queueId": queue_text,
-                "queueOffset": str(result.queue_offset),
-                "transactionId": uniq_key,
-                _MSG_REGION: self._region,
-                _TRACE_ON: self._trace_on,
-            }
+            pairs = (
+                "msgId", msg_id,
+                "queueId", queue_text,
+                "queueOffset", str(result.queue_offset),
+                "transactionId", uniq_key,
+                _MSG_REGION, self._region,
+                _TRACE_ON, self._trace_on,
+            )  # fmt: skip
         waiter = c.flush_waiter
         if waiter is None:
-            return response_with_ext(request, _SUCCESS, None, ext, _JAVA)
+            return encode_response(request, _SUCCESS, _JAVA, pairs)
         if wait is not None and wait.lower() == "false":
-            return response_with_ext(request, _SUCCESS, None, ext, _JAVA)
+            return encode_response(request, _SUCCESS, _JAVA, pairs)
         flushed = waiter.wait(result.end_offset)
         if flushed.done() and flushed.result():
-            return response_with_ext(request, _SUCCESS, None, ext, _JAVA)
-        return self._await_flush(request, flushed, ext, result)
+            return encode_response(request, _SUCCESS, _JAVA, pairs)
+        return self._await_flush(request, flushed, pairs, result)
 
     async def _await_flush(
         self,
         request: RemotingCommand,
         flushed: asyncio.Future[bool],
-        ext: dict[str, str],
+        pairs: tuple[str, ...],
         result: PutResult,
-    ) -> RemotingCommand:
+    ) -> bytes:
         ok = await flushed
         if ok:
-            return response_with_ext(request, _SUCCESS, None, ext, _JAVA)
+            return encode_response(request, _SUCCESS, _JAVA, pairs)
         logger.warning(
             "commit log not flushed to offset %d within syncFlushTimeout: FLUSH_DISK_TIMEOUT",
             result.end_offset,
         )
-        return response_with_ext(request, ResponseCode.FLUSH_DISK_TIMEOUT, None, ext, _JAVA)
+        return encode_response(request, _FLUSH_DISK_TIMEOUT, _JAVA, pairs)
 
 
 def _delay_level(properties: dict[str, str]) -> int:

@@ -50,6 +50,8 @@ __all__ = [
     "encode_command",
     "encode_command_parts",
     "encode_command_py",
+    "encode_response",
+    "encode_response_py",
     "response_with_ext",
 ]
 
@@ -280,6 +282,38 @@ contract): the pure-Python function, or the same function in C from ``rmq_protoc
 encode_command_py: Final = _encode_command_py
 
 
+def _encode_response_py(
+    request: RemotingCommand, code: int, language: LanguageCode, pairs: tuple[str, ...]
+) -> bytes:
+    """The frame of the response to ``request`` (its opaque and serialize type) with
+    ``code``, ``language``, no remark, no body and the extFields ``pairs``: keys and
+    values alternating, each key once, in the order written.
+
+    What ``encode_command(response_with_ext(request, code, None, ext, language))`` gives
+    for the same extFields, for hot paths that answer every request alike (a send's
+    SUCCESS): no command, no dict. A processor returns the frame itself (bytes), which
+    :class:`~rmq_protocol.transport.Connection` writes as it is.
+
+    Raises:
+        ValueError: ``pairs`` has an odd length or a key twice.
+        LocalProtocolError: as :func:`encode_command`.
+    """
+    keys = pairs[0::2]
+    if len(pairs) % 2 or len(set(keys)) != len(keys):
+        raise ValueError(f"extFields pairs need distinct keys, each with a value: {pairs!r}")
+    ext = dict(zip(keys, pairs[1::2], strict=True))
+    return _encode_command_py(response_with_ext(request, code, None, ext, language))
+
+
+encode_response: Callable[[RemotingCommand, int, LanguageCode, tuple[str, ...]], bytes] = (
+    _encode_response_py
+)
+"""The encoded response to a request (see :func:`encode_response_py`, the reference, for
+the contract): the pure-Python function, or the same function in C from
+``rmq_protocol._wire``."""
+encode_response_py: Final = _encode_response_py
+
+
 def encode_command_parts(
     cmd: RemotingCommand, body_parts: Sequence[BytesLike], *, opaque: int | None = None
 ) -> list[BytesLike]:
@@ -423,6 +457,8 @@ if wire_speedups is not None:
         command_type=RemotingCommand,
         decode_command=_decode_command_py,
         encode_command=_encode_command_py,
+        encode_response=_encode_response_py,
+        version=CURRENT_VERSION,
         languages=tuple(LanguageCode),
         java=LanguageCode.JAVA,
         other=LanguageCode.OTHER,
@@ -431,6 +467,7 @@ if wire_speedups is not None:
     )
     decode_command = wire_speedups.decode_command
     encode_command = wire_speedups.encode_command
+    encode_response = wire_speedups.encode_response
 
 
 def _decode_json_header(header: BytesLike, body: BytesLike) -> RemotingCommand:

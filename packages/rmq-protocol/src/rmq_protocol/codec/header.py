@@ -52,7 +52,7 @@ from rmq_protocol.errors import InvalidHeaderError
 
 __all__ = ["CommandHeader", "HeaderField", "command_header", "wire"]
 
-WIRE_ABI: Final = 2
+WIRE_ABI: Final = 3
 """The contract version the codec expects of ``rmq_protocol._wire``."""
 
 wire_speedups: Final = load("rmq_protocol._wire", WIRE_ABI)

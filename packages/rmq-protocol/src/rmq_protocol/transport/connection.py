@@ -68,11 +68,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ProcessorResult = RemotingCommand | None
+ProcessorResult = RemotingCommand | bytes | None
 Processor = Callable[[RemotingCommand, "Connection"], ProcessorResult | Awaitable[ProcessorResult]]
-"""Handles one request. Returns the response (``None`` for none), directly or awaitably.
+"""Handles one request. Returns the response (``None`` for none), directly or awaitably:
+a command, or its encoded frame from :func:`~rmq_protocol.codec.command.encode_response`
+(bytes, written as they are; the hot paths' way, with no command built).
 
-A processor that can answer at once should return the command: no task is created.
+A processor that can answer at once should return the response: no task is created.
 """
 
 _OPAQUE_LIMIT: Final = 2**31
@@ -563,7 +565,11 @@ class Connection(asyncio.Protocol):
         except Exception as exc:  # noqa: BLE001 - reported to the peer as SYSTEM_ERROR
             self._answer(cmd, self._error_response(cmd, exc))
             return
-        if type(result) is RemotingCommand:  # answered at once (most)
+        if type(result) is bytes:  # encoded at once (encode_response: sends)
+            if not cmd.flag & FLAG_ONEWAY:
+                self._stats["responses_sent"] += 1
+                self._write(result)
+        elif type(result) is RemotingCommand:  # answered at once (most)
             if not cmd.flag & FLAG_ONEWAY:
                 if result.opaque != cmd.opaque or not result.flag & FLAG_RESPONSE:
                     result = result._replace(opaque=cmd.opaque, flag=result.flag | FLAG_RESPONSE)
@@ -619,8 +625,12 @@ class Connection(asyncio.Protocol):
             cmd, ResponseCode.SYSTEM_ERROR, f"{type(exc).__name__}: {exc}"
         )
 
-    def _answer(self, request: RemotingCommand, response: RemotingCommand | None) -> None:
+    def _answer(self, request: RemotingCommand, response: RemotingCommand | bytes | None) -> None:
         if response is None or request.flag & FLAG_ONEWAY:
+            return
+        if isinstance(response, bytes):  # encode_response's frame (_flush drops it if closed)
+            self._stats["responses_sent"] += 1
+            self._write(response)
             return
         if type(response) is not RemotingCommand and not isinstance(
             cast(object, response), RemotingCommand
