@@ -276,6 +276,72 @@ def test_one_character_and_escaped_strings_decode_the_same() -> None:
                 assert cmd.ext_fields == {text: text, "k": text}
 
 
+# What may stand in JSON text for one character: escapes (short, \u, surrogate pairs, lone
+# surrogates, bad ones) and raw bytes (control, DEL, UTF-8 of 2-4 bytes, invalid UTF-8, a
+# quote that ends the string early).
+_SPECIALS = [
+    b"",
+    b'\\"',
+    b"\\\\",
+    b"\\/",
+    b"\\n",
+    b"\\u0001",
+    b"\\u0002",
+    b"\\u0000",
+    b"\\u007F",
+    b"\\u00e9",
+    b"\\u20AC",
+    b"\\ud83d\\ude00",
+    b"\\ud83d",
+    b"\\ude00",
+    b"\\u12",
+    b"\\x",
+    b"\x01",
+    b"\x1f",
+    b"\x7f",
+    b"\xc3\xa9",
+    b"\xe2\x82\xac",
+    b"\xf0\x9f\x98\x80",
+    b"\xff",
+    b"\xc3",
+    b'"',
+]
+
+
+@pytest.mark.parametrize("special", _SPECIALS)
+def test_a_special_character_at_every_position_decodes_the_same(special: bytes) -> None:
+    """The C decoder reads strings 8 bytes at a time and takes short ASCII ones from a
+    cache that loads 24: one escape or non-ASCII byte (or none) at every position of JSON
+    text 0 to 40 bytes long, as an extFields key and value, as the last value (the end of
+    the header within a word) and as the remark."""
+    for length in range(41):
+        plain = bytes(0x21 + (i * 7) % 90 for i in range(length))
+        plain = plain.replace(b'"', b"a").replace(b"\\", b"b")
+        for at in range(length + 1) if special else [length]:
+            text = b'"' + plain[:at] + special + plain[at:] + b'"'
+            for header in (
+                b'{"code":1,"extFields":{%s:%s,"k":"v"}}' % (text, text),
+                b'{"code":1,"extFields":{"k":"v","v":%s}}' % text,
+                b'{"code":1,"extFields":{"v":%s},"flag":0}' % text,
+                b'{"code":1,"remark":%s}' % text,
+            ):
+                same_decode(frame_of(header))
+                same_decode(frame_of(header[:-1]))
+
+
+def test_short_strings_at_the_end_of_a_header_decode_the_same() -> None:
+    """A cached string whose 24 bytes would run past the end of the header (JSON and
+    ROCKETMQ binary), of every length and contents that differ only after a word."""
+    for length in range(30):
+        for last in (b"a", b"b", b"\0"):
+            text = b"x" * max(length - 1, 0) + last * (length > 0)
+            if b"\0" not in text:
+                same_decode(frame_of(b'{"code":1,"extFields":{"k":"%s"}}' % text))
+            header = _binary_header(entries=[(b"k", text), (text or b"k", b"v")])
+            same_decode(frame_of(header, kind=1))
+            same_decode(frame_of(_binary_header(entries=[(b"k", text)]), kind=1))
+
+
 def test_zero_copy_and_copy_body_rules() -> None:
     small, large = b"s" * 4096, b"L" * 4097
     for body in (small, large):

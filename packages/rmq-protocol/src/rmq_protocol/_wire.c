@@ -24,13 +24,21 @@
 #include <stdint.h>
 #include <string.h>
 
-#define CACHE_SLOTS 512
+#define CACHE_BITS 9
+#define CACHE_SLOTS (1 << CACHE_BITS)
 #define CACHE_MAX_LEN 24
-static PyObject *key_cache[CACHE_SLOTS];   /* interned */
-static PyObject *value_cache[CACHE_SLOTS]; /* not interned: values churn */
+/* One entry of a string cache: the text, zero-padded to CACHE_MAX_LEN bytes, its length
+ * and the str (NULL: empty). */
+typedef struct {
+    uint64_t w[3];
+    Py_ssize_t len;
+    PyObject *str;
+} CacheSlot;
+static CacheSlot key_cache[CACHE_SLOTS];   /* interned */
+static CacheSlot value_cache[CACHE_SLOTS]; /* not interned: values churn */
 static unsigned char escape_extra[256];
-static PyObject *cached_ascii(PyObject **cache, const unsigned char *s, Py_ssize_t n,
-                              int intern);
+static PyObject *cached_ascii(CacheSlot *cache, const unsigned char *s, Py_ssize_t n,
+                              Py_ssize_t avail, int intern);
 
 /* Bumped whenever a function's contract changes: the loader ignores a stale build. */
 #define WIRE_ABI 3
@@ -183,16 +191,17 @@ utf8_str(const unsigned char *data, Py_ssize_t len, PyObject **out)
     return OK;
 }
 
-/* utf8_str through a string cache for short ASCII text. */
+/* utf8_str through a string cache for short ASCII text; `avail` bytes from `data` on
+ * may be read (at least `len`). */
 static int
-utf8_str_cached(const unsigned char *data, Py_ssize_t len, PyObject **cache, int intern,
-                PyObject **out)
+utf8_str_cached(const unsigned char *data, Py_ssize_t len, Py_ssize_t avail, CacheSlot *cache,
+                int intern, PyObject **out)
 {
     if (len <= CACHE_MAX_LEN) {
         Py_ssize_t i = 0;
         while (i < len && data[i] < 0x80) i++;
         if (i == len) {
-            *out = cached_ascii(cache, data, len, intern);
+            *out = cached_ascii(cache, data, len, avail, intern);
             return *out == NULL ? ERR : OK;
         }
     }
@@ -221,33 +230,71 @@ new_tuple_of(PyTypeObject *type, PyObject **items, Py_ssize_t n)
  * hits. Strings are immutable, so sharing them is invisible to Python code. */
 static PyObject *one_char[128]; /* interned one-character ASCII strings, made on first use */
 
-static PyObject *
-cached_ascii(PyObject **cache, const unsigned char *s, Py_ssize_t n, int intern)
+static Py_NO_INLINE PyObject *
+new_one_char(unsigned char ch)
 {
-    if (n == 1 && s[0] < 128) { /* SEND_MESSAGE_V2's keys, queue ids, flags: no hashing */
-        PyObject *str = one_char[s[0]];
-        if (str == NULL) {
-            str = PyUnicode_New(1, 127);
-            if (str == NULL) return NULL;
-            PyUnicode_1BYTE_DATA(str)[0] = s[0];
-            PyUnicode_InternInPlace(&str);
-            one_char[s[0]] = str; /* owns the reference */
+    PyObject *str = PyUnicode_New(1, 127);
+    if (str == NULL) return NULL;
+    PyUnicode_1BYTE_DATA(str)[0] = ch;
+    PyUnicode_InternInPlace(&str);
+    one_char[ch] = str; /* owns the reference */
+    return Py_NewRef(str);
+}
+
+static inline PyObject *
+one_char_str(unsigned char ch)
+{
+    PyObject *str = one_char[ch];
+    return str != NULL ? Py_NewRef(str) : new_one_char(ch);
+}
+
+/* The `n` (<= CACHE_MAX_LEN) bytes at `s` as three words, zero-padded; `avail` bytes from
+ * `s` on may be read. Little-endian machines load whole words and mask the tail. */
+static inline void
+padded_words(const unsigned char *s, Py_ssize_t n, Py_ssize_t avail, uint64_t w[3])
+{
+#if PY_LITTLE_ENDIAN
+    if (avail >= CACHE_MAX_LEN) {
+        memcpy(w, s, CACHE_MAX_LEN);
+        uint64_t tail = ((uint64_t)1 << ((n & 7) * 8)) - 1; /* n & 7 == 0: none */
+        if (n < 8) {
+            w[0] &= tail;
+            w[1] = w[2] = 0;
+        } else if (n < 16) {
+            w[1] &= tail;
+            w[2] = 0;
+        } else if (n < 24) {
+            w[2] &= tail;
         }
-        return Py_NewRef(str);
+        return;
     }
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
-    PyObject **slot = &cache[(h ^ (h >> 15)) & (CACHE_SLOTS - 1)];
-    PyObject *entry = *slot;
-    if (entry != NULL && PyUnicode_GET_LENGTH(entry) == n &&
-        memcmp(PyUnicode_1BYTE_DATA(entry), s, (size_t)n) == 0) {
-        return Py_NewRef(entry);
+#endif
+    unsigned char buf[CACHE_MAX_LEN] = {0};
+    memcpy(buf, s, (size_t)n);
+    memcpy(w, buf, CACHE_MAX_LEN);
+}
+
+static PyObject *
+cached_ascii(CacheSlot *cache, const unsigned char *s, Py_ssize_t n, Py_ssize_t avail,
+             int intern)
+{
+    if (n == 1) return one_char_str(s[0]); /* SEND_MESSAGE_V2's keys, queue ids, flags */
+    uint64_t w[3];
+    padded_words(s, n, avail, w);
+    uint64_t h = (w[0] ^ (w[1] * 0x9E3779B97F4A7C15ULL) ^ (w[2] * 0xC2B2AE3D27D4EB4FULL) ^
+                  (uint64_t)n) * 0xFF51AFD7ED558CCDULL;
+    CacheSlot *slot = &cache[h >> (64 - CACHE_BITS)];
+    if (slot->str != NULL && slot->len == n && slot->w[0] == w[0] && slot->w[1] == w[1] &&
+        slot->w[2] == w[2]) {
+        return Py_NewRef(slot->str);
     }
     PyObject *str = PyUnicode_New(n, 127);
     if (str == NULL) return NULL;
     memcpy(PyUnicode_1BYTE_DATA(str), s, (size_t)n);
     if (intern) PyUnicode_InternInPlace(&str);
-    Py_XSETREF(*slot, Py_NewRef(str));
+    Py_XSETREF(slot->str, Py_NewRef(str));
+    memcpy(slot->w, w, sizeof(w));
+    slot->len = n;
     return str;
 }
 
@@ -255,6 +302,8 @@ cached_ascii(PyObject **cache, const unsigned char *s, Py_ssize_t n, int intern)
 
 /* 1 for the bytes a JSON string holds as they are: printable ASCII but '"' and '\\'. */
 static unsigned char plain_ascii[256];
+/* hex_value[b]: the value of hex digit b, 0xFF for any other byte. */
+static unsigned char hex_value[256];
 
 /* The bytes orjson writes escaped, and how many bytes more each takes: \" \\ and the
  * short escapes \b \t \n \f \r take 2, other control characters \u00XX take 6. */
@@ -266,6 +315,9 @@ init_tables(void)
     escape_extra['\b'] = escape_extra['\t'] = escape_extra['\n'] = 1;
     escape_extra['\f'] = escape_extra['\r'] = 1;
     escape_extra['"'] = escape_extra['\\'] = 1;
+    memset(hex_value, 0xFF, sizeof(hex_value));
+    for (int i = 0; i < 10; i++) hex_value['0' + i] = (unsigned char)i;
+    for (int i = 0; i < 6; i++) hex_value['a' + i] = hex_value['A' + i] = (unsigned char)(10 + i);
 }
 
 typedef struct {
@@ -280,55 +332,113 @@ skip_ws(Cursor *c)
         c->p++;
 }
 
+/* Past `ch` at c->p and the blanks around it; 0 (c->p anywhere) when `ch` is not there. */
+static inline int
+punct(Cursor *c, unsigned char ch)
+{
+    const unsigned char *p = c->p;
+    if (c->end - p >= 2 && p[0] == ch && p[1] > ' ') { /* compact JSON */
+        c->p = p + 1;
+        return 1;
+    }
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != ch) return 0;
+    c->p++;
+    skip_ws(c);
+    return 1;
+}
+
 static inline int
 hex4(const unsigned char *p, unsigned int *out)
 {
-    unsigned int v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned char h = p[i];
-        v <<= 4;
-        if (h >= '0' && h <= '9') v |= (unsigned)(h - '0');
-        else if (h >= 'a' && h <= 'f') v |= (unsigned)(h - 'a' + 10);
-        else if (h >= 'A' && h <= 'F') v |= (unsigned)(h - 'A' + 10);
-        else return -1;
-    }
-    *out = v;
+    unsigned int a = hex_value[p[0]], b = hex_value[p[1]], c = hex_value[p[2]], d = hex_value[p[3]];
+    if ((a | b | c | d) & 0xF0) return -1;
+    *out = (a << 12) | (b << 8) | (c << 4) | d;
     return 0;
 }
 
-/* The JSON string starting after its opening quote at c->p, as a str in *out (or only
- * checked when out is NULL); c->p ends after the closing quote. FALLBACK for a raw control
- * character, an escape other than JSON's, a lone surrogate escape, invalid UTF-8 or a
- * missing closing quote: the reference parser decides those. */
-static int
-parse_string_in(Cursor *c, PyObject **out, PyObject **cache, int intern)
+#if PY_LITTLE_ENDIAN && (defined(__GNUC__) || defined(__clang__))
+#define SWAR_SCAN 1
+/* The bytes of `w` (8 bytes of a JSON string) that end a plain run: '"', '\\', a control
+ * character (< 0x20) or a non-ASCII byte (>= 0x80). A byte's high bit is set when it is
+ * >= 0x80 (w), < 0x20 (w - 0x20 wraps), '"' or '\\' (its XOR is 0, minus 1 wraps). Of the
+ * bytes < 0x80 before the first such byte none borrows, so the lowest flag is exact
+ * (later ones may be borrows: they are not looked at). */
+static inline uint64_t
+plain_hits(uint64_t w)
 {
-    const unsigned char *start = c->p, *p = c->p, *end = c->end;
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    return ((w - ones * 0x20) | (quote - ones) | (backslash - ones) | w) & highs;
+}
+#else
+#define SWAR_SCAN 0
+#endif
+
+/* The first byte from p on (before end) that ends a plain run of a JSON string (see
+ * plain_hits); end if none. Eight bytes at a time on little-endian machines. */
+static inline const unsigned char *
+plain_end(const unsigned char *p, const unsigned char *end)
+{
+#if SWAR_SCAN
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t hits = plain_hits(w);
+        if (hits) return p + (__builtin_ctzll(hits) >> 3);
+        p += 8;
+    }
+#endif
+    while (p < end && plain_ascii[*p]) p++;
+    return p;
+}
+
+/* plain_end that also copies the bytes it passes to `out` (room for end - p bytes: it
+ * writes whole words) and adds their count to *n. */
+static inline const unsigned char *
+copy_plain(const unsigned char *p, const unsigned char *end, unsigned char *out, Py_ssize_t *n)
+{
+    const unsigned char *from = p;
+#if SWAR_SCAN
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        memcpy(out + (p - from), &w, 8);
+        uint64_t hits = plain_hits(w);
+        if (hits) {
+            p += __builtin_ctzll(hits) >> 3;
+            *n += p - from;
+            return p;
+        }
+        p += 8;
+    }
+#endif
+    while (p < end && plain_ascii[*p]) {
+        out[p - from] = *p;
+        p++;
+    }
+    *n += p - from;
+    return p;
+}
+
+/* parse_string_in past its plain ASCII start: `p` (after c->p) is the first byte that is
+ * not plain ASCII: a non-ASCII byte, an escape, a control character, the closing quote
+ * after such bytes, or the end. Kept out of line: the common strings never get here. */
+static Py_NO_INLINE int
+parse_string_rest(Cursor *c, const unsigned char *p, PyObject **out)
+{
+    const unsigned char *start = c->p, *end = c->end;
     int ascii = 1;
     while (p < end) {
-        while (p < end && plain_ascii[*p]) p++;
-        if (p >= end) break;
         unsigned char ch = *p;
         if (ch == '"') break;
         if (ch == '\\') goto escaped;
         if (ch < 0x20) return FALLBACK;
         ascii = 0; /* >= 0x80 */
-        p++;
+        p = plain_end(p + 1, end);
     }
     if (p >= end) return FALLBACK;
     c->p = p + 1;
-    if (ascii) {
-        if (out == NULL) return OK;
-        if (cache != NULL && p - start <= CACHE_MAX_LEN) {
-            *out = cached_ascii(cache, start, p - start, intern);
-            return *out == NULL ? ERR : OK;
-        }
-        PyObject *s = PyUnicode_New(p - start, 127);
-        if (s == NULL) return ERR;
-        memcpy(PyUnicode_1BYTE_DATA(s), start, (size_t)(p - start));
-        *out = s;
-        return OK;
-    }
     {
         PyObject *s = NULL;
         int status = utf8_str(start, p - start, &s);
@@ -356,13 +466,8 @@ escaped:;
     /* ascii: no byte >= 0x80 in the text so far (the usual properties text: only \u0001
      * and \u0002 escapes), so the decoded bytes are a str as they are. */
     while (p < end) {
-        const unsigned char *run = p;
-        while (p < end && plain_ascii[*p]) p++;
-        if (p > run) {
-            memcpy(buf + n, run, (size_t)(p - run));
-            n += p - run;
-            if (p >= end) break;
-        }
+        p = copy_plain(p, end, buf + n, &n);
+        if (p >= end) break;
         unsigned char ch = *p;
         if (ch == '"') {
             status = OK;
@@ -378,21 +483,26 @@ escaped:;
         if (end - p < 2) goto done;
         unsigned char e = p[1];
         p += 2;
-        switch (e) {
-        case '"': buf[n++] = '"'; continue;
-        case '\\': buf[n++] = '\\'; continue;
-        case '/': buf[n++] = '/'; continue;
-        case 'b': buf[n++] = '\b'; continue;
-        case 'f': buf[n++] = '\f'; continue;
-        case 'n': buf[n++] = '\n'; continue;
-        case 'r': buf[n++] = '\r'; continue;
-        case 't': buf[n++] = '\t'; continue;
-        case 'u': break;
-        default: goto done;
+        if (e != 'u') { /* \u0001, \u0002 (the properties' separators) are the usual ones */
+            switch (e) {
+            case '"': buf[n++] = '"'; continue;
+            case '\\': buf[n++] = '\\'; continue;
+            case '/': buf[n++] = '/'; continue;
+            case 'b': buf[n++] = '\b'; continue;
+            case 'f': buf[n++] = '\f'; continue;
+            case 'n': buf[n++] = '\n'; continue;
+            case 'r': buf[n++] = '\r'; continue;
+            case 't': buf[n++] = '\t'; continue;
+            default: goto done;
+            }
         }
         unsigned int cp;
         if (end - p < 4 || hex4(p, &cp) < 0) goto done;
         p += 4;
+        if (cp < 0x80) {
+            buf[n++] = (unsigned char)cp;
+            continue;
+        }
         if (cp >= 0xDC00 && cp <= 0xDFFF) goto done; /* lone low surrogate */
         if (cp >= 0xD800 && cp <= 0xDBFF) {
             unsigned int low;
@@ -402,10 +512,6 @@ escaped:;
             }
             p += 6;
             cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-        }
-        if (cp < 0x80) {
-            buf[n++] = (unsigned char)cp;
-            continue;
         }
         ascii = 0;
         if (cp < 0x800) {
@@ -440,6 +546,32 @@ done:
     }
     if (buf != stack) PyMem_Free(buf);
     return status;
+}
+
+/* The JSON string starting after its opening quote at c->p, as a str in *out (or only
+ * checked when out is NULL); c->p ends after the closing quote. Short ASCII text comes
+ * from `cache` (when not NULL). FALLBACK for a raw control character, an escape other
+ * than JSON's, a lone surrogate escape, invalid UTF-8 or a missing closing quote: the
+ * reference parser decides those. */
+static inline Py_ALWAYS_INLINE int
+parse_string_in(Cursor *c, PyObject **out, CacheSlot *cache, int intern)
+{
+    const unsigned char *start = c->p, *end = c->end;
+    const unsigned char *p = plain_end(start, end);
+    if (p >= end || *p != '"') return parse_string_rest(c, p, out);
+    /* the usual case: ASCII, nothing escaped */
+    c->p = p + 1;
+    if (out == NULL) return OK;
+    Py_ssize_t n = p - start;
+    if (cache != NULL && n <= CACHE_MAX_LEN) {
+        *out = n == 1 ? one_char_str(*start) : cached_ascii(cache, start, n, end - start, intern);
+        return *out == NULL ? ERR : OK;
+    }
+    PyObject *s = PyUnicode_New(n, 127);
+    if (s == NULL) return ERR;
+    memcpy(PyUnicode_1BYTE_DATA(s), start, (size_t)n);
+    *out = s;
+    return OK;
 }
 
 static inline int
@@ -530,18 +662,21 @@ parse_ext(Cursor *c, PyObject **out)
     }
     for (;;) {
         PyObject *key = NULL, *value = NULL;
-        if (c->p >= c->end || *c->p != '"') goto fail;
-        c->p++;
-        if ((status = parse_string_in(c, &key, key_cache, 1)) != OK) goto fail;
-        status = FALLBACK;
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != ':') {
-            Py_DECREF(key);
-            goto fail;
+        const unsigned char *p = c->p;
+        if (c->end - p >= 3 && p[0] == '"' && p[2] == '"' && plain_ascii[p[1]]) {
+            key = one_char_str(p[1]); /* SEND_MESSAGE_V2's "a".."n" */
+            if (key == NULL) {
+                status = ERR;
+                goto fail;
+            }
+            c->p = p + 3;
+        } else {
+            if (p >= c->end || *p != '"') goto fail;
+            c->p++;
+            if ((status = parse_string_in(c, &key, key_cache, 1)) != OK) goto fail;
         }
-        c->p++;
-        skip_ws(c);
-        if (c->p >= c->end) {
+        status = FALLBACK;
+        if (!punct(c, ':') || c->p >= c->end) {
             Py_DECREF(key);
             goto fail;
         }
@@ -581,6 +716,10 @@ parse_ext(Cursor *c, PyObject **out)
         }
         status = FALLBACK;
         if (PyDict_GET_SIZE(ext) == before) goto fail; /* duplicate key */
+        if (c->end - c->p >= 2 && c->p[0] == ',' && c->p[1] == '"') { /* compact JSON */
+            c->p++;
+            continue;
+        }
         skip_ws(c);
         if (c->p >= c->end) goto fail;
         if (*c->p == '}') {
@@ -661,9 +800,8 @@ parse_json_header(const unsigned char *data, Py_ssize_t len, Fields *f)
     if (c->p >= c->end || *c->p == '}') return FALLBACK; /* no code */
     for (;;) {
         if (c->p >= c->end || *c->p != '"') return FALLBACK;
-        const unsigned char *key = ++c->p, *q = key, *end = c->end;
-        while (q < end && plain_ascii[*q]) q++; /* a local: c->p would be stored per byte */
-        c->p = q;
+        const unsigned char *key = ++c->p;
+        c->p = plain_end(key, c->end);
         if (c->p >= c->end || *c->p != '"') return FALLBACK; /* escapes or non-ASCII key */
         int kind = key_kind(key, c->p - key);
         c->p++;
@@ -671,10 +809,7 @@ parse_json_header(const unsigned char *data, Py_ssize_t len, Fields *f)
             if (seen & kind) return FALLBACK; /* duplicate */
             seen |= kind;
         }
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != ':') return FALLBACK;
-        c->p++;
-        skip_ws(c);
+        if (!punct(c, ':')) return FALLBACK;
         int status = OK;
         switch (kind) {
         case K_CODE:
@@ -698,9 +833,8 @@ parse_json_header(const unsigned char *data, Py_ssize_t len, Fields *f)
         case K_LANGUAGE: {
             if (literal(c, "null", 4)) break;
             if (c->p >= c->end || *c->p != '"') return FALLBACK;
-            const unsigned char *name = ++c->p, *q = name, *end = c->end;
-            while (q < end && plain_ascii[*q]) q++;
-            c->p = q;
+            const unsigned char *name = ++c->p;
+            c->p = plain_end(name, c->end);
             if (c->p >= c->end || *c->p != '"') return FALLBACK;
             Py_ssize_t n = c->p - name;
             c->p++;
@@ -716,6 +850,10 @@ parse_json_header(const unsigned char *data, Py_ssize_t len, Fields *f)
         default: status = skip_value(c); break;
         }
         if (status != OK) return status;
+        if (c->end - c->p >= 2 && c->p[0] == ',' && c->p[1] == '"') { /* compact JSON */
+            c->p++;
+            continue;
+        }
         skip_ws(c);
         if (c->p >= c->end) return FALLBACK;
         if (*c->p == '}') break;
@@ -773,9 +911,12 @@ parse_binary_header(const unsigned char *h, Py_ssize_t size, Fields *f)
         const unsigned char *value_data = h + pos;
         pos += value_len;
         PyObject *key = NULL, *value = NULL;
-        if ((status = utf8_str_cached(key_data, key_len, key_cache, 1, &key)) != OK)
+        if ((status = utf8_str_cached(key_data, key_len, h + size - key_data, key_cache, 1,
+                                      &key)) != OK) {
             goto ext_fail;
-        if ((status = utf8_str_cached(value_data, value_len, value_cache, 0, &value)) != OK) {
+        }
+        if ((status = utf8_str_cached(value_data, value_len, h + size - value_data, value_cache,
+                                      0, &value)) != OK) {
             Py_DECREF(key);
             goto ext_fail;
         }
