@@ -342,6 +342,26 @@ def test_short_strings_at_the_end_of_a_header_decode_the_same() -> None:
             same_decode(frame_of(_binary_header(entries=[(b"k", text)]), kind=1))
 
 
+@pytest.mark.parametrize("key", ["code", "opaque", "flag", "version"])
+def test_numbers_of_every_length_decode_the_same(key: str) -> None:
+    """The C decoder reads up to 9 digits inline: every length up to 12 digits, leading
+    zeros, signs, fractions, exponents, int32 edges, followed by more keys, by the end of
+    the object, and cut short."""
+    numbers = [b"0", b"00", b"01", b"-0", b"-1", b"1.0", b"1e3", b"1E3", b"0.5", b"0e1", b"7x"]
+    numbers += [b"9" * n for n in range(1, 13)] + [b"1" + b"0" * n for n in range(12)]
+    numbers += [b"2147483647", b"2147483648", b"-2147483648", b"-2147483649", b"null"]
+    code = b"" if key == "code" else b'"code":1,'
+    for number in numbers:
+        field = b'"%s":%s' % (key.encode(), number)
+        for header in (
+            b'{%s,%s"language":"GO"}' % (field, code),
+            b"{%s%s}" % (code, field),
+            b"{%s%s }" % (code, field.replace(b":", b": ")),
+        ):
+            same_decode(frame_of(header))
+            same_decode(frame_of(header[:-1]))
+
+
 def test_zero_copy_and_copy_body_rules() -> None:
     small, large = b"s" * 4096, b"L" * 4097
     for body in (small, large):

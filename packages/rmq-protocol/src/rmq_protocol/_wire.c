@@ -738,9 +738,21 @@ fail:
 }
 
 /* An int32 field (code, opaque, flag, version); null means 0 (absent). */
-static int
+static inline int
 parse_int32_field(Cursor *c, long long low, long long *value)
 {
+    const unsigned char *p = c->p, *end = c->end;
+    if (p < end && p[0] >= '0' && p[0] <= '9') { /* the usual case: 1 to 9 digits */
+        const unsigned char *q = p + 1, *limit = p[0] == '0' ? q : end - p > 9 ? p + 9 : end;
+        long long v = p[0] - '0';
+        while (q < limit && *q >= '0' && *q <= '9') v = v * 10 + (*q++ - '0');
+        unsigned char next = q < end ? *q : '0'; /* the end: parse_int decides */
+        if (!((next >= '0' && next <= '9') || next == '.' || next == 'e' || next == 'E')) {
+            c->p = q;
+            *value = v; /* 0 <= v < 10^9: within int32, >= low */
+            return OK;
+        }
+    }
     if (literal(c, "null", 4)) {
         *value = 0;
         return OK;
@@ -983,13 +995,33 @@ parse_frame_header(const unsigned char *data, Py_ssize_t header_len, unsigned in
 /* The RemotingCommand of a header's fields, taking over their references and `body`'s
  * (NULL: the body could not be made). NULL with an exception when anything fails, every
  * reference released. */
+/* An int like the last one made in *slot (the same object when the value is the same):
+ * a connection's requests repeat their code and version (310, 479), which are past the
+ * small ints Python shares. Ints are immutable, so sharing them is invisible. */
+typedef struct {
+    long long value;
+    PyObject *obj;
+} LongSlot;
+
+static inline PyObject *
+cached_long(LongSlot *slot, long long value)
+{
+    if (slot->obj != NULL && slot->value == value) return Py_NewRef(slot->obj);
+    PyObject *obj = PyLong_FromLongLong(value);
+    if (obj == NULL) return NULL;
+    Py_XSETREF(slot->obj, Py_NewRef(obj));
+    slot->value = value;
+    return obj;
+}
+
 static PyObject *
 command_of(Fields *f, PyObject *body, PyObject *serialize)
 {
+    static LongSlot last_code, last_version;
     PyObject *items[9];
-    items[0] = PyLong_FromLongLong(f->code);
+    items[0] = cached_long(&last_code, f->code);
     items[1] = Py_NewRef(f->language);
-    items[2] = PyLong_FromLongLong(f->version);
+    items[2] = cached_long(&last_version, f->version);
     items[3] = PyLong_FromLongLong(f->opaque);
     items[4] = PyLong_FromLongLong(f->flag);
     items[5] = f->remark != NULL ? f->remark : Py_NewRef(Py_None);
