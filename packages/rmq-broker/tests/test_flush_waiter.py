@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,8 +65,21 @@ class _ReportingStore:
         await asyncio.sleep(0)
 
 
+@pytest.fixture
+async def reporting(store: MessageStore) -> _ReportingStore:
+    return _ReportingStore(store)
+
+
+@pytest.fixture
+async def waiter(reporting: _ReportingStore) -> AsyncIterator[FlushWaiter]:
+    """A waiter on the reporting store, 5 s timeout, closed after the test."""
+    waiter = FlushWaiter(reporting, timeout=5)  # type: ignore[arg-type]
+    yield waiter
+    waiter.close()
+
+
 async def test_a_group_commit_answers_every_send_below_it(store: MessageStore) -> None:
-    waiter = FlushWaiter(store, timeout=5)
+    waiter = FlushWaiter(store, timeout=5)  # the real store's flush thread and listener
     try:
         futures = [waiter.wait(_append(store)) for _ in range(20)]
         assert len(waiter) == 20
@@ -79,42 +92,33 @@ async def test_a_group_commit_answers_every_send_below_it(store: MessageStore) -
         waiter.close()
 
 
-async def test_one_flush_request_per_loop_iteration(store: MessageStore) -> None:
-    reporting = _ReportingStore(store)
-    waiter = FlushWaiter(reporting, timeout=5)  # type: ignore[arg-type]
-    try:
-        futures = [waiter.wait(offset) for offset in (100, 200, 300)]
-        await asyncio.sleep(0)
-        assert reporting.requested == [300]  # the highest, once
-        await reporting.report(200)
-        assert [f.done() for f in futures] == [True, True, False]
-        await reporting.report(300)
-        assert all(f.result() for f in futures)
-    finally:
-        waiter.close()
+async def test_one_flush_request_per_loop_iteration(
+    reporting: _ReportingStore, waiter: FlushWaiter
+) -> None:
+    futures = [waiter.wait(offset) for offset in (100, 200, 300)]
+    await asyncio.sleep(0)
+    assert reporting.requested == [300]  # the highest, once
+    await reporting.report(200)
+    assert [f.done() for f in futures] == [True, True, False]
+    await reporting.report(300)
+    assert all(f.result() for f in futures)
 
 
 async def test_an_offset_out_of_order_is_answered_late_never_early(
-    store: MessageStore,
+    reporting: _ReportingStore, waiter: FlushWaiter
 ) -> None:
-    reporting = _ReportingStore(store)
-    waiter = FlushWaiter(reporting, timeout=5)  # type: ignore[arg-type]
-    try:
-        high, low = waiter.wait(500), waiter.wait(100)
-        await reporting.report(300)  # covers `low`, which waits behind `high`
-        assert not high.done()
-        assert not low.done()
-        await reporting.report(500)
-        assert high.result() is True
-        assert low.result() is True
-        # a later send below the reported offset needs no flush
-        assert waiter.wait(400).result() is True
-    finally:
-        waiter.close()
+    high, low = waiter.wait(500), waiter.wait(100)
+    await reporting.report(300)  # covers `low`, which waits behind `high`
+    assert not high.done()
+    assert not low.done()
+    await reporting.report(500)
+    assert high.result() is True
+    assert low.result() is True
+    # a later send below the reported offset needs no flush
+    assert waiter.wait(400).result() is True
 
 
-async def test_timeouts_answer_false_in_arrival_order(store: MessageStore) -> None:
-    reporting = _ReportingStore(store)
+async def test_timeouts_answer_false_in_arrival_order(reporting: _ReportingStore) -> None:
     waiter = FlushWaiter(reporting, timeout=0.05)  # type: ignore[arg-type]
     try:
         first = waiter.wait(100)
@@ -131,9 +135,9 @@ async def test_timeouts_answer_false_in_arrival_order(store: MessageStore) -> No
         waiter.close()
 
 
-async def test_close_answers_the_waiters_left_false(store: MessageStore) -> None:
-    reporting = _ReportingStore(store)
-    waiter = FlushWaiter(reporting, timeout=5)  # type: ignore[arg-type]
+async def test_close_answers_the_waiters_left_false(
+    reporting: _ReportingStore, waiter: FlushWaiter
+) -> None:
     pending = waiter.wait(100)
     waiter.close()
     assert pending.result() is False

@@ -19,6 +19,17 @@ def instructions(script: str, *args: str) -> int:
         subprocess.CalledProcessError: the child failed.
         RuntimeError: callgrind printed no total.
     """
+    return run(script, *args)[0]
+
+
+def run(script: str, *args: str) -> tuple[int, str]:
+    """``(instructions, the child's standard output)`` of ``python script args...`` under
+    callgrind (for a child that also reports what it did, e.g. how many messages).
+
+    Raises:
+        subprocess.CalledProcessError: the child failed.
+        RuntimeError: callgrind printed no total.
+    """
     valgrind = shutil.which("valgrind") or "valgrind"
     out = subprocess.run(  # noqa: S603 - our own script under valgrind
         [
@@ -36,4 +47,4 @@ def instructions(script: str, *args: str) -> int:
     found = re.search(r"Collected : (\d+)", out.stderr)
     if found is None:
         raise RuntimeError(f"no callgrind total in:\n{out.stderr}")
-    return int(found.group(1))
+    return int(found.group(1)), out.stdout

@@ -18,10 +18,11 @@ import argparse
 import asyncio
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import _callgrind  # this directory is on sys.path when a script here runs
 
 SHORT, LONG = 2.0, 6.0
 
@@ -66,27 +67,11 @@ def child(mode: str, seconds: float) -> None:
 
 def measure(mode: str, seconds: float) -> tuple[int, int]:
     """(instructions, acknowledgements) of one child run under callgrind."""
-    out = subprocess.run(  # noqa: S603 - our own script under valgrind
-        [
-            shutil.which("valgrind") or "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            __file__,
-            "--child",
-            mode,
-            "--seconds",
-            str(seconds),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    total = re.search(r"Collected : (\d+)", out.stderr)
-    acknowledged = re.search(r"ACKNOWLEDGED (\d+)", out.stdout)
-    if total is None or acknowledged is None:
-        raise RuntimeError(f"no callgrind total or count in:\n{out.stdout}\n{out.stderr}")
-    return int(total.group(1)), int(acknowledged.group(1))
+    total, out = _callgrind.run(__file__, "--child", mode, "--seconds", str(seconds))
+    acknowledged = re.search(r"ACKNOWLEDGED (\d+)", out)
+    if acknowledged is None:
+        raise RuntimeError(f"the child printed no count:\n{out}")
+    return total, int(acknowledged.group(1))
 
 
 def main() -> None:
