@@ -8,6 +8,9 @@ def init(
     *,
     command_type: type,
     decode_command: Callable[[Any], Any],
+    encode_command: Callable[..., bytes],
+    encode_response: Callable[[Any, int, Any, tuple[str, ...]], bytes],
+    version: int,
     languages: tuple[Any, ...],
     java: Any,
     other: Any,
@@ -16,6 +19,8 @@ def init(
 ) -> None: ...
 def decode_command(frame: Any, /) -> Any: ...
 def decode_frames(data: Any, pos: int, max_frame_size: int, /) -> tuple[list[Any], int]: ...
+def encode_command(cmd: Any, /, *, opaque: int | None = None) -> bytes: ...
+def encode_response(request: Any, code: int, language: Any, pairs: tuple[str, ...], /) -> bytes: ...
 
 class HeaderDecoder:
     cls: Final[type]
