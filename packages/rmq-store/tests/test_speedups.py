@@ -16,6 +16,7 @@ import shutil
 import struct
 import tempfile
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,6 +38,7 @@ from rmq_store.commitlog import CommitLog
 from rmq_store.config import FlushDiskType, StoreConfig
 from rmq_store.errors import StoreError
 from rmq_store.index import IndexFile
+from rmq_store.mapped_file import PENDING_CAPACITY
 from rmq_store.speedups import ABI, speedups
 from rmq_store.store import SCHEDULE_TOPIC, GetMessageStatus, MessageStore
 
@@ -253,12 +255,19 @@ def _append_scenario(root: Path, scenario: str) -> list[object]:
             store._writes_refused = True
             attempt([_plain(3)])
             store._writes_refused = False
-        elif scenario == "lock held":
-            store._put_lock.acquire()
-            timer = threading.Timer(0.2, store._put_lock.release)
-            timer.start()
+        elif scenario == "lock held":  # by another thread (the lock is reentrant)
+            held = threading.Event()
+
+            def hold() -> None:
+                with store._put_lock:
+                    held.set()
+                    time.sleep(0.2)
+
+            holder = threading.Thread(target=hold)
+            holder.start()
+            held.wait()
             attempt([_plain(3)])  # waits for the lock, then appends
-            timer.join()
+            holder.join()
         elif scenario == "listener raises":
 
             def failing(*arrival: object) -> None:
@@ -305,13 +314,15 @@ def test_c_append_answers_as_python(
 
 
 @pytest.mark.parametrize("path", ["c", "python"])
-def test_failed_pwrite_changes_nothing(
+def test_failed_commit_keeps_the_buffered_records(
     tmp_path: Path, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A SYNC_FLUSH store writes its log with pwrite, which can fail (an I/O error): the
-    append raises StoreError (caused by the OSError) and leaves no trace, and the next
-    append takes its place. (The C append declines it: the Python path tries again and
-    raises.)"""
+    """A SYNC_FLUSH store's log buffers appended records and writes them with pwrite when
+    it commits (before a flush or a read of them). A pwrite that fails (an I/O error)
+    fails the flush with the OSError and keeps the records buffered: appends go on, and
+    the next commit writes every record once, in order, durable after a reopen. A record
+    too large for the buffer is written at once: its failure is the append's StoreError,
+    which leaves no trace."""
     if path == "python":
         without_c(monkeypatch)
     elif speedups is None:
@@ -319,32 +330,77 @@ def test_failed_pwrite_changes_nothing(
     config = StoreConfig(
         store_path_root_dir=tmp_path,
         flush_disk_type=FlushDiskType.SYNC_FLUSH,
-        mapped_file_size_commit_log=1 << 20,
+        mapped_file_size_commit_log=4 << 20,
     )
     store = MessageStore.open(config, start_services=False)
     try:
         first = store.append_messages([_plain(0)])
         segment = store.commit_log.segments[-1]
         assert segment.pwrite
+        assert segment.pending_size == first.wrote_bytes  # buffered, not written yet
         writable, read_only = segment._fd, os.open(segment.path, os.O_RDONLY)
         segment._fd = read_only  # every pwrite now fails with EBADF
         try:
+            with pytest.raises(OSError, match="Bad file descriptor") as failed:
+                store.flush()
+            assert failed.value.errno == errno.EBADF
+            more = store.append_messages([_plain(1), _plain(2)])  # buffered after them
+            assert more.phy_offset == first.phy_offset + first.wrote_bytes
+            huge = _plain(3, body=b"h" * (PENDING_CAPACITY + 1))
             with pytest.raises(StoreError, match="Bad file descriptor") as caught:
-                store.append_messages([_plain(1), _plain(2)])
+                store.append_messages([huge])
+            assert isinstance(caught.value.__cause__, OSError)
         finally:
             segment._fd = writable
             os.close(read_only)
-        assert isinstance(caught.value.__cause__, OSError)
-        assert caught.value.__cause__.errno == errno.EBADF
-        assert store.get_max_offset_in_queue("A", 0) == 1
-        assert store.statistics().put_messages == 1
-        again = store.append_messages([_plain(1), _plain(2)])
-        assert again.queue_offset == 1
-        assert again.phy_offset == first.phy_offset + first.wrote_bytes
+        assert segment.pending_size == more.end_offset  # nothing lost, nothing added
+        assert store.get_max_offset_in_queue("A", 0) == 3
+        store.flush()
+        assert segment.pending_size == 0
+        assert store.flushed_offset == more.end_offset
         got = store.get_messages("A", 0, 0)
         decoded = [codec.decode_message(view, 0)[0] for view in got.messages]
+        del got
         assert [m.queue_offset for m in decoded] == [0, 1, 2]
         assert [m.properties["KEYS"] for m in decoded] == ["k0", "k1", "k2"]
+    finally:
+        store.close()
+    with MessageStore.open(config, start_services=False) as reopened:
+        assert reopened.get_max_offset_in_queue("A", 0) == 3
+        assert reopened.commit_log.max_offset == more.end_offset
+
+
+def test_reads_commit_the_buffered_records(tmp_path: Path) -> None:
+    """Every read of a SYNC_FLUSH store sees a record the moment append returns, though
+    it is still in the write buffer: a get, a lookup by offset and by key, and the
+    replication read commit it first."""
+    config = StoreConfig(store_path_root_dir=tmp_path, flush_disk_type=FlushDiskType.SYNC_FLUSH)
+    store = MessageStore.open(config, start_services=False)
+    try:
+        segment = None
+        for read in ("get", "lookup", "query", "replication"):
+            result = store.append_messages([_plain(7, properties={"KEYS": read})])
+            segment = store.commit_log.segments[-1]
+            assert segment.pending_size > 0
+            if read == "get":
+                got = store.get_messages("A", 0, result.queue_offset)
+                found = codec.decode_message(got.messages[0], 0)[0].properties["KEYS"]
+                del got
+            elif read == "lookup":
+                message = store.look_message_by_offset(result.phy_offset)
+                assert message is not None
+                found = message.properties["KEYS"]
+            elif read == "query":
+                queried = store.query_message("A", read, max_num=1).messages
+                found = codec.decode_message(queried[0], 0)[0].properties["KEYS"]
+                del queried
+            else:
+                data = store.get_commit_log_data(result.phy_offset)
+                assert data is not None
+                found = codec.decode_message(data, 0)[0].properties["KEYS"]
+                del data
+            assert found == read
+            assert segment.pending_size == 0
     finally:
         store.close()
 

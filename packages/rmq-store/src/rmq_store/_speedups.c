@@ -13,10 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
-#include <errno.h>
-#include <unistd.h>
 
-#define SPEEDUPS_ABI 11
+#define SPEEDUPS_ABI 12
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -29,9 +27,10 @@
 #define MIN_RECORD 91
 
 static PyObject *s_topic, *s_queue_id, *s_sys_flag, *s_properties, *s_files, *s_file_size,
-    *s_map, *s_wrote_position, *s_file_from_offset, *s_max_physic_offset, *s_tags, *s_keys,
-    *s_uniq_key, *s_append_state, *s_closed, *s_writes_refused, *s_segments, *s_index_pending,
-    *s_clock_ms, *s_write_index, *s_raise_errors_kw, *s_host, *s_port, *s_fd, *s_pwrite;
+    *s_map, *s_wrote_position, *s_pending_size, *s_file_from_offset, *s_max_physic_offset,
+    *s_tags, *s_keys, *s_uniq_key, *s_append_state, *s_closed, *s_writes_refused, *s_segments,
+    *s_index_pending, *s_clock_ms, *s_write_index, *s_raise_errors_kw, *s_host, *s_port,
+    *s_pwrite;
 
 static inline void put32(char *p, uint32_t v)
 {
@@ -213,7 +212,8 @@ field(PyObject *message, Py_ssize_t offset, PyObject *name)
 /* MappedFile's slots, read and written directly once init_append registered the type
  * (getattr/setattr through the member descriptors cost ~150 instructions each). */
 static PyTypeObject *mapped_file_type = NULL;
-static Py_ssize_t mf_map_at, mf_wrote_at, mf_size_at, mf_from_at, mf_fd_at, mf_pwrite_at;
+static Py_ssize_t mf_map_at, mf_wrote_at, mf_size_at, mf_from_at, mf_pwrite_at, mf_pending_at,
+    mf_pending_size_at;
 
 /* An attribute of a MappedFile (a new reference; NULL with an exception). */
 static PyObject *
@@ -529,9 +529,10 @@ speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *files = ((PyTypeObject *)args[6])->tp_dict;
-    Py_ssize_t mf[6];
+    Py_ssize_t mf[8] = {0}; /* mf[4] is free */
     if (member_offset(PyDict_GetItemString(files, "_map"), "_map", &mf[0]) < 0 ||
-        member_offset(PyDict_GetItemString(files, "_fd"), "_fd", &mf[4]) < 0 ||
+        member_offset(PyDict_GetItemString(files, "pending"), "pending", &mf[6]) < 0 ||
+        member_offset(PyDict_GetItemString(files, "pending_size"), "pending_size", &mf[7]) < 0 ||
         member_offset(PyDict_GetItemString(files, "pwrite"), "pwrite", &mf[5]) < 0 ||
         member_offset(PyDict_GetItemString(files, "wrote_position"), "wrote_position", &mf[1]) < 0 ||
         member_offset(PyDict_GetItemString(files, "file_size"), "file_size", &mf[2]) < 0 ||
@@ -560,7 +561,7 @@ speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_XSETREF(progress_type, (PyTypeObject *)Py_NewRef(args[7]));
     memcpy(result_at, at, sizeof at);
     mf_map_at = mf[0], mf_wrote_at = mf[1], mf_size_at = mf[2], mf_from_at = mf[3];
-    mf_fd_at = mf[4], mf_pwrite_at = mf[5];
+    mf_pwrite_at = mf[5], mf_pending_at = mf[6], mf_pending_size_at = mf[7];
     Py_XSETREF(mapped_file_type, (PyTypeObject *)Py_NewRef(args[6]));
     index_batch = batch;
     Py_XSETREF(s_schedule_topic, Py_NewRef(args[4]));
@@ -611,21 +612,6 @@ put_record(char *at, const char *data, Py_ssize_t size, long long queue_offset, 
     Py_ssize_t ts_at = (data[39] & 0x10) ? 68 : 56; /* an IPv6 born host moves it */
     put64(at + ts_at, (uint64_t)now);
     memcpy(at, data, 8);
-}
-
-/* pwrite all of `size` bytes (0, or -1 with errno set). */
-static int
-pwrite_all(int fd, const char *data, Py_ssize_t size, long long position)
-{
-    while (size > 0) {
-        ssize_t n = pwrite(fd, data, (size_t)size, (off_t)position);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        data += n, size -= n, position += n;
-    }
-    return 0;
 }
 
 /* The offset msgId of host without its 16 offset digits, from MessageStore._msg_id_prefix's
@@ -860,11 +846,21 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     segment_map = mf_get(last, mf_map_at, s_map);
     if (segment_map == NULL || segment_map == Py_None) goto not_taken;
-    /* A pwrite segment (MappedFile.pwrite) is written through its descriptor. */
+    /* A pwrite segment (MappedFile.pwrite) takes the records into its write buffer,
+     * committed to the file by MappedFile.commit (before a flush or a read of them); a
+     * buffer not allocated yet or too full is the Python path's (which commits it). */
     PyObject *pwrite_flag = *(PyObject **)((char *)last + mf_pwrite_at);
-    long long fd = -1;
+    char *pending_buf = NULL;
+    long long pending_size = 0;
     if (pwrite_flag == Py_True) {
-        if (int_slot(last, mf_fd_at, s_fd, &fd) != 0 || fd < 0 || fd > INT_MAX) goto not_taken;
+        PyObject *pending_obj = *(PyObject **)((char *)last + mf_pending_at);
+        if (pending_obj == NULL || !PyByteArray_CheckExact(pending_obj) ||
+            int_slot(last, mf_pending_size_at, s_pending_size, &pending_size) != 0 ||
+            pending_size < 0 || pending_size > position ||
+            pending_size + total > PyByteArray_GET_SIZE(pending_obj)) {
+            goto not_taken;
+        }
+        pending_buf = PyByteArray_AS_STRING(pending_obj) + pending_size;
     } else if (pwrite_flag != Py_False) {
         goto not_taken;
     } else if (PyObject_GetBuffer(segment_map, &view, PyBUF_WRITABLE) < 0 ||
@@ -944,45 +940,17 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         phy += PyBytes_GET_SIZE(PyList_GET_ITEM(encoded, i));
     }
     long long end = phy;
-    if (fd >= 0) { /* the records through the descriptor, before any state changes */
-        char *records = PyMem_Malloc((size_t)(end - first_phy));
-        if (records == NULL) {
-            PyErr_NoMemory();
-            Py_DECREF(new_next);
-            goto undo;
-        }
-        char *at = records;
-        for (Py_ssize_t i = 0; i < count; i++) {
-            PyObject *data_obj = PyList_GET_ITEM(encoded, i);
-            Py_ssize_t size = PyBytes_GET_SIZE(data_obj);
-            put_record(at, PyBytes_AS_STRING(data_obj), size, next + i,
-                       first_phy + (at - records), now);
-            at += size;
-        }
-        /* MappedFile.write_record: within one 4 KiB page in one call, else everything
-         * but the first head, then that head */
-        long long size = end - first_phy;
-        int failed = position / 4096 == (position + size - 1) / 4096
-                         ? pwrite_all((int)fd, records, size, position) < 0
-                         : (pwrite_all((int)fd, records + 8, size - 8, position + 8) < 0 ||
-                            pwrite_all((int)fd, records, 8, position) < 0);
-        PyMem_Free(records);
-        if (failed) { /* declined: the Python path writes again and raises its error */
-            Py_DECREF(new_next);
-            if (pending != NULL) PyList_SetSlice(pending, pending_before, PY_SSIZE_T_MAX, NULL);
-            goto not_taken;
-        }
-    }
     int set_failed = PyDict_SetItem(offsets, key, new_next);
     Py_DECREF(new_next);
     if (set_failed < 0) goto undo;
-    char *buf = fd < 0 ? view.buf : NULL;
+    /* the mapping at the write position, or the write buffer at its end */
+    char *buf = pending_buf != NULL ? pending_buf - position : view.buf;
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *data_obj = PyList_GET_ITEM(encoded, i);
         const char *data = PyBytes_AS_STRING(data_obj);
         Py_ssize_t size = PyBytes_GET_SIZE(data_obj);
         long long record_phy = base + position;
-        if (fd < 0) put_record(buf + position, data, size, next + i, record_phy, now);
+        put_record(buf + position, data, size, next + i, record_phy, now);
         char *unit = (char *)run.view.buf + run.position;
         put64(unit, (uint64_t)record_phy);
         put32(unit + 8, (uint32_t)size);
@@ -1000,6 +968,13 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     set_failed = mf_set(last, mf_wrote_at, s_wrote_position, position_obj);
     Py_DECREF(position_obj);
     if (set_failed < 0) goto error;
+    if (pending_buf != NULL) {
+        PyObject *size_obj = PyLong_FromLongLong(pending_size + (end - first_phy));
+        set_failed = size_obj == NULL ||
+                     mf_set(last, mf_pending_size_at, s_pending_size, size_obj) < 0;
+        Py_XDECREF(size_obj);
+        if (set_failed) goto error;
+    }
     end_obj = PyLong_FromLongLong(end);
     set_failed = end_obj == NULL ||
                  progress_set(progress, PG_LAST_APPEND, PyTuple_Pack(2, end_obj, now_obj)) < 0 ||
@@ -1959,11 +1934,11 @@ PyInit__speedups(void)
     INTERN(s_write_index, "_write_index");
     INTERN(s_host, "host");
     INTERN(s_port, "port");
-    INTERN(s_fd, "_fd");
     INTERN(s_pwrite, "pwrite");
     s_raise_errors_kw = Py_BuildValue("(s)", "raise_errors");
     if (s_raise_errors_kw == NULL) return NULL;
     INTERN(s_wrote_position, "wrote_position");
+    INTERN(s_pending_size, "pending_size");
     INTERN(s_file_from_offset, "file_from_offset");
     INTERN(s_max_physic_offset, "max_physic_offset");
     INTERN(s_tags, "TAGS");

@@ -209,7 +209,9 @@ def _properties_complete(
 class CommitLog:
     """The commit-log segments under ``directory``.
 
-    Not safe for concurrent appends: the owner serialises them. Reads of committed bytes
+    Not safe for concurrent appends: the owner serialises them with ``write_lock`` (a
+    reentrant lock it holds around every append), which this class takes to commit a
+    pwrite segment's write buffer before a flush or a read that needs those bytes. Reads
     are safe during an append.
     """
 
@@ -222,11 +224,15 @@ class CommitLog:
         read_only: bool = False,
         prefault: bool = False,
         pwrite: bool = False,
+        write_lock: threading.RLock | None = None,
     ) -> None:
         """``prefault``: fault each new segment into memory ahead of the writer, on a
         thread of its own (:class:`_Prefaulter`; the store's log does). ``pwrite``: write
-        records with ``pwrite`` instead of copying them into the mapping (a SYNC_FLUSH
-        store's log does: its fdatasyncs are then cheaper, see :class:`MappedFile`)."""
+        records with ``pwrite`` instead of copying them into the mapping, through a write
+        buffer (a SYNC_FLUSH store's log does: its fdatasyncs are then cheaper, see
+        :class:`MappedFile`). ``write_lock``: the lock the owner appends under (default:
+        one of this log's own)."""
+        self._write_lock = write_lock if write_lock is not None else threading.RLock()
         self.directory = directory
         self.pwrite = pwrite
         self.segment_size = segment_size
@@ -292,6 +298,8 @@ class CommitLog:
         last = self._segments[-1] if self._segments else None
         if last is not None and last.free >= size + 8:
             return last
+        if last is not None:
+            last.commit()  # its buffered records before the marker and the next segment
         if last is not None and last.free:  # end-of-file marker, then a new segment
             # (A segment recovered full already has its marker: the process stopped
             # after writing it and before creating the next segment.)
@@ -428,6 +436,8 @@ class CommitLog:
         position = phy_offset - segment.file_from_offset
         if position + size > segment.wrote_position:
             return None
+        if segment.pending_size and position + size > segment.committed_position:
+            self.commit()
         return memoryview(segment.buffer)[position : position + size]
 
     def segment_view(self, phy_offset: int) -> tuple[int, int, memoryview] | None:
@@ -437,6 +447,8 @@ class CommitLog:
         segment = self._segment_for(phy_offset)
         if segment is None:
             return None
+        if segment.pending_size:
+            self.commit()
         return segment.file_from_offset, segment.wrote_position, memoryview(segment.buffer)
 
     def read_message(self, phy_offset: int) -> MessageExt:
@@ -448,6 +460,8 @@ class CommitLog:
         segment = self._segment_for(phy_offset)
         if segment is None or phy_offset >= self.max_offset:
             raise CorruptRecordError(phy_offset, "no record at this offset")
+        if segment.pending_size:
+            self.commit()
         position = phy_offset - segment.file_from_offset
         try:
             message, _ = decode_message(memoryview(segment.buffer), position, decompress=False)
@@ -507,6 +521,7 @@ class CommitLog:
 
     def scan(self, from_offset: int, *, check_crc: bool = True) -> Iterator[ScannedRecord]:
         """Valid records from ``from_offset`` (a record boundary) to the first invalid byte."""
+        self.commit()  # buffered records are read from the file
         segment = self._segment_for(from_offset)
         index = self._segments.index(segment) if segment is not None else len(self._segments)
         position = from_offset - segment.file_from_offset if segment is not None else 0
@@ -538,6 +553,7 @@ class CommitLog:
             timestamp of the last of them (0 for none). Without the C speedups nothing is
             stepped over: the dispatch itself skips what is there, only slower.
         """
+        self.commit()  # buffered records are read from the file
         if _store_speedups is None:
             return offset, 0, 0
         records = stamp = 0
@@ -622,6 +638,7 @@ class CommitLog:
             end of the data (:meth:`is_segment_end` tells them apart); None for anything
             invalid, and for an offset outside the segments.
         """
+        self.commit()  # buffered records are read from the file
         segment = self._segment_for(phy_offset)
         if segment is None:
             return None
@@ -642,6 +659,7 @@ class CommitLog:
         always :meth:`check_record`'s. Byte positions in the text are positions in the
         segment file. Reads only.
         """
+        self.commit()  # buffered records are read from the file
         segment = self._segment_for(phy_offset)
         if segment is None:
             return f"offset {phy_offset} is outside the segments ({self.min_offset} on)"
@@ -730,15 +748,32 @@ class CommitLog:
 
     # ------------------------------------------------------------------ durability
 
+    def commit(self) -> None:
+        """Write the write buffer of the segment being written to its file (pwrite
+        segments; see :class:`MappedFile`), under the writer's lock.
+
+        Raises:
+            OSError: ``pwrite`` failed; the bytes stay buffered.
+        """
+        segments = self._segments
+        if segments and segments[-1].pending_size:
+            with self._write_lock:
+                segments[-1].commit()
+
     def flush(self) -> int:
-        """msync every segment with unflushed bytes; returns the flushed offset."""
+        """Commit, then fdatasync every segment with unflushed bytes; returns the flushed
+        offset."""
+        self.commit()
         for segment in self._segments:
-            if segment.flushed_position < segment.wrote_position:
+            if segment.flushed_position < segment.committed_position:
                 segment.flush()
         return self.flushed_offset
 
     def close(self) -> None:
-        """Close every segment. Views handed out earlier must have been released."""
+        """Close every segment (committing the write buffer first). Views handed out
+        earlier must have been released."""
+        if not self.read_only:
+            self.commit()
         if self._prefaulter is not None:
             self._prefaulter.stop()
         for segment in [*self._zombies, *self._segments]:

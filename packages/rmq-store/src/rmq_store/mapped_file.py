@@ -22,6 +22,16 @@ page cache). The commit log of a SYNC_FLUSH store is: on this machine's ext4 an
 records written with ``pwrite`` 0.5-0.8 ms (decision D20). A page dirtied through a mapping
 has to be found and write-protected again by the writeback, and faulted writable on the
 next copy; one written by ``pwrite`` does not.
+
+Such a segment also has a write buffer, as RocketMQ's ``MappedFile`` has with
+``transientStorePoolEnable`` (decision D22): appended records are copied into
+``pending`` and reach the file with one ``pwrite`` per :meth:`commit`, which the owner
+calls before each flush and before a read of those bytes. A ``pwrite`` of one 1.2 KB
+record cost 3-4 µs of system time on this VM, a quarter of a SYNC_FLUSH acknowledgement's
+CPU on the writer's thread; one per group commit costs about as much as one of them.
+Positions: the bytes below ``wrote_position - pending_size`` are in the file (the
+committed position), those below ``flushed_position`` are durable, and the last
+``pending_size`` bytes below ``wrote_position`` are in ``pending`` only.
 """
 
 from __future__ import annotations
@@ -44,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 _MADV_POPULATE_READ: Final = 22  # Linux 5.14+: fault pages in without dirtying them
 _PAGE: Final = 4096  # the smallest page size: a write within one is never torn by a kill
+# Bytes a pwrite segment's write buffer holds (a group commit of 64 1 KiB messages is
+# 77 KB); a record that does not fit is written at once, after the buffer.
+PENDING_CAPACITY: Final = 1 << 20
 
 
 TEMPORARY_SUFFIX: Final = ".tmp"
@@ -78,7 +91,7 @@ class MappedFile:
     """A segment: ``file_from_offset`` is the global offset of its byte 0."""
 
     __slots__ = ("_fd", "_map", "file_from_offset", "file_size", "flushed_position", "path",
-                 "pwrite", "read_only", "wrote_position")  # fmt: skip
+                 "pending", "pending_size", "pwrite", "read_only", "wrote_position")  # fmt: skip
 
     def __init__(
         self,
@@ -131,6 +144,10 @@ class MappedFile:
             raise
         self.wrote_position = 0
         self.flushed_position = 0
+        # The write buffer of a pwrite segment (allocated by its first buffered write) and
+        # how many bytes of it wait for commit(); always 0 for a mapped segment.
+        self.pending: bytearray | None = None
+        self.pending_size = 0
 
     @property
     def buffer(self) -> mmap.mmap:
@@ -148,9 +165,15 @@ class MappedFile:
     def free(self) -> int:
         return self.file_size - self.wrote_position
 
+    @property
+    def committed_position(self) -> int:
+        """The bytes below this position are in the file (the rest are in ``pending``)."""
+        return self.wrote_position - self.pending_size
+
     def write(self, position: int, data: bytes | bytearray | memoryview) -> None:
         """Write ``data`` at ``position`` (does not move wrote_position): with ``pwrite``
-        on the descriptor, else by copying into the mapping.
+        on the descriptor (after committing the write buffer), else by copying into the
+        mapping.
 
         Raises:
             OSError: ``pwrite`` failed (an I/O error); part of ``data`` may be written.
@@ -158,9 +181,12 @@ class MappedFile:
         if not self.pwrite:
             self.buffer[position : position + len(data)] = data
             return
+        self.commit()
+        self._pwrite(position, memoryview(data).cast("B"))
+
+    def _pwrite(self, position: int, view: memoryview) -> None:
         if self._map is None:
             raise StoreClosedError(f"{self.path} is closed")
-        view = memoryview(data).cast("B")
         while view:
             written = os.pwrite(self._fd, view, position)
             position += written
@@ -169,14 +195,60 @@ class MappedFile:
     def write_record(self, position: int, data: bytes | bytearray | memoryview) -> None:
         """Write records (one or more, back to back) at ``position``, their first 8 bytes
         last: a process killed half way leaves a zero head, which recovery reads as the end
-        of the data, never a complete-looking record. A killed ``pwrite`` stops only
-        between pages, so one within a 4 KiB page is written whole, in one call."""
+        of the data, never a complete-looking record.
+
+        A pwrite segment appends (``position`` is ``wrote_position``) into its write
+        buffer and moves ``wrote_position`` past the data (the buffer ends there);
+        :meth:`commit` writes it out by the same rule. A killed ``pwrite`` stops only
+        between pages, so one within a 4 KiB page is written whole, in one call.
+        """
         view = memoryview(data).cast("B")
-        if self.pwrite and position // _PAGE == (position + len(view) - 1) // _PAGE:
-            self.write(position, view)
+        if self.pwrite and position == self.wrote_position and len(view) <= PENDING_CAPACITY:
+            pending = self.pending
+            if pending is None:
+                pending = self.pending = bytearray(PENDING_CAPACITY)
+            elif self.pending_size + len(view) > PENDING_CAPACITY:
+                self.commit()
+            pending[self.pending_size : self.pending_size + len(view)] = view
+            self.pending_size += len(view)
+            self.wrote_position = position + len(view)
+            return
+        self._write_head_last(position, view)
+
+    def _write_head_last(self, position: int, view: memoryview) -> None:
+        if self.pwrite:
+            self.commit()
+            if position // _PAGE == (position + len(view) - 1) // _PAGE:
+                self._pwrite(position, view)
+                return
+            self._pwrite(position + 8, view[8:])
+            self._pwrite(position, view[:8])
             return
         self.write(position + 8, view[8:])
         self.write(position, view[:8])
+
+    def commit(self) -> None:
+        """Write the buffered bytes to the file (one ``pwrite``, or two when they span
+        pages: everything but the first record's head, then that head). Call holding the
+        writer's lock; nothing to do for a mapped segment.
+
+        Raises:
+            OSError: ``pwrite`` failed; the bytes stay buffered for the next commit.
+        """
+        size, pending = self.pending_size, self.pending
+        if not size or pending is None:
+            return
+        position = self.wrote_position - size
+        view = memoryview(pending)[:size]
+        try:
+            if position // _PAGE == (position + size - 1) // _PAGE:
+                self._pwrite(position, view)
+            else:
+                self._pwrite(position + 8, view[8:])
+                self._pwrite(position, view[:8])
+        finally:
+            view.release()
+        self.pending_size = 0
 
     def view(self, position: int, size: int) -> memoryview:
         """Zero-copy view of ``size`` bytes at ``position`` (valid until close)."""
@@ -190,10 +262,12 @@ class MappedFile:
         waits for the disk. Safe to call from one thread while another appends: only the
         bytes below the write position seen on entry are claimed as flushed.
 
+        Only committed bytes are flushed: the owner calls :meth:`commit` first.
+
         Raises:
             OSError: the kernel could not write the pages (disk full, I/O error).
         """
-        end = self.wrote_position
+        end = self.wrote_position - self.pending_size
         if end > self.flushed_position:
             os.fdatasync(self._fd)
             self.flushed_position = end
@@ -224,6 +298,8 @@ class MappedFile:
     def truncate_to(self, position: int, *, zero: int = 0) -> None:
         """Forget everything from ``position`` on, zeroing ``zero`` bytes there (a torn
         tail) so that later scans can never read it as a record."""
+        committed = self.wrote_position - self.pending_size
+        self.pending_size = max(position - committed, 0)  # buffered bytes below position
         self.wrote_position = position
         self.flushed_position = min(self.flushed_position, position)
         end = min(self.file_size, position + zero)

@@ -235,7 +235,8 @@ class MessageStore:
 
     Open with :meth:`open` (recovers, then starts the flush and maintenance threads) and
     close with :meth:`close` or a ``with`` block. Safe for concurrent use: puts are
-    serialised by one lock; gets, lookups and replication reads take none.
+    serialised by one lock; gets, lookups and replication reads take none, except to
+    commit a SYNC_FLUSH log's write buffer when they read records still in it.
     """
 
     def __init__(
@@ -253,7 +254,9 @@ class MessageStore:
         self._start_services = start_services
         self._root = config.store_path_root_dir
         self._lock = StoreLock(self._root)
-        self._put_lock = threading.Lock()
+        # Reentrant: the commit log takes it to commit its write buffer before a read,
+        # which the store's own readers may do while they hold it.
+        self._put_lock = threading.RLock()
         self._files_lock = threading.Lock()  # flushing vs. deleting files
         self._queues: dict[tuple[str, int], ConsumeQueue] = {}
         self._queue_offsets: dict[tuple[str, int], int] = {}
@@ -402,6 +405,7 @@ class MessageStore:
             # a prefaulted (mapped) page would make each pwrite into it slower.
             prefault=not sync_flush,
             pwrite=sync_flush,
+            write_lock=self._put_lock,
         )
         cq_root = config.consume_queue_dir
         if cq_root.is_dir():
@@ -1219,6 +1223,7 @@ class MessageStore:
         segment = self.commit_log._segment_for(offset)
         if segment is None:
             return None
+        self.commit_log.commit()  # buffered records are read from the file
         position = offset - segment.file_from_offset
         end = segment.wrote_position
         if position >= end:
