@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SPEEDUPS_ABI 12
+#define SPEEDUPS_ABI 13
 
 #define UNIT_SIZE 20
 #define INDEX_HEADER_SIZE 40
@@ -25,6 +25,7 @@
 #define MAGIC_V2 0xDAA320ABu
 #define BLANK_MAGIC 0xCBD43194u
 #define MIN_RECORD 91
+#define SHORT_RUN 8 /* messages an append keeps its per-message arrays on the stack for */
 
 static PyObject *s_topic, *s_queue_id, *s_sys_flag, *s_properties, *s_files, *s_file_size,
     *s_map, *s_wrote_position, *s_pending_size, *s_file_from_offset, *s_max_physic_offset,
@@ -215,27 +216,31 @@ static PyTypeObject *mapped_file_type = NULL;
 static Py_ssize_t mf_map_at, mf_wrote_at, mf_size_at, mf_from_at, mf_pwrite_at, mf_pending_at,
     mf_pending_size_at;
 
-/* An attribute of a MappedFile (a new reference; NULL with an exception). */
+/* An attribute `name` of obj, read from its slot at `offset` when obj is exactly `type`
+ * (a new reference; NULL with an exception). */
 static PyObject *
-mf_get(PyObject *file, Py_ssize_t offset, PyObject *name)
+slot_get(PyTypeObject *type, PyObject *obj, Py_ssize_t offset, PyObject *name)
 {
-    if (mapped_file_type != NULL && Py_IS_TYPE(file, mapped_file_type)) {
-        PyObject *value = *(PyObject **)((char *)file + offset);
+    if (type != NULL && Py_IS_TYPE(obj, type)) {
+        PyObject *value = *(PyObject **)((char *)obj + offset);
         if (value != NULL) return Py_NewRef(value);
     }
-    return PyObject_GetAttr(file, name);
+    return PyObject_GetAttr(obj, name);
 }
 
-/* Set an attribute of a MappedFile (0, or -1 with an exception). */
+/* Set an attribute as slot_get reads it (0, or -1 with an exception). */
 static int
-mf_set(PyObject *file, Py_ssize_t offset, PyObject *name, PyObject *value)
+slot_set(PyTypeObject *type, PyObject *obj, Py_ssize_t offset, PyObject *name, PyObject *value)
 {
-    if (mapped_file_type != NULL && Py_IS_TYPE(file, mapped_file_type)) {
-        Py_XSETREF(*(PyObject **)((char *)file + offset), Py_NewRef(value));
+    if (type != NULL && Py_IS_TYPE(obj, type)) {
+        Py_XSETREF(*(PyObject **)((char *)obj + offset), Py_NewRef(value));
         return 0;
     }
-    return PyObject_SetAttr(file, name, value);
+    return PyObject_SetAttr(obj, name, value);
 }
+
+#define mf_get(file, offset, name) slot_get(mapped_file_type, file, offset, name)
+#define mf_set(file, offset, name, value) slot_set(mapped_file_type, file, offset, name, value)
 
 /* ------------------------------------------------------------------ dispatch */
 
@@ -249,11 +254,17 @@ typedef struct {
     int loaded;
 } QueueRun;
 
+/* ConsumeQueue's slots, read and written directly once init_append registered the type. */
+static PyTypeObject *queue_type = NULL;
+static Py_ssize_t cq_files_at, cq_file_size_at, cq_max_physic_at;
+#define cq_get(queue, offset, name) slot_get(queue_type, queue, offset, name)
+#define cq_set(queue, offset, name, value) slot_set(queue_type, queue, offset, name, value)
+
 static int
 run_load(QueueRun *run, PyObject *queue)
 {
     memset(run, 0, sizeof *run);
-    PyObject *files = PyObject_GetAttr(queue, s_files);
+    PyObject *files = cq_get(queue, cq_files_at, s_files);
     if (files == NULL) return -1;
     if (!PyList_Check(files) || PyList_GET_SIZE(files) == 0) {
         Py_DECREF(files);
@@ -271,7 +282,7 @@ run_load(QueueRun *run, PyObject *queue)
     }
     position = buffer ? mf_get(last, mf_wrote_at, s_wrote_position) : NULL;
     from = position ? mf_get(last, mf_from_at, s_file_from_offset) : NULL;
-    size = from ? PyObject_GetAttr(queue, s_file_size) : NULL;
+    size = from ? cq_get(queue, cq_file_size_at, s_file_size) : NULL;
     int status = -1;
     if (size != NULL) {
         run->position = PyLong_AsSsize_t(position);
@@ -309,7 +320,7 @@ run_store(QueueRun *run)
     if (status == 0 && run->max_physic >= 0) {
         PyObject *max_physic = PyLong_FromLongLong(run->max_physic);
         if (max_physic == NULL ||
-            PyObject_SetAttr(run->queue, s_max_physic_offset, max_physic) < 0) {
+            cq_set(run->queue, cq_max_physic_at, s_max_physic_offset, max_physic) < 0) {
             status = -1;
         }
         Py_XDECREF(max_physic);
@@ -515,17 +526,25 @@ progress_set(PyObject *progress, int field, PyObject *value)
 static PyObject *last_host = NULL, *last_prefix = NULL;
 
 /* init_append(store_type, put_result_type, wall_clock, encode_message, schedule_topic,
- *             index_batch, mapped_file_type, progress_type) */
+ *             index_batch, mapped_file_type, progress_type, consume_queue_type) */
 static PyObject *
 speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 8 || !PyType_Check(args[0]) || !PyType_Check(args[1]) ||
+    if (nargs != 9 || !PyType_Check(args[0]) || !PyType_Check(args[1]) ||
         !PyCallable_Check(args[2]) || !PyCallable_Check(args[3]) ||
         !PyUnicode_CheckExact(args[4]) || !PyLong_Check(args[5]) || !PyType_Check(args[6]) ||
-        !PyType_Check(args[7])) {
+        !PyType_Check(args[7]) || !PyType_Check(args[8])) {
         PyErr_SetString(PyExc_TypeError, "init_append(store_type, put_result_type, wall_clock, "
                                          "encode_message, schedule_topic, index_batch, "
-                                         "mapped_file_type, progress_type)");
+                                         "mapped_file_type, progress_type, consume_queue_type)");
+        return NULL;
+    }
+    PyObject *queues = ((PyTypeObject *)args[8])->tp_dict;
+    Py_ssize_t cq[3];
+    if (member_offset(PyDict_GetItemString(queues, "_files"), "_files", &cq[0]) < 0 ||
+        member_offset(PyDict_GetItemString(queues, "file_size"), "file_size", &cq[1]) < 0 ||
+        member_offset(PyDict_GetItemString(queues, "max_physic_offset"), "max_physic_offset",
+                      &cq[2]) < 0) {
         return NULL;
     }
     PyObject *files = ((PyTypeObject *)args[6])->tp_dict;
@@ -563,6 +582,8 @@ speedups_init_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     mf_map_at = mf[0], mf_wrote_at = mf[1], mf_size_at = mf[2], mf_from_at = mf[3];
     mf_pwrite_at = mf[5], mf_pending_at = mf[6], mf_pending_size_at = mf[7];
     Py_XSETREF(mapped_file_type, (PyTypeObject *)Py_NewRef(args[6]));
+    cq_files_at = cq[0], cq_file_size_at = cq[1], cq_max_physic_at = cq[2];
+    Py_XSETREF(queue_type, (PyTypeObject *)Py_NewRef(args[8]));
     index_batch = batch;
     Py_XSETREF(s_schedule_topic, Py_NewRef(args[4]));
     Py_XSETREF(store_type, (PyTypeObject *)Py_NewRef(args[0]));
@@ -690,9 +711,14 @@ speedups_append(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *segment_map = NULL, *ids = NULL, *arrivals = NULL, *now_obj = NULL;
     PyObject *end_obj = NULL; /* PutResult.end_offset, also the progress' dispatched_to */
     /* each message's KEYS and UNIQ_KEY (owned; NULL when it has none), for the index */
-    PyObject **keys = PyMem_Calloc((size_t)count * 2, sizeof(PyObject *));
+    /* (on the stack for a short run: two allocations cost ~500 instructions a put) */
+    PyObject *keys_stack[2 * SHORT_RUN] = {NULL};
+    int32_t codes_stack[SHORT_RUN] = {0};
+    int short_run = count <= SHORT_RUN;
+    PyObject **keys = short_run ? keys_stack
+                                : PyMem_Calloc((size_t)count * 2, sizeof(PyObject *));
     PyObject **uniqs = keys ? keys + count : NULL;
-    int32_t *codes = PyMem_Calloc((size_t)count, sizeof(int32_t));
+    int32_t *codes = short_run ? codes_stack : PyMem_Calloc((size_t)count, sizeof(int32_t));
     int locked = 0;
     QueueRun run;
     memset(&run, 0, sizeof run);
@@ -1066,8 +1092,10 @@ done:
         }
     }
     for (Py_ssize_t i = 0; keys != NULL && i < 2 * count; i++) Py_XDECREF(keys[i]);
-    PyMem_Free(keys);
-    PyMem_Free(codes);
+    if (!short_run) {
+        PyMem_Free(keys);
+        PyMem_Free(codes);
+    }
     Py_XDECREF(key);
     Py_XDECREF(topic);
     Py_XDECREF(qid);

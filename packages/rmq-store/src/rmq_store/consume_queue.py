@@ -58,6 +58,11 @@ BLANK_UNIT: Final = CqUnit(0, _BLANK_SIZE, 0)
 class ConsumeQueue:
     """The units of one queue (``topic``, ``queue_id``) under ``root/topic/queue_id``."""
 
+    # Slots: rmq_store._speedups reads _files and file_size and writes max_physic_offset
+    # on every append (through the member descriptors, not getattr: ~500 instructions).
+    __slots__ = ("_files", "_files_lock", "_min_offset", "_zombies", "directory", "file_size",
+                 "max_physic_offset", "queue_id", "topic")  # fmt: skip
+
     def __init__(
         self, root: Path, topic: str, queue_id: int, file_size: int, *, read_only: bool = False
     ) -> None:

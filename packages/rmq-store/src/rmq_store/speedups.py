@@ -14,7 +14,7 @@ from rmq_protocol.codec.speedups import load
 
 __all__ = ["ABI", "speedups"]
 
-ABI: Final = 12
+ABI: Final = 13
 """The contract version this package expects of the compiled module."""
 
 

@@ -1373,6 +1373,7 @@ if _speedups is not None:
         _INDEX_BATCH,
         MappedFile,
         _Progress,
+        ConsumeQueue,
     )
 
 
