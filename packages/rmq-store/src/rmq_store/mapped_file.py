@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Final
 
 from rmq_store.errors import StoreClosedError, StoreError
+from rmq_store.speedups import speedups as _speedups
 
 __all__ = ["TEMPORARY_SUFFIX", "MappedFile", "segment_files", "segment_name"]
 
@@ -187,6 +188,9 @@ class MappedFile:
     def _pwrite(self, position: int, view: memoryview) -> None:
         if self._map is None:
             raise StoreClosedError(f"{self.path} is closed")
+        if _speedups is not None:  # holding the GIL (see rmq_store._speedups.pwrite)
+            _speedups.pwrite(self._fd, view, position)
+            return
         while view:
             written = os.pwrite(self._fd, view, position)
             position += written

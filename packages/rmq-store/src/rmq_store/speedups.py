@@ -14,7 +14,7 @@ from rmq_protocol.codec.speedups import load
 
 __all__ = ["ABI", "speedups"]
 
-ABI: Final = 13
+ABI: Final = 14
 """The contract version this package expects of the compiled module."""
 
 

@@ -569,6 +569,7 @@ class MessageStore:
         """Store one message; see :meth:`put_messages`."""
         result = self.append_messages((message,))
         if self._sync_flush:
+            self.commit_log.commit()  # see put_messages
             self._flusher.wait_flushed(
                 result.end_offset, timeout=self.config.sync_flush_timeout / 1000
             )
@@ -584,6 +585,9 @@ class MessageStore:
         """
         result = self.append_messages(messages)
         if self._sync_flush:
+            # A blocked writer commits its own records (D22): with many writer threads,
+            # the flush thread would otherwise queue for the writers' lock behind them.
+            self.commit_log.commit()
             self._flusher.wait_flushed(
                 result.end_offset, timeout=self.config.sync_flush_timeout / 1000
             )
