@@ -65,6 +65,79 @@ async def test_send_v1_long_header_names(broker: Broker, send: Send) -> None:
     assert header.queue_offset == 0
 
 
+async def test_sends_after_the_first_to_a_topic(broker: Broker, send: Send) -> None:
+    """A send to a topic that passed the name checks takes process's plain path when every
+    check lets it through; any other is answered as the first send to a topic is."""
+    import time
+
+    from rmq_protocol.codec.body import TopicConfig
+
+    c = broker.controller
+    store = c.store
+    assert isinstance(store, MessageStore)
+    c.topics.update(
+        TopicConfig(topic_name="TopicPlain", read_queue_nums=6, write_queue_nums=4, perm=6)
+    )
+    assert _header(await send("TopicPlain", queue_id=1)).queue_offset == 0
+    first = _header(await send("TopicPlain", queue_id=1, tags="TagA", keys="k1"))
+    assert (first.queue_id, first.queue_offset) == (1, 1)
+    assert first.transaction_id is not None
+    assert first.transaction_id.startswith("7F000001")
+    message = store.look_message_by_offset(decode_offset_msg_id(first.msg_id)[2])
+    assert message is not None
+    assert message.properties["TAGS"] == "TagA"
+    assert message.properties["CLUSTER"] == "DefaultCluster"
+    assert (message.born_host.host, message.store_host.port) == ("127.0.0.1", broker.port)
+    v1 = _header(await send("TopicPlain", queue_id=1, code=RequestCode.SEND_MESSAGE))
+    assert v1.queue_offset == 2
+    # a queue past the write queues but within the read queues is taken, as Java does
+    assert _header(await send("TopicPlain", queue_id=5)).queue_id == 5
+    assert _header(await send("TopicPlain", queue_id=-1)).queue_id in range(4)
+    response = await send("TopicPlain", queue_id=6)
+    assert response.code == ResponseCode.INVALID_PARAMETER
+    assert response.remark is not None
+    assert response.remark.startswith("request queueId[6] is illegal, TopicConfig [")
+    # a delay level or a transaction: routed as ever
+    in_queue = store.get_max_offset_in_queue("TopicPlain", 0)
+    assert _header(await send("TopicPlain", properties={"DELAY": "3"})).queue_id == 0
+    assert store.get_max_offset_in_queue("SCHEDULE_TOPIC_XXXX", 2) == 1
+    assert _header(await send("TopicPlain", properties={"TRAN_MSG": "true"})).queue_id == 0
+    assert store.get_max_offset_in_queue("RMQ_SYS_TRANS_HALF_TOPIC", 0) == 1
+    assert store.get_max_offset_in_queue("TopicPlain", 0) == in_queue
+    # the broker's config, changed at run time (UPDATE_BROKER_CONFIG)
+    config = c.config
+    c.config = dataclasses.replace(config, broker_permission=4)
+    response = await send("TopicPlain")
+    assert (response.code, response.remark) == (
+        ResponseCode.NO_PERMISSION,
+        "the broker[127.0.0.1] sending message is forbidden",
+    )
+    until = int(time.time() * 1000) + 60_000
+    c.config = dataclasses.replace(config, start_accept_send_request_time_stamp=until)
+    response = await send("TopicPlain")
+    assert (response.code, response.remark) == (
+        ResponseCode.SYSTEM_ERROR,
+        f"broker unable to service, until {until}",
+    )
+    c.config = dataclasses.replace(config, start_accept_send_request_time_stamp=until - 120_000)
+    assert _header(await send("TopicPlain", queue_id=3)).queue_id == 3
+    c.config = dataclasses.replace(config, broker_cluster_name="OtherCluster")
+    other = _header(await send("TopicPlain", queue_id=2))
+    message = store.look_message_by_offset(decode_offset_msg_id(other.msg_id)[2])
+    assert message is not None
+    assert message.properties["CLUSTER"] == "OtherCluster"
+    c.config = config
+    # the topic, made read-only
+    c.topics.update(
+        TopicConfig(topic_name="TopicPlain", read_queue_nums=6, write_queue_nums=4, perm=4)
+    )
+    response = await send("TopicPlain")
+    assert (response.code, response.remark) == (
+        ResponseCode.NO_PERMISSION,
+        "the topic[TopicPlain] sending message is forbidden",
+    )
+
+
 async def test_properties_are_stored_as_sent_plus_cluster(broker: Broker, send: Send) -> None:
     _header(await send("TopicProps", b"x", tags="TagA", keys="k1 k2", properties={"custom": "v"}))
     store = broker.controller.store
@@ -169,7 +242,9 @@ async def test_message_too_large(
             broker.address, build.send("TopicBig", b"x" * 1025), timeout=5
         )
         ok = await client.request(broker.address, build.send("TopicBig", b"x" * 1024), timeout=5)
+        again = await client.request(broker.address, build.send("TopicBig", b"x" * 1025), timeout=5)
     assert response.code == ResponseCode.MESSAGE_ILLEGAL
+    assert (again.code, again.remark) == (response.code, response.remark)
     assert response.remark == (
         "the message is illegal, maybe msg body or properties length not matched. msg body "
         "length limit 1024B, msg properties length limit 32KB."
@@ -392,10 +467,15 @@ async def test_wait_false_does_not_wait_for_the_flush(
             dataclasses.replace(settings, store=store_config),
             store=_StalledFlushStore(real),  # type: ignore[arg-type]
         ) as broker:
-            response = await client.request(
-                broker.address, build.send("TopicNoWait", properties={"WAIT": "false"}), timeout=5
-            )
-    assert response.code == ResponseCode.SUCCESS
+            responses = [
+                await client.request(
+                    broker.address,
+                    build.send("TopicNoWait", properties={"WAIT": "false"}),
+                    timeout=5,
+                )
+                for _ in range(2)  # the first send to a topic, and one after it
+            ]
+    assert [r.code for r in responses] == [ResponseCode.SUCCESS] * 2
 
 
 async def test_single_sends_store_what_decoding_and_adding_cluster_gives(

@@ -112,7 +112,9 @@ class BrokerController:
         self.resume_pulls: Callable[[list[HeldPull]], None] | None = (
             None  # set by the pull processor
         )
-        self._born_hosts: dict[Connection, HostPort] = {}
+        # What born_host parsed, per connection (dropped on disconnect): the send path
+        # looks here first and calls born_host only for a connection it has not seen.
+        self.born_hosts: dict[Connection, HostPort] = {}
         self.started_ms = clock_ms()
         # One arrival listener for the broker: the store calls it for every message, so
         # the schedule and timer services' topic checks and the long-polling check are
@@ -130,13 +132,13 @@ class BrokerController:
 
     def born_host(self, conn: Connection) -> HostPort:
         """The peer of ``conn`` as a record's BORNHOST (cached per connection)."""
-        host = self._born_hosts.get(conn)
+        host = self.born_hosts.get(conn)
         if host is None:
             try:
                 host = HostPort.parse(conn.peer)
             except ValueError:
                 host = HostPort("0.0.0.0", 0)  # noqa: S104 - an unknown peer, not a bind address
-            self._born_hosts[conn] = host
+            self.born_hosts[conn] = host
         return host
 
     # ------------------------------------------------------------------ arrivals
@@ -202,7 +204,7 @@ class BrokerController:
 
     def on_disconnect(self, conn: Connection) -> None:
         """A client connection closed: it leaves every group at once."""
-        self._born_hosts.pop(conn, None)
+        self.born_hosts.pop(conn, None)
         self.clients.on_channel_closed(conn, notify_enabled=self.notify_enabled)
 
     # ------------------------------------------------------------------ long polling

@@ -44,6 +44,7 @@ from typing import Final, final
 
 from rmq_broker.config import PERM_READ, PERM_WRITE
 from rmq_broker.controller import BrokerController, suggest_todo
+from rmq_broker.flush_waiter import FlushWaiter
 from rmq_broker.processors._common import new_message, respond
 from rmq_broker.schedule import route_scheduled
 from rmq_broker.timer import TimerRefusal
@@ -83,6 +84,9 @@ _CHECKED_TOPICS_MAX: Final = 4096  # topic names remembered as valid and allowed
 # Enum attribute access is slow on 3.11 (see rmq_protocol.codec.command): plain ints here.
 _SEND_MESSAGE: Final = int(RequestCode.SEND_MESSAGE)
 _SEND_BATCH_MESSAGE: Final = int(RequestCode.SEND_BATCH_MESSAGE)
+# The headers' decoders, bound once (a classmethod binds per call)
+_decode_v1: Final = SendMessageRequestHeader.from_ext_fields
+_decode_v2: Final = SendMessageRequestHeaderV2.from_ext_fields
 _MULTI_TAG: Final = TopicFilterType.MULTI_TAG
 _TRANSACTION_PREPARED: Final = props.TRANSACTION_PREPARED
 _UNIQ_KEY: Final = props.UNIQ_KEY
@@ -111,6 +115,7 @@ _SEND_SCAN: Final = (
     _UNIQ_KEY,
     _WAIT_STORE_MSG_OK,
 )
+_NOT_ROUTED: Final = (None, None, None, None, None, None)  # _SEND_SCAN's first six absent
 # str(queue_id) of the usual queue ids, looked up instead of formatted per answer
 _QUEUE_ID_TEXT: Final = tuple(str(i) for i in range(256))
 
@@ -133,9 +138,14 @@ class SendMessageProcessor:
         # Topic names that passed validate_topic and is_not_allowed_send_topic (both
         # depend on the name only).
         self._checked_topics: set[str] = set()
+        # Those of them that are not %RETRY% topics: process's plain path may take them.
+        self._plain_topics: set[str] = set()
         self._topic_table = controller.topics.table  # updated in place, never replaced
+        self._born_hosts = controller.born_hosts  # updated in place, never replaced
         self._cluster_name: str | None = None
         self._cluster_pair: str | None = None  # "CLUSTER 0x01 <name> 0x02", if encodable
+        self._pair_name: str | None = None  # _cluster_name if _cluster_pair is not None
+        self._plain_pair = ""  # _cluster_pair when _pair_name is set
 
     def register(self, registry: ProcessorRegistry) -> None:
         registry.register(RequestCode.SEND_MESSAGE, self.process)
@@ -148,9 +158,85 @@ class SendMessageProcessor:
         code = request.code
         header: SendHeader
         if code == _SEND_MESSAGE:
-            header = SendMessageRequestHeader.from_ext_fields(request.ext_fields)
+            header = _decode_v1(request.ext_fields)
         else:
-            header = SendMessageRequestHeaderV2.from_ext_fields(request.ext_fields)
+            header = _decode_v2(request.ext_fields)
+        if code != _SEND_BATCH_MESSAGE and not header.batch:
+            # The plain send in one call: a topic that passed the name checks before, exists,
+            # is writable and not %RETRY%, a queue id it has, a writable broker accepting
+            # sends, no flush overload, a canonical properties text without transaction,
+            # delay, timer or CLUSTER of its own. Exactly what _pre_send, _send_one and
+            # _store do for it (any other send takes them, in Java's order of checks).
+            c = self._c
+            config = c.config
+            topic = header.topic
+            queue_id = header.queue_id
+            text = header.properties
+            topic_config = self._topic_table.get(topic)
+            start_accept = config.start_accept_send_request_time_stamp
+            waiter = c.flush_waiter
+            if (
+                topic_config is not None
+                and topic in self._plain_topics
+                and 0 <= queue_id < topic_config.write_queue_nums
+                and topic_config.perm & PERM_WRITE
+                and config.broker_permission & PERM_WRITE
+                and (start_accept <= 0 or start_accept <= c.clock_ms())
+                and (waiter is None or len(waiter) < config.send_thread_pool_queue_capacity)
+                and text
+                and config.broker_cluster_name is self._pair_name
+            ):
+                found = _scan_properties(text, _SEND_SCAN)
+                if found is not None and found[:6] == _NOT_ROUTED:
+                    sys_flag = header.sys_flag
+                    if topic_config.topic_filter_type is _MULTI_TAG:
+                        sys_flag |= _MULTI_TAGS_FLAG
+                    born_host = self._born_hosts.get(conn)
+                    if born_host is None:
+                        born_host = c.born_host(conn)
+                    body = request.body
+                    messages = [
+                        new_message(
+                            topic,
+                            queue_id,
+                            header.flag,
+                            sys_flag,
+                            header.born_timestamp,
+                            born_host,
+                            c.store_host,
+                            header.reconsume_times or 0,
+                            body if type(body) is bytes else bytes(body),
+                            text + self._plain_pair,
+                        )
+                    ]
+                    try:
+                        result = c.store.append_messages(messages)
+                    except (StoreError, LocalProtocolError) as exc:
+                        return self._store_refusal(request, messages, exc)
+                    msg_ids = result.msg_ids
+                    msg_id = msg_ids[0] if len(msg_ids) == 1 else ",".join(msg_ids)
+                    queue_text = _QUEUE_ID_TEXT[queue_id] if queue_id < 256 else str(queue_id)
+                    uniq_key = found[6]
+                    if uniq_key is None:
+                        pairs: tuple[str, ...] = (
+                            "msgId", msg_id,
+                            "queueId", queue_text,
+                            "queueOffset", str(result.queue_offset),
+                            _MSG_REGION, self._region,
+                            _TRACE_ON, self._trace_on,
+                        )  # fmt: skip
+                    else:
+                        pairs = (
+                            "msgId", msg_id,
+                            "queueId", queue_text,
+                            "queueOffset", str(result.queue_offset),
+                            "transactionId", uniq_key,
+                            _MSG_REGION, self._region,
+                            _TRACE_ON, self._trace_on,
+                        )  # fmt: skip
+                    if waiter is None:
+                        return encode_response(request, _SUCCESS, _JAVA, pairs)
+                    return self._answer_flushed(request, waiter, found[7], pairs, result)
         checked = self._pre_send(request, header, conn)
         if isinstance(checked, RemotingCommand):
             return checked
@@ -194,7 +280,10 @@ class SendMessageProcessor:
                 )
             if len(self._checked_topics) >= _CHECKED_TOPICS_MAX:
                 self._checked_topics.clear()
+                self._plain_topics.clear()
             self._checked_topics.add(topic)
+            if not topic.startswith(RETRY_GROUP_TOPIC_PREFIX):
+                self._plain_topics.add(topic)
         topic_config = self._topic_table.get(topic)
         if topic_config is None:
             sys_flag = 0
@@ -363,6 +452,8 @@ class SendMessageProcessor:
             valid = bool(name) and "\x01" not in name and "\x02" not in name
             self._cluster_pair = f"{_CLUSTER}\x01{name}\x02" if valid else None
             self._cluster_name = name
+            self._pair_name = name if valid else None
+            self._plain_pair = self._cluster_pair or ""
         return self._cluster_pair
 
     def _retry_or_dlq(
@@ -516,22 +607,8 @@ class SendMessageProcessor:
         c = self._c
         try:
             result = c.store.append_messages(messages)
-        except MessageTooLargeError:
-            return self._fail(request, ResponseCode.MESSAGE_ILLEGAL, self._illegal_remark())
-        except LocalProtocolError as exc:  # properties too long, a field out of range
-            logger.info("message to %s refused: %s", messages[0].topic, exc)
-            return self._fail(request, ResponseCode.MESSAGE_ILLEGAL, self._illegal_remark())
-        except (DiskFullError, StoreClosedError) as exc:
-            return self._fail(
-                request,
-                ResponseCode.SERVICE_NOT_AVAILABLE,
-                "service not available now. It may be caused by one of the following reasons: "
-                f"the broker's disk is full, messages are put to the slave, message store has "
-                f"been shut down, etc. ({exc})",
-            )
-        except StoreError as exc:
-            logger.error("storing a message to %s failed: %s", messages[0].topic, exc)
-            return self._fail(request, ResponseCode.SYSTEM_ERROR, f"store putMessage failed: {exc}")
+        except (StoreError, LocalProtocolError) as exc:
+            return self._store_refusal(request, messages, exc)
         msg_ids = result.msg_ids
         # SendMessageResponseHeader's extFields (msgId, queueId, queueOffset,
         # transactionId), then MSG_REGION and TRACE_ON, encoded straight into the answer's
@@ -559,6 +636,40 @@ class SendMessageProcessor:
         waiter = c.flush_waiter
         if waiter is None:
             return encode_response(request, _SUCCESS, _JAVA, pairs)
+        return self._answer_flushed(request, waiter, wait, pairs, result)
+
+    def _store_refusal(
+        self,
+        request: RemotingCommand,
+        messages: list[MessageExt],
+        exc: StoreError | LocalProtocolError,
+    ) -> RemotingCommand:
+        """The answer to a send the store refused with ``exc``."""
+        if isinstance(exc, MessageTooLargeError):
+            return self._fail(request, ResponseCode.MESSAGE_ILLEGAL, self._illegal_remark())
+        if isinstance(exc, LocalProtocolError):  # properties too long, a field out of range
+            logger.info("message to %s refused: %s", messages[0].topic, exc)
+            return self._fail(request, ResponseCode.MESSAGE_ILLEGAL, self._illegal_remark())
+        if isinstance(exc, (DiskFullError, StoreClosedError)):
+            return self._fail(
+                request,
+                ResponseCode.SERVICE_NOT_AVAILABLE,
+                "service not available now. It may be caused by one of the following reasons: "
+                f"the broker's disk is full, messages are put to the slave, message store has "
+                f"been shut down, etc. ({exc})",
+            )
+        logger.error("storing a message to %s failed: %s", messages[0].topic, exc)
+        return self._fail(request, ResponseCode.SYSTEM_ERROR, f"store putMessage failed: {exc}")
+
+    def _answer_flushed(
+        self,
+        request: RemotingCommand,
+        waiter: FlushWaiter,
+        wait: str | None,  # the WAIT property: "false" answers before the flush
+        pairs: tuple[str, ...],
+        result: PutResult,
+    ) -> _Result:
+        """SYNC_FLUSH: the answer once the commit log is flushed past the message."""
         if wait is not None and wait.lower() == "false":
             return encode_response(request, _SUCCESS, _JAVA, pairs)
         flushed = waiter.wait(result.end_offset)
