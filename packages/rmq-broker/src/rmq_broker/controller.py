@@ -119,7 +119,8 @@ class BrokerController:
         # One arrival listener for the broker: the store calls it for every message, so
         # the schedule and timer services' topic checks and the long-polling check are
         # one Python call per message, not one each.
-        self._topic_wakers: dict[str, Callable[[], None]] = {}
+        self._topic_wakers: dict[str, Callable[[], None]] = {}  # only added to
+        self._held_pulls = self.holds.waiting  # updated in place, never replaced
         store.add_arrival_listener(self._on_arrival)
 
     # ------------------------------------------------------------------ identity
@@ -150,12 +151,13 @@ class BrokerController:
         self._topic_wakers[topic] = waker
 
     def _on_arrival(self, topic: str, queue_id: int, queue_offset: int, tags_code: int) -> None:
-        waker = self._topic_wakers.get(topic)
-        if waker is not None:
-            waker()
-        holds = self.holds
-        if holds.waiting:
-            holds.on_arrival(topic, queue_id, queue_offset, tags_code)
+        # Called for every stored message: membership tests, no method call, when no
+        # waker waits for the topic and no pull is held (the usual send).
+        wakers = self._topic_wakers
+        if topic in wakers:
+            wakers[topic]()
+        if self._held_pulls:
+            self.holds.on_arrival(topic, queue_id, queue_offset, tags_code)
 
     # ------------------------------------------------------------------ metadata changes
 
