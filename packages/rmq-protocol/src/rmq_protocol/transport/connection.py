@@ -279,6 +279,11 @@ class Connection(asyncio.Protocol):
 
     def _process(self) -> None:
         decoder = self._decoder
+        handler = self._handler
+        # A ProcessorRegistry's requests are dispatched here: _on_request and _write
+        # inlined for a request answered at once with an encoded frame (sends), two Python
+        # calls less per request; anything else goes through _on_request / _on_result.
+        registry = handler if type(handler) is ProcessorRegistry else None
         try:
             while commands := decoder.next_commands():
                 for cmd in commands:
@@ -286,8 +291,32 @@ class Connection(asyncio.Protocol):
                         self._on_response(cmd)
                     elif self._write_paused or self._held:
                         self._hold(cmd)
-                    else:
+                    elif (
+                        registry is None
+                        or self._closing
+                        or (processor := registry._processors.get(cmd.code, registry._default))
+                        is None
+                    ):
                         self._on_request(cmd)
+                    else:
+                        self._requests_received += 1
+                        try:
+                            result = processor(cmd, self)
+                        except Exception as exc:  # noqa: BLE001 - answered SYSTEM_ERROR
+                            self._answer(cmd, self._error_response(cmd, exc))
+                            continue
+                        if type(result) is not bytes or cmd.flag & FLAG_ONEWAY:
+                            self._on_result(cmd, result)
+                            continue
+                        self._responses_sent += 1
+                        self._out.append(result)
+                        self._out_bytes += len(result)
+                        self._out_frames += 1
+                        if self._out_frames >= _FLUSH_FRAMES or self._out_bytes >= _FLUSH_BYTES:
+                            self._flush()
+                        elif not self._flush_scheduled:
+                            self._flush_scheduled = True
+                            self._loop.call_soon(self._flush)
         except RemoteProtocolError as exc:
             logger.warning("closing connection to %s: malformed frame: %s", self.peer, exc)
             self._abort(ConnectionLostError, f"peer sent a malformed frame: {exc}", cause=exc)
@@ -588,18 +617,16 @@ class Connection(asyncio.Protocol):
         except Exception as exc:  # noqa: BLE001 - reported to the peer as SYSTEM_ERROR
             self._answer(cmd, self._error_response(cmd, exc))
             return
+        self._on_result(cmd, result)
+
+    def _on_result(
+        self, cmd: RemotingCommand, result: ProcessorResult | Awaitable[ProcessorResult]
+    ) -> None:
+        """Answer ``cmd`` with what its processor returned (run it if it is awaitable)."""
         if type(result) is bytes:  # encoded at once (encode_response: sends)
             if not cmd.flag & FLAG_ONEWAY:
                 self._responses_sent += 1
-                # _write, inlined (one Python call less per send)
-                self._out.append(result)
-                self._out_bytes += len(result)
-                self._out_frames += 1
-                if self._out_frames >= _FLUSH_FRAMES or self._out_bytes >= _FLUSH_BYTES:
-                    self._flush()
-                elif not self._flush_scheduled:
-                    self._flush_scheduled = True
-                    self._loop.call_soon(self._flush)
+                self._write(result)
         elif type(result) is RemotingCommand:  # answered at once (most)
             if not cmd.flag & FLAG_ONEWAY:
                 if result.opaque != cmd.opaque or not result.flag & FLAG_RESPONSE:
