@@ -209,34 +209,7 @@ class SendMessageProcessor:
                             text + self._plain_pair,
                         )
                     ]
-                    try:
-                        result = c.store.append_messages(messages)
-                    except (StoreError, LocalProtocolError) as exc:
-                        return self._store_refusal(request, messages, exc)
-                    msg_ids = result.msg_ids
-                    msg_id = msg_ids[0] if len(msg_ids) == 1 else ",".join(msg_ids)
-                    queue_text = _QUEUE_ID_TEXT[queue_id] if queue_id < 256 else str(queue_id)
-                    uniq_key = found[6]
-                    if uniq_key is None:
-                        pairs: tuple[str, ...] = (
-                            "msgId", msg_id,
-                            "queueId", queue_text,
-                            "queueOffset", str(result.queue_offset),
-                            _MSG_REGION, self._region,
-                            _TRACE_ON, self._trace_on,
-                        )  # fmt: skip
-                    else:
-                        pairs = (
-                            "msgId", msg_id,
-                            "queueId", queue_text,
-                            "queueOffset", str(result.queue_offset),
-                            "transactionId", uniq_key,
-                            _MSG_REGION, self._region,
-                            _TRACE_ON, self._trace_on,
-                        )  # fmt: skip
-                    if waiter is None:
-                        return encode_response(request, _SUCCESS, _JAVA, pairs)
-                    return self._answer_flushed(request, waiter, found[7], pairs, result)
+                    return self._store(request, messages, queue_id, found[6], found[7])
         checked = self._pre_send(request, header, conn)
         if isinstance(checked, RemotingCommand):
             return checked
