@@ -280,9 +280,9 @@ class Connection(asyncio.Protocol):
     def _process(self) -> None:
         decoder = self._decoder
         handler = self._handler
-        # A ProcessorRegistry's requests are dispatched here: _on_request and _write
-        # inlined for a request answered at once with an encoded frame (sends), two Python
-        # calls less per request; anything else goes through _on_request / _on_result.
+        # A ProcessorRegistry's requests are dispatched here (_on_request inlined for a
+        # request answered at once with an encoded frame, sends: a Python call less per
+        # request); anything else goes through _on_request / _on_result.
         registry = handler if type(handler) is ProcessorRegistry else None
         try:
             while commands := decoder.next_commands():
@@ -309,14 +309,7 @@ class Connection(asyncio.Protocol):
                             self._on_result(cmd, result)
                             continue
                         self._responses_sent += 1
-                        self._out.append(result)
-                        self._out_bytes += len(result)
-                        self._out_frames += 1
-                        if self._out_frames >= _FLUSH_FRAMES or self._out_bytes >= _FLUSH_BYTES:
-                            self._flush()
-                        elif not self._flush_scheduled:
-                            self._flush_scheduled = True
-                            self._loop.call_soon(self._flush)
+                        self._write(result)
         except RemoteProtocolError as exc:
             logger.warning("closing connection to %s: malformed frame: %s", self.peer, exc)
             self._abort(ConnectionLostError, f"peer sent a malformed frame: {exc}", cause=exc)
