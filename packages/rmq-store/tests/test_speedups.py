@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 import rmq_store.commitlog
 import rmq_store.index
 import rmq_store.index_service
+import rmq_store.mapped_file
 import rmq_store.store
 from rmq_protocol.codec import hashing
 from rmq_protocol.codec import message as codec
@@ -151,6 +152,7 @@ def without_c(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(rmq_store.store, "_speedups", None)
     patch.setattr(rmq_store.index, "_speedups", None)
     patch.setattr(rmq_store.commitlog, "_speedups", None)
+    patch.setattr(rmq_store.mapped_file, "_speedups", None)
     patch.setattr(rmq_store.store, "encode_message", codec.encode_message_py)
     patch.setattr(rmq_store.index_service, "index_key_hashes", hashing.index_key_hashes_py)
     patch.setattr(rmq_store.index_service, "index_key_hashes_c", None)
