@@ -222,14 +222,19 @@ class MappedFile:
     def _write_head_last(self, position: int, view: memoryview) -> None:
         if self.pwrite:
             self.commit()
-            if position // _PAGE == (position + len(view) - 1) // _PAGE:
-                self._pwrite(position, view)
-                return
-            self._pwrite(position + 8, view[8:])
-            self._pwrite(position, view[:8])
+            self._pwrite_head_last(position, view)
             return
         self.write(position + 8, view[8:])
         self.write(position, view[:8])
+
+    def _pwrite_head_last(self, position: int, view: memoryview) -> None:
+        """``view`` (records) at ``position`` by write_record's rule: in one ``pwrite``
+        within a 4 KiB page, else everything but the first head, then that head."""
+        if position // _PAGE == (position + len(view) - 1) // _PAGE:
+            self._pwrite(position, view)
+            return
+        self._pwrite(position + 8, view[8:])
+        self._pwrite(position, view[:8])
 
     def commit(self) -> None:
         """Write the buffered bytes to the file (one ``pwrite``, or two when they span
@@ -242,14 +247,9 @@ class MappedFile:
         size, pending = self.pending_size, self.pending
         if not size or pending is None:
             return
-        position = self.wrote_position - size
         view = memoryview(pending)[:size]
         try:
-            if position // _PAGE == (position + size - 1) // _PAGE:
-                self._pwrite(position, view)
-            else:
-                self._pwrite(position + 8, view[8:])
-                self._pwrite(position, view[:8])
+            self._pwrite_head_last(self.committed_position, view)
         finally:
             view.release()
         self.pending_size = 0
@@ -271,7 +271,7 @@ class MappedFile:
         Raises:
             OSError: the kernel could not write the pages (disk full, I/O error).
         """
-        end = self.wrote_position - self.pending_size
+        end = self.committed_position
         if end > self.flushed_position:
             os.fdatasync(self._fd)
             self.flushed_position = end
@@ -302,8 +302,7 @@ class MappedFile:
     def truncate_to(self, position: int, *, zero: int = 0) -> None:
         """Forget everything from ``position`` on, zeroing ``zero`` bytes there (a torn
         tail) so that later scans can never read it as a record."""
-        committed = self.wrote_position - self.pending_size
-        self.pending_size = max(position - committed, 0)  # buffered bytes below position
+        self.pending_size = max(position - self.committed_position, 0)  # buffered, below it
         self.wrote_position = position
         self.flushed_position = min(self.flushed_position, position)
         end = min(self.file_size, position + zero)
